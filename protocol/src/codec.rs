@@ -1,0 +1,369 @@
+//! Encoding and framing, in one place so both ends always agree.
+//!
+//! bincode 2 aborts the process on a forged length unless a decode limit is set, so every decode
+//! here goes through a config with `with_limit` equal to the frame limit. Frames are a 4-byte
+//! big-endian length plus payload, the same bytes tokio-util's `LengthDelimitedCodec` reads.
+
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::{ErrorKind, Request, Response};
+
+/// Bumped on any change reachable from [`Request`] or [`Response`].
+pub const PROTOCOL_VERSION: u32 = 1;
+/// First field of every request: "WDOG".
+pub const MAGIC: u32 = u32::from_be_bytes(*b"WDOG");
+/// Largest request payload the daemon reads.
+pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
+/// Largest response payload a client reads (a status of tens of thousands of services fits).
+pub const MAX_RESPONSE_FRAME: usize = 32 * 1024 * 1024;
+
+fn request_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_REQUEST_FRAME>()
+}
+
+fn response_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_RESPONSE_FRAME>()
+}
+
+/// The frozen start of every request payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestHeader {
+    pub magic: u32,
+    pub protocol: u32,
+    pub client_version: String,
+}
+
+impl RequestHeader {
+    /// The header this build sends.
+    pub fn current() -> Self {
+        RequestHeader {
+            magic: MAGIC,
+            protocol: PROTOCOL_VERSION,
+            client_version: crate::VERSION.to_owned(),
+        }
+    }
+}
+
+/// What can go wrong between bytes and messages.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("not a watchdog request (bad magic {0:#010x})")]
+    BadMagic(u32),
+    #[error(
+        "protocol version mismatch: client speaks {client} (watchdogctl {client_version}), daemon speaks {daemon}"
+    )]
+    VersionMismatch {
+        client: u32,
+        client_version: String,
+        daemon: u32,
+    },
+    #[error("undecodable message: {0}")]
+    Decode(String),
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    FrameTooLarge { len: usize, max: usize },
+    #[error("cannot encode message: {0}")]
+    Encode(String),
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl CodecError {
+    /// The reply kind a daemon sends for this decode failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CodecError::BadMagic(_) | CodecError::VersionMismatch { .. } => ErrorKind::Protocol,
+            _ => ErrorKind::BadRequest,
+        }
+    }
+}
+
+/// Encodes a request payload (header + request) as this build speaks it.
+pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
+    let mut out = bincode::serde::encode_to_vec(RequestHeader::current(), request_config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    let body = bincode::serde::encode_to_vec(request, request_config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    out.extend_from_slice(&body);
+    if out.len() > MAX_REQUEST_FRAME {
+        return Err(CodecError::FrameTooLarge {
+            len: out.len(),
+            max: MAX_REQUEST_FRAME,
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes a request payload, refusing another protocol version before reading the body.
+pub fn decode_request(payload: &[u8]) -> Result<Request, CodecError> {
+    let (header, used): (RequestHeader, usize) =
+        bincode::serde::decode_from_slice(payload, request_config())
+            .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if header.magic != MAGIC {
+        return Err(CodecError::BadMagic(header.magic));
+    }
+    if header.protocol != PROTOCOL_VERSION {
+        return Err(CodecError::VersionMismatch {
+            client: header.protocol,
+            client_version: header.client_version,
+            daemon: PROTOCOL_VERSION,
+        });
+    }
+    let body = &payload[used..];
+    let (request, used): (Request, usize) =
+        bincode::serde::decode_from_slice(body, request_config())
+            .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != body.len() {
+        return Err(CodecError::TrailingBytes(body.len() - used));
+    }
+    Ok(request)
+}
+
+/// Encodes a response payload.
+pub fn encode_response(response: &Response) -> Result<Vec<u8>, CodecError> {
+    let out = bincode::serde::encode_to_vec(response, response_config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    if out.len() > MAX_RESPONSE_FRAME {
+        return Err(CodecError::FrameTooLarge {
+            len: out.len(),
+            max: MAX_RESPONSE_FRAME,
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes a response payload.
+pub fn decode_response(payload: &[u8]) -> Result<Response, CodecError> {
+    let (response, used): (Response, usize) =
+        bincode::serde::decode_from_slice(payload, response_config())
+            .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != payload.len() {
+        return Err(CodecError::TrailingBytes(payload.len() - used));
+    }
+    Ok(response)
+}
+
+/// Writes one frame (length prefix + payload) to a blocking writer.
+pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> Result<(), CodecError> {
+    let len = u32::try_from(payload.len()).map_err(|_| CodecError::FrameTooLarge {
+        len: payload.len(),
+        max: u32::MAX as usize,
+    })?;
+    let mut buf = Vec::with_capacity(4 + payload.len());
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(payload);
+    w.write_all(&buf)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one frame from a blocking reader, refusing a length over `max` before allocating.
+pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Vec<u8>, CodecError> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max {
+        return Err(CodecError::FrameTooLarge { len, max });
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::*;
+
+    fn sample_status() -> ServiceStatus {
+        ServiceStatus {
+            key: "api".into(),
+            display_name: "API".into(),
+            enabled: true,
+            state: ServiceState::Running,
+            health: Some(Health::Healthy),
+            pid: Some(4242),
+            heartbeat_age_ms: Some(1500),
+            consecutive_failures: 0,
+            last_check_ms: Some(1_770_272_249_601),
+            last_recovery: None,
+            detail: "ok".into(),
+        }
+    }
+
+    #[test]
+    fn request_round_trips_every_variant() {
+        let all = [
+            Request::Status { key: None },
+            Request::Status {
+                key: Some("api".into()),
+            },
+            Request::On { key: "api".into() },
+            Request::Off { key: "api".into() },
+            Request::Restart { key: "api".into() },
+            Request::StartAll,
+            Request::StopAll,
+            Request::Check,
+            WaitRequest {
+                key: "api".into(),
+                timeout_ms: 5000,
+                not_pid: Some(7),
+            }
+            .into(),
+        ];
+        for req in all {
+            let bytes = encode_request(&req).unwrap();
+            assert_eq!(decode_request(&bytes).unwrap(), req);
+        }
+    }
+
+    /// Golden bytes: if this fails, the wire format changed; bump PROTOCOL_VERSION and update.
+    #[test]
+    fn golden_request_bytes() {
+        let header_len = encode_request(&Request::StartAll).unwrap().len() - 1;
+        let body = |r: &Request| encode_request(r).unwrap()[header_len..].to_vec();
+        assert_eq!(body(&Request::Status { key: None }), vec![0, 0]);
+        assert_eq!(
+            body(&Request::Status {
+                key: Some("a".into())
+            }),
+            vec![0, 1, 1, b'a']
+        );
+        assert_eq!(body(&Request::On { key: "a".into() }), vec![1, 1, b'a']);
+        assert_eq!(body(&Request::Off { key: "a".into() }), vec![2, 1, b'a']);
+        assert_eq!(
+            body(&Request::Restart { key: "a".into() }),
+            vec![3, 1, b'a']
+        );
+        assert_eq!(body(&Request::StartAll), vec![4]);
+        assert_eq!(body(&Request::StopAll), vec![5]);
+        assert_eq!(body(&Request::Check), vec![6]);
+        let wait = WaitRequest {
+            key: "a".into(),
+            timeout_ms: 1,
+            not_pid: None,
+        };
+        assert_eq!(body(&wait.into()), vec![7, 1, b'a', 1, 0]);
+        // The frozen header: magic (varint u32 > 2^16 → 0xfc + 4 LE bytes), protocol, version.
+        let full = encode_request(&Request::StartAll).unwrap();
+        assert_eq!(&full[..5], &[0xfc, b'G', b'O', b'D', b'W']);
+        assert_eq!(full[5], PROTOCOL_VERSION as u8);
+    }
+
+    #[test]
+    fn golden_error_response_is_variant_zero() {
+        let bytes = encode_response(&Response::Error {
+            kind: ErrorKind::UnknownKey,
+            message: "x".into(),
+        })
+        .unwrap();
+        assert_eq!(bytes, vec![0, 2, 1, b'x']);
+    }
+
+    #[test]
+    fn response_round_trips() {
+        let all = [
+            Response::Status(StatusReply {
+                daemon_version: "0.1.0".into(),
+                daemon_pid: 1,
+                services: vec![sample_status()],
+            }),
+            Response::Action(ActionReport {
+                key: "api".into(),
+                result: PipelineResult::Warned,
+                message: "recovered".into(),
+                steps: vec![StepReport {
+                    action: "clear_db".into(),
+                    outcome: StepOutcome::Warned,
+                    message: "exit 1".into(),
+                    duration_ms: 3,
+                }],
+                old_pid: Some(9),
+            }),
+            Response::Bulk(vec![]),
+            Response::Wait(WaitReply {
+                outcome: WaitOutcome::TimedOut,
+                status: sample_status(),
+            }),
+        ];
+        for resp in all {
+            let bytes = encode_response(&resp).unwrap();
+            assert_eq!(decode_response(&bytes).unwrap(), resp);
+        }
+    }
+
+    #[test]
+    fn version_mismatch_is_named_before_the_body_is_read() {
+        let mut header = RequestHeader::current();
+        header.protocol = 99;
+        let mut bytes = bincode::serde::encode_to_vec(&header, request_config()).unwrap();
+        bytes.extend_from_slice(&[200, 200, 200]); // a body this version cannot read
+        match decode_request(&bytes) {
+            Err(CodecError::VersionMismatch {
+                client: 99,
+                daemon: PROTOCOL_VERSION,
+                ..
+            }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_and_forged_lengths_are_errors_not_aborts() {
+        // A header whose version string claims 2^40 bytes.
+        let mut forged = vec![0xfc];
+        forged.extend_from_slice(&MAGIC.to_le_bytes());
+        forged.push(1);
+        forged.push(0xfd);
+        forged.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(decode_request(&forged).is_err());
+        assert!(decode_request(&[]).is_err());
+        assert!(decode_request(&[0xff; 64]).is_err());
+        assert!(decode_response(&[9, 9, 9]).is_err());
+        let mut trailing = encode_request(&Request::Check).unwrap();
+        trailing.push(0);
+        assert!(matches!(
+            decode_request(&trailing),
+            Err(CodecError::TrailingBytes(1))
+        ));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // A small deterministic xorshift: every length 0..512, several seeds.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..512 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = decode_request(&bytes);
+            let _ = decode_response(&bytes);
+        }
+    }
+
+    #[test]
+    fn frames_refuse_oversized_lengths_before_allocating() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, b"hello").unwrap();
+        assert_eq!(&buf[..4], &[0, 0, 0, 5]);
+        assert_eq!(read_frame(&mut buf.as_slice(), 16).unwrap(), b"hello");
+        let huge = [0xff, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            read_frame(&mut huge.as_slice(), MAX_RESPONSE_FRAME),
+            Err(CodecError::FrameTooLarge { .. })
+        ));
+        let truncated = [0, 0, 0, 9, 1, 2];
+        assert!(matches!(
+            read_frame(&mut truncated.as_slice(), 16),
+            Err(CodecError::Io(_))
+        ));
+    }
+}

@@ -1,0 +1,301 @@
+//! Requests `watchdogctl` sends and the responses `watchdogd` returns.
+//!
+//! These are wire types: plain structs and enums, no serde attributes that need a self-describing
+//! format, times as integer milliseconds since the epoch. Variants are only ever appended.
+
+use serde::{Deserialize, Serialize};
+
+/// One request to the daemon; the reply comes after the action happened, not when it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// The status of every service, or of one key.
+    Status { key: Option<String> },
+    /// Mark the service wanted and start it unless it is already healthy.
+    On { key: String },
+    /// Stop the service and mark it stopped on purpose: it is not recovered until `On`.
+    Off { key: String },
+    /// Run the service's full recovery pipeline now, and mark it wanted.
+    Restart { key: String },
+    /// `On` for every enabled service.
+    StartAll,
+    /// `Off` for every enabled service.
+    StopAll,
+    /// Check every enabled service now (recovering those past their threshold), then reply.
+    Check,
+    /// Block until the service is healthy (optionally with another PID) or the timeout passes.
+    Wait(WaitRequest),
+}
+
+/// Arguments of [`Request::Wait`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitRequest {
+    pub key: String,
+    /// Give up after this long.
+    pub timeout_ms: u64,
+    /// Only a heartbeat naming another PID counts (a restarted service must be a new process).
+    pub not_pid: Option<u32>,
+}
+
+impl From<WaitRequest> for Request {
+    fn from(w: WaitRequest) -> Self {
+        Request::Wait(w)
+    }
+}
+
+impl Request {
+    /// Whether this request changes anything (the rest only read).
+    pub fn is_mutating(&self) -> bool {
+        !matches!(self, Request::Status { .. } | Request::Wait(_))
+    }
+}
+
+/// The daemon's reply to one [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The request was refused or failed before doing anything. Variant 0: frozen forever.
+    Error { kind: ErrorKind, message: String },
+    /// Reply to [`Request::Status`] and [`Request::Check`].
+    Status(StatusReply),
+    /// Reply to `On`, `Off` and `Restart`.
+    Action(ActionReport),
+    /// Reply to `StartAll` and `StopAll`: one report per service.
+    Bulk(Vec<ActionReport>),
+    /// Reply to [`Request::Wait`].
+    Wait(WaitReply),
+}
+
+/// Why a request was refused. Stable: scripts may match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The client speaks another protocol version, or is not a watchdog client at all.
+    Protocol,
+    /// The request could not be decoded.
+    BadRequest,
+    /// No service has that key.
+    UnknownKey,
+    /// The daemon is shutting down or overloaded.
+    Unavailable,
+    /// The peer may not make this request.
+    PermissionDenied,
+    /// Something failed inside the daemon.
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::UnknownKey => "unknown_key",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// The services the daemon knows, with the daemon's own facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReply {
+    pub daemon_version: String,
+    pub daemon_pid: u32,
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One service as the daemon sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub key: String,
+    pub display_name: String,
+    /// `enabled` from the config.
+    pub enabled: bool,
+    pub state: ServiceState,
+    /// The last check's verdict; `None` before the first check.
+    pub health: Option<Health>,
+    /// The PID the last heartbeat named.
+    pub pid: Option<u32>,
+    /// How old the heartbeat was at the last check.
+    pub heartbeat_age_ms: Option<i64>,
+    pub consecutive_failures: u32,
+    /// When the last check ran.
+    pub last_check_ms: Option<i64>,
+    pub last_recovery: Option<RecoverySummary>,
+    /// Why the last check came out as it did, in words.
+    pub detail: String,
+}
+
+/// The supervisor's lifecycle state of a service (what it is doing), beside its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceState {
+    /// Monitored and wanted.
+    Running,
+    /// Started recently; inside its start grace period.
+    Starting,
+    /// A pipeline (automatic or manual) is running.
+    Recovering,
+    /// Being stopped on request.
+    Stopping,
+    /// Stopped on purpose (`off`): not recovered until `on`.
+    Stopped,
+    /// `enabled: false` in the config: not monitored.
+    Disabled,
+}
+
+impl ServiceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Running => "running",
+            ServiceState::Starting => "starting",
+            ServiceState::Recovering => "recovering",
+            ServiceState::Stopping => "stopping",
+            ServiceState::Stopped => "stopped",
+            ServiceState::Disabled => "disabled",
+        }
+    }
+}
+
+/// The verdict of one heartbeat check, in the order the checks are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Health {
+    /// The file is missing or unreadable as a heartbeat.
+    NoHeartbeat,
+    /// The PID it names is not running.
+    StalePid,
+    /// Older than the service's `timeout_seconds`.
+    TimedOut,
+    /// Its status is not `"running"`.
+    ErrorStatus,
+    Healthy,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::NoHeartbeat => "no_heartbeat",
+            Health::StalePid => "stale_pid",
+            Health::TimedOut => "timed_out",
+            Health::ErrorStatus => "error_status",
+            Health::Healthy => "healthy",
+        }
+    }
+
+    pub fn is_healthy(self) -> bool {
+        self == Health::Healthy
+    }
+}
+
+/// What started a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Trigger {
+    /// The failure threshold was reached.
+    Automatic,
+    /// `watchdogctl restart`.
+    Restart,
+    /// `watchdogctl on` / `start-all`.
+    On,
+    /// `watchdogctl off` / `stop-all`.
+    Off,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Automatic => "automatic",
+            Trigger::Restart => "restart",
+            Trigger::On => "on",
+            Trigger::Off => "off",
+        }
+    }
+}
+
+/// How a pipeline ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PipelineResult {
+    /// Every action succeeded.
+    Succeeded,
+    /// Done, but a non-fatal action failed.
+    Warned,
+    /// A fatal action (`kill`, `start`) failed.
+    Failed,
+    /// Nothing needed doing (e.g. `on` for a healthy service).
+    Skipped,
+}
+
+impl PipelineResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PipelineResult::Succeeded => "succeeded",
+            PipelineResult::Warned => "warned",
+            PipelineResult::Failed => "failed",
+            PipelineResult::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_success(self) -> bool {
+        self != PipelineResult::Failed
+    }
+}
+
+/// The last pipeline run of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoverySummary {
+    pub trigger: Trigger,
+    pub started_ms: i64,
+    pub finished_ms: i64,
+    pub result: PipelineResult,
+}
+
+/// How one action of a pipeline went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepOutcome {
+    Ok,
+    /// Failed, but the action is not fatal: the pipeline went on.
+    Warned,
+    /// Failed and fatal: the pipeline stopped here.
+    Failed,
+}
+
+impl StepOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Ok => "ok",
+            StepOutcome::Warned => "warned",
+            StepOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// One action of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub action: String,
+    pub outcome: StepOutcome,
+    pub message: String,
+    pub duration_ms: u64,
+}
+
+/// The result of an action request on one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionReport {
+    pub key: String,
+    pub result: PipelineResult,
+    /// One line for a human.
+    pub message: String,
+    pub steps: Vec<StepReport>,
+    /// The PID the service had before the action, when known (for `restart --wait`).
+    pub old_pid: Option<u32>,
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaitOutcome {
+    Healthy,
+    TimedOut,
+}
+
+/// Reply to [`Request::Wait`]: the outcome and the service as it was then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitReply {
+    pub outcome: WaitOutcome,
+    pub status: ServiceStatus,
+}
