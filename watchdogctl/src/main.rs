@@ -1,1 +1,41 @@
-fn main() {}
+//! `watchdogctl`: the thin client of `watchdogd`.
+//!
+//! It parses argv, sends one request over the daemon's Unix socket, prints the reply and exits
+//! with a code scripts can trust. `main` is the only place that turns outcomes into an exit code
+//! and the only place failures are printed, so every path ends the same way.
+
+mod cli;
+mod client;
+mod commands;
+mod exit;
+mod json;
+mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::exit::{Exit, Failure};
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version go to stdout and exit 0; usage errors go to stderr and exit 2.
+            // A closed pipe while printing help is not worth reporting.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(Exit::Usage.code()));
+        }
+    };
+    let exit = match commands::run(&cli) {
+        Ok(exit) => exit,
+        Err(Failure::StdoutClosed) => Exit::Success,
+        Err(Failure::Report { exit, message }) => {
+            // Nowhere left to report a failing stderr; the exit code still tells.
+            let _ = writeln!(std::io::stderr(), "watchdogctl: {message}");
+            exit
+        }
+    };
+    exit.into()
+}

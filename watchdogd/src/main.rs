@@ -1,1 +1,107 @@
-fn main() {}
+//! `watchdogd`: parses arguments, loads the config, sets up logging and signals, claims the
+//! socket, and hands over to [`watchdogd::run`]. Only this file decides the exit code:
+//! 0 clean stop, 1 runtime failure (socket taken, database unusable), 2 bad config or usage.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use watchdogd::cli::Args;
+use watchdogd::signals::{Ask, Signals};
+use watchdogd::{config, logging, server};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(protocol::paths::default_config_path);
+    let loaded = match config::load(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("watchdogd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = loaded.config;
+    if let Some(sock) = args.socket {
+        config.socket_path = sock;
+    }
+    if args.check_config {
+        for w in &loaded.warnings {
+            eprintln!("watchdogd: warning: {w}");
+        }
+        let text = serde_json::to_string_pretty(&config.to_json()).unwrap_or_default();
+        println!("{text}");
+        eprintln!(
+            "watchdogd: {} is valid ({} processes)",
+            path.display(),
+            config.processes.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let _log_guard = match logging::init(&config.log_level, config.log_dir.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("watchdogd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!(target: "config", "{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(target: "watchdogd", "cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let mut signals = Signals::new()?;
+        let bound = server::bind(&config)?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (force_tx, force_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut stop_tx = Some(stop_tx);
+            let mut force_tx = Some(force_tx);
+            loop {
+                match signals.next().await {
+                    Ask::Shutdown => match stop_tx.take() {
+                        Some(tx) => {
+                            let _ = tx.send(());
+                        }
+                        None => {
+                            if let Some(tx) = force_tx.take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                    },
+                    Ask::Reload => tracing::warn!(
+                        target: "watchdogd",
+                        "SIGHUP: live reload is not supported yet; restart watchdogd to apply config changes"
+                    ),
+                }
+            }
+        });
+        let _lock = bound.lock;
+        let run = watchdogd::run(config, bound.listener, async move {
+            let _ = stop_rx.await;
+        });
+        tokio::select! {
+            r = run => r,
+            _ = force_rx => Err(anyhow::anyhow!("second signal: stopped without waiting for pipelines")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(target: "watchdogd", "{e:#}");
+            eprintln!("watchdogd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

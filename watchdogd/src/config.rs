@@ -1,0 +1,309 @@
+//! The config file: the seed's JSON format, normalized and validated into a [`Config`].
+//!
+//! Why it is read by hand from a `serde_json::Value` rather than derived: an operator editing a
+//! file with twenty services wants every mistake listed in one go, each naming the process key and
+//! the field, and old or hand-edited files (the seed's flat format, a typo in an optional field)
+//! must still load with a warning instead of being refused. A derived `Deserialize` stops at the
+//! first error and cannot warn.
+//!
+//! Invariants of a [`Config`] that loaded: every path is absolute (relative ones are resolved
+//! against the config file's folder), every default is filled in, every process has a `start`
+//! command and every recovery action other than the built-in `kill` has a command. The file is
+//! checked, not the machine: scripts are not looked at, and only a missing `working_dir` is
+//! noticed (as a warning).
+
+mod fields;
+mod validation;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+/// The fields a config file may have at the top level. Anything else loads with a warning.
+/// A new global setting is added here and read in `validation.rs`.
+pub const GLOBAL_FIELDS: &[&str] = &[
+    "log_level",
+    "db_path",
+    "lock_path",
+    "log_dir",
+    "socket_path",
+    "consecutive_failures_threshold",
+    "kill_timeout",
+    "cleanup_timeout",
+    "verify_delay",
+    "cleanup_args",
+    "check_interval_seconds",
+    "processes",
+];
+
+/// The fields a process may have, including the seed's deprecated flat ones. Anything else loads
+/// with a warning.
+pub const PROCESS_FIELDS: &[&str] = &[
+    "display_name",
+    "timeout_seconds",
+    "heartbeat_path",
+    "enabled",
+    "commands",
+    "recovery_actions",
+    "disabled_actions",
+    "check_interval_seconds",
+    "consecutive_failures_threshold",
+    "start_grace_seconds",
+    "working_dir",
+    "startup_command",
+    "cleanup_script",
+];
+
+/// `log_level` when the file names none.
+pub const DEFAULT_LOG_LEVEL: &str = "INFO";
+/// The accepted `log_level` values (compared case-insensitively, stored upper-case).
+pub const LOG_LEVELS: &[&str] = &["DEBUG", "INFO", "WARNING", "WARN", "ERROR"];
+/// `consecutive_failures_threshold` when the file names none (the seed's default).
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 2;
+/// `kill_timeout` when the file names none: how long SIGTERM gets before SIGKILL.
+pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(10);
+/// `cleanup_timeout` when the file names none: how long a cleanup script may run.
+pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// `verify_delay` when the file names none: a start that exits sooner has failed.
+pub const DEFAULT_VERIFY_DELAY: Duration = Duration::from_secs(2);
+/// `check_interval_seconds` when the file names none.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// `cleanup_args` when the file names none: appended to every cleanup command.
+pub const DEFAULT_CLEANUP_ARGS: &[&str] = &["--force"];
+/// The largest duration accepted anywhere (ten years). Far beyond any sane setting, and small
+/// enough that adding it to an `Instant` can never overflow.
+pub const MAX_SECONDS: f64 = 315_360_000.0;
+/// The built-in action: it needs no command, and a `commands.kill` is ignored.
+pub const KILL_ACTION: &str = "kill";
+/// The action whose command every process must have.
+pub const START_ACTION: &str = "start";
+
+/// A validated config: every path absolute, every default filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this was loaded from (absolute).
+    pub source: PathBuf,
+    /// The folder relative paths resolve against (the config file's folder).
+    pub base_dir: PathBuf,
+    /// `log_level`: one of DEBUG, INFO, WARNING (or WARN), ERROR; stored upper-case.
+    pub log_level: String,
+    /// `db_path`: the SQLite database; default `<state dir>/watchdog.db`.
+    pub db_path: PathBuf,
+    /// `lock_path`: the single-instance lock; default `watchdogd.lock` beside the socket.
+    pub lock_path: PathBuf,
+    /// `log_dir`: where daily log files go, if anywhere.
+    pub log_dir: Option<PathBuf>,
+    /// `socket_path`: the control socket; default per platform and user.
+    pub socket_path: PathBuf,
+    /// `consecutive_failures_threshold`: the default for processes that name none.
+    pub consecutive_failures_threshold: u32,
+    /// `kill_timeout`: time between SIGTERM and SIGKILL.
+    pub kill_timeout: Duration,
+    /// `cleanup_timeout`: how long a cleanup command may run.
+    pub cleanup_timeout: Duration,
+    /// `verify_delay`: a started command that exits within this has failed (may be zero).
+    pub verify_delay: Duration,
+    /// `cleanup_args`: appended to every command other than `start`.
+    pub cleanup_args: Vec<String>,
+    /// `check_interval_seconds`: the default for processes that name none.
+    pub check_interval: Duration,
+    /// By key, in key order.
+    pub processes: BTreeMap<String, ProcessConfig>,
+}
+
+/// One supervised service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessConfig {
+    /// The key under `processes`: no whitespace, no `/`, not empty.
+    pub key: String,
+    /// `display_name`; the key when the file names none.
+    pub display_name: String,
+    /// `timeout_seconds`: a heartbeat older than this is timed out.
+    pub timeout: Duration,
+    /// `heartbeat_path`, resolved. No two processes share one.
+    pub heartbeat_path: PathBuf,
+    /// `enabled`; default true. Disabled processes are validated but not supervised.
+    pub enabled: bool,
+    /// Action name → shell command. Always has `start`; never has `kill` (built in).
+    pub commands: BTreeMap<String, String>,
+    /// `recovery_actions`, in order, without duplicates; each has a command unless it is `kill`.
+    pub recovery_actions: Vec<String>,
+    /// `disabled_actions`: skipped when the pipeline runs.
+    pub disabled_actions: Vec<String>,
+    /// `check_interval_seconds`, or the global one.
+    pub check_interval: Duration,
+    /// `consecutive_failures_threshold`, or the global one.
+    pub failure_threshold: u32,
+    /// `start_grace_seconds`: after a start, how long the service has to write a fresh heartbeat
+    /// before it can count as failing; default its `timeout_seconds`.
+    pub start_grace: Duration,
+    /// Where commands run: `working_dir` resolved, else the config's folder.
+    pub working_dir: PathBuf,
+}
+
+impl ProcessConfig {
+    /// `recovery_actions` minus `disabled_actions`, in order.
+    pub fn effective_actions(&self) -> impl Iterator<Item = &str> {
+        self.recovery_actions
+            .iter()
+            .filter(|a| !self.disabled_actions.contains(a))
+            .map(String::as_str)
+    }
+
+    /// This process in the file format, normalized (see [`Config::to_json`]).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "display_name": self.display_name,
+            "timeout_seconds": seconds_json(self.timeout),
+            "heartbeat_path": path_json(&self.heartbeat_path),
+            "enabled": self.enabled,
+            "commands": self.commands,
+            "recovery_actions": self.recovery_actions,
+            "disabled_actions": self.disabled_actions,
+            "check_interval_seconds": seconds_json(self.check_interval),
+            "consecutive_failures_threshold": self.failure_threshold,
+            "start_grace_seconds": seconds_json(self.start_grace),
+            "working_dir": path_json(&self.working_dir),
+        })
+    }
+}
+
+impl Config {
+    /// The normalized config in the file format, for `watchdogd --check-config`: the same field
+    /// names as the file, durations as seconds, every default written out and every path
+    /// absolute, so [`parse`] of it gives an equal `Config` (for the same source path).
+    pub fn to_json(&self) -> Value {
+        let mut root = Map::new();
+        root.insert("log_level".into(), json!(self.log_level));
+        root.insert("db_path".into(), path_json(&self.db_path));
+        root.insert("lock_path".into(), path_json(&self.lock_path));
+        if let Some(dir) = &self.log_dir {
+            root.insert("log_dir".into(), path_json(dir));
+        }
+        root.insert("socket_path".into(), path_json(&self.socket_path));
+        root.insert(
+            "consecutive_failures_threshold".into(),
+            json!(self.consecutive_failures_threshold),
+        );
+        root.insert("kill_timeout".into(), seconds_json(self.kill_timeout));
+        root.insert("cleanup_timeout".into(), seconds_json(self.cleanup_timeout));
+        root.insert("verify_delay".into(), seconds_json(self.verify_delay));
+        root.insert("cleanup_args".into(), json!(self.cleanup_args));
+        root.insert(
+            "check_interval_seconds".into(),
+            seconds_json(self.check_interval),
+        );
+        let processes: Map<String, Value> = self
+            .processes
+            .iter()
+            .map(|(key, process)| (key.clone(), process.to_json()))
+            .collect();
+        root.insert("processes".into(), Value::Object(processes));
+        Value::Object(root)
+    }
+}
+
+/// Whole seconds as an integer (as people write them), otherwise a float.
+fn seconds_json(duration: Duration) -> Value {
+    if duration.subsec_nanos() == 0 {
+        json!(duration.as_secs())
+    } else {
+        json!(duration.as_secs_f64())
+    }
+}
+
+fn path_json(path: &Path) -> Value {
+    Value::String(path.to_string_lossy().into_owned())
+}
+
+/// A config that loaded, and what in it deserves a look without stopping the daemon.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The validated config.
+    pub config: Config,
+    /// Non-fatal findings (unknown fields, deprecated format, …), each naming the field.
+    pub warnings: Vec<String>,
+}
+
+/// Why a config file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The config file (absolute).
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not JSON at all.
+    #[error("config {path} is not valid JSON: {message}")]
+    Json {
+        /// The config file (absolute).
+        path: PathBuf,
+        /// serde_json's message, with line and column.
+        message: String,
+    },
+    /// The file is JSON but breaks the rules; every problem found is listed.
+    #[error("config {path} is invalid:{}", bullet_list(.problems))]
+    Invalid {
+        /// The config file (absolute).
+        path: PathBuf,
+        /// Each problem names its field, e.g. `processes.api.timeout_seconds: …`.
+        problems: Vec<String>,
+    },
+}
+
+fn bullet_list(items: &[String]) -> String {
+    items.iter().map(|item| format!("\n  - {item}")).collect()
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let path = absolute(path);
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    parse(&text, &path)
+}
+
+/// Validates config text; `source` is the file it came from, against whose folder relative paths
+/// resolve (it is not read).
+pub fn parse(text: &str, source: &Path) -> Result<Loaded, ConfigError> {
+    let source = absolute(source);
+    let root: Value = serde_json::from_str(text).map_err(|e| ConfigError::Json {
+        path: source.clone(),
+        message: e.to_string(),
+    })?;
+    let mut findings = validation::Findings::default();
+    let config = validation::build(&root, &source, &mut findings);
+    match config {
+        Some(config) if findings.problems.is_empty() => Ok(Loaded {
+            config,
+            warnings: findings.warnings,
+        }),
+        _ => {
+            let mut problems = findings.problems;
+            if problems.is_empty() {
+                // `build` only gives up after recording why; this keeps the error non-empty
+                // should that ever change.
+                problems.push("the config could not be built".into());
+            }
+            Err(ConfigError::Invalid {
+                path: source,
+                problems,
+            })
+        }
+    }
+}
+
+/// `path` made absolute against the current folder, without touching the file system.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

@@ -1,0 +1,168 @@
+//! Classifying a heartbeat reading into one of the five health states.
+//!
+//! Pure logic: the caller supplies the reading, the time and a liveness probe, so every rule is
+//! table-tested here without processes. The order is the seed's: `no_heartbeat`, `stale_pid`,
+//! `timed_out`, `error_status`, `healthy`; the first that applies wins.
+
+use std::time::Duration;
+
+use protocol::Health;
+
+use crate::heartbeat::Reading;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub health: Health,
+    /// The PID the heartbeat names, when it is a plausible PID.
+    pub pid: Option<u32>,
+    /// The heartbeat's timestamp (µs since the epoch).
+    pub heartbeat_us: Option<i64>,
+    /// `now - heartbeat`, in ms; negative for a timestamp in the future.
+    pub age_ms: Option<i64>,
+    /// Why, in words.
+    pub detail: String,
+}
+
+/// Largest PID any kernel hands out (Linux caps `pid_max` at 2^22).
+const MAX_PID: i64 = i32::MAX as i64;
+
+/// Classifies `reading` at `now_us`; `alive(pid, heartbeat_us)` says whether the process that
+/// wrote the heartbeat is still running (not gone, not a zombie, its PID not reused since).
+pub fn classify(
+    reading: &Reading,
+    now_us: i64,
+    timeout: Duration,
+    alive: impl Fn(i32, i64) -> bool,
+) -> Verdict {
+    let hb = match reading {
+        Reading::Missing => return verdict(Health::NoHeartbeat, "heartbeat file missing".into()),
+        Reading::Corrupt(why) => return verdict(Health::NoHeartbeat, why.clone()),
+        Reading::Beat(hb) => hb,
+    };
+    let age_ms = now_us.saturating_sub(hb.timestamp_us) / 1000;
+    let mut v = Verdict {
+        health: Health::Healthy,
+        pid: None,
+        heartbeat_us: Some(hb.timestamp_us),
+        age_ms: Some(age_ms),
+        detail: String::new(),
+    };
+    if hb.pid <= 0 || hb.pid > MAX_PID {
+        v.health = Health::StalePid;
+        v.detail = format!("heartbeat names an impossible pid {}", hb.pid);
+        return v;
+    }
+    // In range by the check above.
+    let pid = hb.pid as i32;
+    v.pid = Some(pid as u32);
+    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    if !alive(pid, hb.timestamp_us) {
+        v.health = Health::StalePid;
+        v.detail = format!("pid {pid} is not running");
+    } else if age_ms > timeout_ms {
+        v.health = Health::TimedOut;
+        v.detail = format!(
+            "heartbeat is {:.1}s old (timeout {}s)",
+            age_ms as f64 / 1000.0,
+            timeout.as_secs_f64()
+        );
+    } else if hb.status != "running" {
+        v.health = Health::ErrorStatus;
+        v.detail = format!("status is {:?}", truncate(&hb.status, 80));
+    } else {
+        v.detail = format!(
+            "pid {pid} beating, iteration {}",
+            hb.iteration.map_or("-".into(), |i| i.to_string())
+        );
+    }
+    v
+}
+
+fn verdict(health: Health, detail: String) -> Verdict {
+    Verdict {
+        health,
+        pid: None,
+        heartbeat_us: None,
+        age_ms: None,
+        detail,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::Heartbeat;
+
+    const NOW: i64 = 1_800_000_000_000_000;
+
+    fn beat(pid: i64, age_s: i64, status: &str) -> Reading {
+        Reading::Beat(Heartbeat {
+            process_key: "k".into(),
+            pid,
+            timestamp_us: NOW - age_s * 1_000_000,
+            status: status.into(),
+            iteration: Some(1),
+        })
+    }
+
+    #[test]
+    fn the_seed_order_decides() {
+        let t = Duration::from_secs(30);
+        let alive = |p: i32, _| p == 100;
+        let cases = [
+            (Reading::Missing, Health::NoHeartbeat),
+            (Reading::Corrupt("bad".into()), Health::NoHeartbeat),
+            (beat(200, 1, "running"), Health::StalePid),
+            (beat(200, 100, "error"), Health::StalePid),
+            (beat(100, 31, "error"), Health::TimedOut),
+            (beat(100, 5, "error"), Health::ErrorStatus),
+            (beat(100, 5, "running"), Health::Healthy),
+            (beat(100, 30, "running"), Health::Healthy),
+            (beat(100, -3600, "running"), Health::Healthy),
+        ];
+        for (reading, want) in cases {
+            assert_eq!(
+                classify(&reading, NOW, t, alive).health,
+                want,
+                "{reading:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn impossible_pids_are_stale_and_never_probed() {
+        for pid in [-1, 0, 1 << 40] {
+            let v = classify(
+                &beat(pid, 1, "running"),
+                NOW,
+                Duration::from_secs(9),
+                |_, _| panic!("must not probe pid {pid}"),
+            );
+            assert_eq!(v.health, Health::StalePid);
+            assert_eq!(v.pid, None);
+        }
+    }
+
+    #[test]
+    fn ancient_timestamps_time_out_without_overflow() {
+        let r = Reading::Beat(Heartbeat {
+            process_key: "k".into(),
+            pid: 100,
+            timestamp_us: i64::MIN,
+            status: "running".into(),
+            iteration: None,
+        });
+        assert_eq!(
+            classify(&r, NOW, Duration::from_secs(1), |_, _| true).health,
+            Health::TimedOut
+        );
+    }
+}

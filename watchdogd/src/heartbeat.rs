@@ -1,0 +1,127 @@
+//! Reading heartbeat files, which other programs (maybe other users) write.
+//!
+//! The reader must never block or balloon on a hostile file: it opens with `O_NONBLOCK` (a FIFO
+//! cannot stall it), refuses anything that is not a regular file (a symlink to `/dev/zero`, a
+//! directory), and reads at most [`MAX_HEARTBEAT_BYTES`] + 1 bytes into a reused buffer. Reads are
+//! blocking I/O, so callers run them on the blocking pool, never on the async runtime.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use protocol::heartbeat::MAX_HEARTBEAT_BYTES;
+use protocol::{Heartbeat, HeartbeatError};
+
+/// What a heartbeat file holds right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// There is no file.
+    Missing,
+    /// There is something, but not a heartbeat; the reason is for humans.
+    Corrupt(String),
+    Beat(Heartbeat),
+}
+
+/// Reads and parses the heartbeat at `path`, using `buf` as scratch space.
+pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Reading::Missing,
+        Err(e) => return Reading::Corrupt(format!("cannot open heartbeat: {e}")),
+    };
+    match file.metadata() {
+        Ok(m) if !m.is_file() => {
+            return Reading::Corrupt(format!(
+                "heartbeat path is not a regular file ({})",
+                describe_type(&m.file_type())
+            ));
+        }
+        Ok(m) if m.len() > MAX_HEARTBEAT_BYTES as u64 => {
+            return Reading::Corrupt(format!(
+                "heartbeat file is {} bytes (limit {MAX_HEARTBEAT_BYTES})",
+                m.len()
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return Reading::Corrupt(format!("cannot stat heartbeat: {e}")),
+    }
+    buf.clear();
+    if let Err(e) = file.take(MAX_HEARTBEAT_BYTES as u64 + 1).read_to_end(buf) {
+        return Reading::Corrupt(format!("cannot read heartbeat: {e}"));
+    }
+    match Heartbeat::parse(buf) {
+        Ok(hb) => Reading::Beat(hb),
+        Err(HeartbeatError::TooLarge) => {
+            Reading::Corrupt(format!("heartbeat grew past {MAX_HEARTBEAT_BYTES} bytes"))
+        }
+        Err(e) => Reading::Corrupt(e.to_string()),
+    }
+}
+
+fn describe_type(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_missing_corrupt_and_good_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = Vec::new();
+        let path = dir.path().join("hb.json");
+        assert_eq!(read(&path, &mut buf), Reading::Missing);
+
+        std::fs::write(&path, b"{").unwrap();
+        assert!(matches!(read(&path, &mut buf), Reading::Corrupt(_)));
+
+        let mut w = protocol::HeartbeatWriter::new(&path, "k");
+        w.beat("running").unwrap();
+        match read(&path, &mut buf) {
+            Reading::Beat(hb) => assert_eq!(hb.pid, i64::from(std::process::id())),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_files_are_corrupt_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = Vec::new();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(matches!(read(&fifo, &mut buf), Reading::Corrupt(r) if r.contains("FIFO")));
+
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(matches!(read(&zero, &mut buf), Reading::Corrupt(_)));
+
+        assert!(
+            matches!(read(dir.path(), &mut buf), Reading::Corrupt(r) if r.contains("directory"))
+        );
+
+        let big = dir.path().join("big");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(1 << 30).unwrap(); // sparse 1 GiB
+        assert!(matches!(read(&big, &mut buf), Reading::Corrupt(r) if r.contains("bytes")));
+        assert!(buf.capacity() <= 2 * MAX_HEARTBEAT_BYTES);
+    }
+}

@@ -1,0 +1,75 @@
+//! watchdogd: the daemon that owns all state and the monitoring loop.
+//!
+//! Rooms, from the edge inwards: [`cli`] and `main` (arguments, logging, signals), [`server`]
+//! and [`connection`] (the control socket), [`supervisor`] (the one owner of service state),
+//! [`pipeline`] (recovery actions), [`store`] (SQLite audit log); and the action layer that
+//! touches the OS: [`heartbeat`] (reading files) and [`process`] (signals, spawning).
+//! [`config`] and [`health`] are pure logic.
+//!
+//! [`run`] takes an already-bound listener and a shutdown future, so tests and `main` drive the
+//! same code with no test mode.
+
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod health;
+pub mod heartbeat;
+pub mod logging;
+pub mod pipeline;
+pub mod process;
+pub mod server;
+pub mod signals;
+pub mod store;
+pub mod supervisor;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use interprocess::local_socket::tokio::Listener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::supervisor::Supervisor;
+
+/// Supervises `config`'s services and serves `listener` until `shutdown` resolves, then stops
+/// cleanly: no new connections, running pipelines finished or cancelled, the audit log flushed,
+/// the socket removed. Services keep running.
+pub async fn run(
+    config: Config,
+    listener: Listener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let db = config.db_path.clone();
+    let store::Opened {
+        store,
+        thread: store_thread,
+        saved,
+    } = tokio::task::spawn_blocking(move || store::Store::open(&db))
+        .await
+        .context("store thread panicked")??;
+    let (supervisor, handle) = Supervisor::new(config.clone(), store, &saved);
+    let token = CancellationToken::new();
+    let owner = tokio::spawn(supervisor.run(token.clone()));
+    let server = tokio::spawn(server::serve(listener, handle, token.clone()));
+    tracing::info!(
+        target: "watchdogd",
+        "watchdogd {} ready on {} (pid {})",
+        protocol::VERSION,
+        config.socket_path.display(),
+        std::process::id()
+    );
+    shutdown.await;
+    tracing::info!(target: "watchdogd", "shutting down");
+    token.cancel();
+    server.await.context("server task panicked")?;
+    owner.await.context("supervisor task panicked")?;
+    // The owner held the last store handle: the thread drains its queue and ends.
+    tokio::task::spawn_blocking(move || store_thread.join())
+        .await
+        .context("store join failed")?
+        .map_err(|_| anyhow::anyhow!("store thread panicked"))?;
+    tracing::info!(target: "watchdogd", "stopped");
+    Ok(())
+}

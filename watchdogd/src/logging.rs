@@ -1,0 +1,107 @@
+//! Logs in the seed's format, `[timestamp] [LEVEL] [target] message`, to stderr (which journald
+//! and launchd capture) and, when `log_dir` is set, to a daily file there.
+//!
+//! The level comes from the config's `log_level` (DEBUG, INFO, WARNING, ERROR); the environment
+//! variable `WATCHDOGD_LOG` (an `EnvFilter` directive such as `debug` or `watchdogd=trace`)
+//! overrides it for debugging.
+
+use std::fmt;
+use std::path::Path;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Environment variable that overrides the configured level.
+pub const LOG_ENV: &str = "WATCHDOGD_LOG";
+
+/// The seed's line format.
+struct SeedFormat;
+
+impl<S, N> FormatEvent<S, N> for SeedFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let level = match *meta.level() {
+            Level::ERROR => "ERROR",
+            Level::WARN => "WARNING",
+            Level::INFO => "INFO",
+            Level::DEBUG => "DEBUG",
+            Level::TRACE => "TRACE",
+        };
+        let ts = protocol::time::format_rfc3339(protocol::time::now_micros());
+        // Millisecond precision, UTC: 2026-02-05T06:17:29.601+00:00.
+        write!(
+            w,
+            "[{}{}] [{level}] [{}] ",
+            &ts[..23],
+            &ts[26..],
+            meta.target()
+        )?;
+        ctx.format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Maps the config's level name to a filter directive.
+fn directive(level: &str) -> &'static str {
+    match level.to_ascii_uppercase().as_str() {
+        "DEBUG" => "debug",
+        "WARNING" | "WARN" => "warn",
+        "ERROR" | "CRITICAL" => "error",
+        _ => "info",
+    }
+}
+
+/// Installs the global subscriber. Keep the guard alive until exit, or the file's tail is lost.
+pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, String> {
+    let filter =
+        || EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(directive(level)));
+    let stderr = tracing_subscriber::fmt::layer()
+        .event_format(SeedFormat)
+        .with_writer(std::io::stderr)
+        .with_filter(filter());
+    let (file, guard) = match log_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create log_dir {}: {e}", dir.display()))?;
+            let appender = RollingFileAppender::builder()
+                .rotation(Rotation::DAILY)
+                .filename_prefix("watchdogd")
+                .filename_suffix("log")
+                .max_log_files(14)
+                .build(dir)
+                .map_err(|e| format!("cannot open a log file in {}: {e}", dir.display()))?;
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .event_format(SeedFormat)
+                .with_ansi(false)
+                .with_writer(writer)
+                .with_filter(filter());
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init()
+        .map_err(|e| format!("cannot install the logger: {e}"))?;
+    Ok(guard)
+}
+
+use tracing_subscriber::Layer as _;

@@ -1,0 +1,198 @@
+//! The recovery pipeline: a service's actions, in order, with the seed's failure semantics.
+//!
+//! `kill` and `start` are fatal when they fail (the pipeline stops); any other action is a
+//! cleanup script whose failure is a warning. A pipeline runs in its own task and reports its
+//! [`Outcome`] to the supervisor, so a slow script never stalls the checks of other services.
+//! Cancellation (an `off` arriving mid-recovery, or shutdown) is honoured between actions and
+//! while a script runs.
+
+mod kill;
+mod script;
+mod start;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use protocol::{PipelineResult, StepOutcome, StepReport, Trigger};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ProcessConfig};
+use crate::heartbeat::{self, Reading};
+
+/// Everything a pipeline run needs, owned, so the task shares nothing with the supervisor.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub config: Arc<Config>,
+    pub key: String,
+    pub trigger: Trigger,
+    pub actions: Vec<String>,
+    /// The process group of the last session watchdogd started for this service.
+    pub started_group: Option<i32>,
+    /// Do nothing when a fresh read finds the service healthy (`on`).
+    pub skip_if_healthy: bool,
+}
+
+impl Plan {
+    fn process(&self) -> Option<&ProcessConfig> {
+        self.config.processes.get(&self.key)
+    }
+}
+
+/// A service process watchdogd started and whose shell is still running.
+#[derive(Debug)]
+pub struct Started {
+    pub pid: u32,
+    /// When it was started (µs since the epoch).
+    pub at_us: i64,
+    /// The start shell, still to be reaped; `None` when it already exited 0 (it detached).
+    pub child: Option<tokio::process::Child>,
+}
+
+/// What a pipeline did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: PipelineResult,
+    pub steps: Vec<StepReport>,
+    pub message: String,
+    /// The PID the heartbeat named before the pipeline ran.
+    pub old_pid: Option<u32>,
+    pub started: Option<Started>,
+    pub cancelled: bool,
+    pub started_ms: i64,
+    pub finished_ms: i64,
+}
+
+/// The result of one action.
+pub(crate) struct Step {
+    outcome: Result<String, String>,
+    started: Option<Started>,
+}
+
+impl Step {
+    fn ok(msg: impl Into<String>) -> Self {
+        Step {
+            outcome: Ok(msg.into()),
+            started: None,
+        }
+    }
+    fn failed(msg: impl Into<String>) -> Self {
+        Step {
+            outcome: Err(msg.into()),
+            started: None,
+        }
+    }
+}
+
+/// Reads the service's heartbeat off the async runtime.
+pub(crate) async fn read_heartbeat(path: PathBuf) -> Reading {
+    tokio::task::spawn_blocking(move || heartbeat::read(&path, &mut Vec::new()))
+        .await
+        .unwrap_or_else(|e| Reading::Corrupt(format!("heartbeat reader failed: {e}")))
+}
+
+/// Runs the plan to completion (or cancellation).
+pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
+    let started_ms = protocol::time::now_millis();
+    let mut out = Outcome {
+        result: PipelineResult::Succeeded,
+        steps: Vec::new(),
+        message: String::new(),
+        old_pid: None,
+        started: None,
+        cancelled: false,
+        started_ms,
+        finished_ms: started_ms,
+    };
+    let Some(process) = plan.process() else {
+        out.result = PipelineResult::Failed;
+        out.message = format!("{} is no longer in the config", plan.key);
+        return out;
+    };
+    let reading = read_heartbeat(process.heartbeat_path.clone()).await;
+    let heartbeat = match &reading {
+        Reading::Beat(hb) => Some(hb.clone()),
+        _ => None,
+    };
+    out.old_pid = heartbeat
+        .as_ref()
+        .and_then(|hb| u32::try_from(hb.pid).ok())
+        .filter(|p| *p > 0);
+    if plan.skip_if_healthy {
+        let v = crate::health::classify(
+            &reading,
+            protocol::time::now_micros(),
+            process.timeout,
+            crate::process::is_running_since,
+        );
+        if v.health.is_healthy() {
+            out.result = PipelineResult::Skipped;
+            out.message = format!("already running ({})", v.detail);
+            out.finished_ms = protocol::time::now_millis();
+            return out;
+        }
+    }
+    for action in &plan.actions {
+        if cancel.is_cancelled() {
+            out.cancelled = true;
+            out.result = PipelineResult::Failed;
+            out.message = format!("cancelled before {action}");
+            break;
+        }
+        let clock = Instant::now();
+        let fatal = action == "kill" || action == "start";
+        let step = match action.as_str() {
+            "kill" => kill::run(&plan, process, heartbeat.as_ref()).await,
+            "start" => start::run(&plan, process).await,
+            name => script::run(&plan, process, name, &cancel).await,
+        };
+        let duration_ms = clock.elapsed().as_millis() as u64;
+        if step.started.is_some() {
+            out.started = step.started;
+        }
+        let (outcome, message) = match step.outcome {
+            Ok(m) => (StepOutcome::Ok, m),
+            Err(m) if fatal => (StepOutcome::Failed, m),
+            Err(m) => (StepOutcome::Warned, m),
+        };
+        match outcome {
+            StepOutcome::Ok => {
+                tracing::info!(target: "pipeline", "{}: {action}: {message}", plan.key)
+            }
+            _ => {
+                tracing::warn!(target: "pipeline", "{}: {action} {}: {message}", plan.key, outcome.as_str())
+            }
+        }
+        out.steps.push(StepReport {
+            action: action.clone(),
+            outcome,
+            message: message.clone(),
+            duration_ms,
+        });
+        match outcome {
+            StepOutcome::Failed => {
+                out.result = PipelineResult::Failed;
+                out.message = format!("{action} failed: {message}");
+                break;
+            }
+            StepOutcome::Warned => out.result = PipelineResult::Warned,
+            StepOutcome::Ok => {}
+        }
+    }
+    if out.message.is_empty() {
+        out.message = match out.result {
+            PipelineResult::Warned => {
+                let warned: Vec<&str> = out
+                    .steps
+                    .iter()
+                    .filter(|s| s.outcome == StepOutcome::Warned)
+                    .map(|s| s.action.as_str())
+                    .collect();
+                format!("done with warnings from {}", warned.join(", "))
+            }
+            _ => format!("{} done", plan.trigger.as_str()),
+        };
+    }
+    out.finished_ms = protocol::time::now_millis();
+    out
+}

@@ -1,0 +1,315 @@
+//! Touching other processes: probing, signalling, spawning. The only module that sends signals.
+//!
+//! Invariants:
+//! - no signal ever goes to PID ≤ 1, to the daemon itself, or to the daemon's own process group
+//!   or session, whatever a heartbeat claims ([`is_signallable`]);
+//! - a process is alive only if it exists and is not a zombie: `kill(pid, 0)` succeeds for
+//!   zombies, which an init that does not reap (containers) leaves behind, so on Linux the state in
+//!   `/proc/PID/stat` is consulted too;
+//! - children are spawned with tokio's `Command`, which reaps them; the daemon never calls
+//!   `waitpid(-1)`, which would steal tokio's exit statuses.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use tokio::time::Instant;
+
+/// Environment variables the daemon's supervisor may have set for itself; children must not
+/// inherit them or they would speak to systemd in the daemon's name.
+const PRIVATE_ENV: [&str; 4] = [
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_FDS",
+];
+
+/// How often a stop polls for the process to be gone.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Whether a process exists and is not a zombie.
+pub fn is_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match kill(Pid::from_raw(pid), None) {
+        Ok(()) | Err(Errno::EPERM) => !is_zombie(pid),
+        Err(_) => false,
+    }
+}
+
+/// The state letter of `/proc/PID/stat` is `Z` (or `X`). False where there is no `/proc`.
+fn is_zombie(pid: i32) -> bool {
+    proc_stat_field(pid, 0).is_some_and(|s| s == "Z" || s == "X")
+}
+
+/// Field `n` (0 = state, 1 = ppid, 2 = pgrp, 3 = session, …, 19 = starttime) of
+/// `/proc/PID/stat`, counted after the `comm` field, which may itself hold spaces and parens.
+pub fn proc_stat_field(pid: i32, n: usize) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(n).map(str::to_owned)
+}
+
+/// Whether the daemon may signal `pid` at all (or, for a group, the group `pid`).
+pub fn is_signallable(pid: i32) -> Result<(), String> {
+    let me = std::process::id() as i32;
+    if pid <= 1 {
+        return Err(format!("refusing to signal pid {pid}"));
+    }
+    if pid == me {
+        return Err(format!(
+            "refusing to signal pid {pid}: it is watchdogd itself"
+        ));
+    }
+    if pid == nix::unistd::getpgrp().as_raw() {
+        return Err(format!(
+            "refusing to signal pid {pid}: it leads watchdogd's own process group"
+        ));
+    }
+    if nix::unistd::getsid(None).is_ok_and(|s| s.as_raw() == pid) {
+        return Err(format!(
+            "refusing to signal pid {pid}: it leads watchdogd's own session"
+        ));
+    }
+    Ok(())
+}
+
+/// How far a process's start may lie after the heartbeat naming it before it counts as a
+/// different process that reused the PID (clock granularity and skew).
+const START_TOLERANCE_US: i64 = 2_000_000;
+
+/// When a process started, in µs since the epoch (Linux: `/proc/PID/stat` starttime + boot time).
+pub fn start_time_us(pid: i32) -> Option<i64> {
+    let ticks: i64 = proc_stat_field(pid, 19)?.parse().ok()?;
+    let boot_s: i64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32).max(1);
+    Some(boot_s * 1_000_000 + ticks * 1_000_000 / hz)
+}
+
+/// Refuses a PID whose process started after the heartbeat that names it: the PID was recycled
+/// and belongs to someone else now. Passes where the start time cannot be known.
+pub fn check_not_recycled(pid: i32, heartbeat_us: i64) -> Result<(), String> {
+    match start_time_us(pid) {
+        Some(start) if start > heartbeat_us.saturating_add(START_TOLERANCE_US) => Err(format!(
+            "refusing to signal pid {pid}: it started after the heartbeat naming it (pid reused)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `pid` is alive and is still the process that wrote a heartbeat at `heartbeat_us`.
+pub fn is_running_since(pid: i32, heartbeat_us: i64) -> bool {
+    is_alive(pid) && check_not_recycled(pid, heartbeat_us).is_ok()
+}
+
+/// Something to stop: one process, or a whole process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Pid(i32),
+    Group(i32),
+}
+
+impl Target {
+    fn signal(self, sig: Signal) -> nix::Result<()> {
+        match self {
+            Target::Pid(p) => kill(Pid::from_raw(p), sig),
+            Target::Group(g) => killpg(Pid::from_raw(g), sig),
+        }
+    }
+
+    /// Whether anything non-zombie is left of the target.
+    pub fn is_alive(self) -> bool {
+        match self {
+            Target::Pid(p) => is_alive(p),
+            Target::Group(g) => group_is_alive(g),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Pid(p) => write!(f, "pid {p}"),
+            Target::Group(g) => write!(f, "process group {g}"),
+        }
+    }
+}
+
+/// Whether a process group has a member that is not a zombie.
+fn group_is_alive(pgid: i32) -> bool {
+    match killpg(Pid::from_raw(pgid), None) {
+        Ok(()) | Err(Errno::EPERM) => {}
+        Err(_) => return false,
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    let group = pgid.to_string();
+    entries.flatten().any(|e| {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            return false;
+        };
+        proc_stat_field(pid, 2).is_some_and(|g| g == group) && !is_zombie(pid)
+    })
+}
+
+/// Whether `pid` leads its own process group (so the group is the service's own).
+pub fn leads_own_group(pid: i32) -> bool {
+    nix::unistd::getpgid(Some(Pid::from_raw(pid))).is_ok_and(|g| g.as_raw() == pid)
+}
+
+/// Stops `targets`: SIGTERM (then SIGCONT, so a stopped process can act on it), up to `grace`
+/// for them to go, then SIGKILL and up to a few seconds more. Returns what it did, or why the
+/// targets are still alive.
+pub async fn stop(targets: &[Target], grace: Duration) -> Result<String, String> {
+    let live: Vec<Target> = targets.iter().copied().filter(|t| t.is_alive()).collect();
+    if live.is_empty() {
+        return Ok("no process to stop".into());
+    }
+    for t in &live {
+        let raw = match t {
+            Target::Pid(p) | Target::Group(p) => *p,
+        };
+        is_signallable(raw)?;
+    }
+    for t in &live {
+        let _ = t.signal(Signal::SIGTERM);
+        let _ = t.signal(Signal::SIGCONT);
+    }
+    let names = live
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if wait_gone(&live, grace).await {
+        return Ok(format!("stopped {names} with SIGTERM"));
+    }
+    for t in &live {
+        let _ = t.signal(Signal::SIGKILL);
+    }
+    if wait_gone(&live, Duration::from_secs(5)).await {
+        Ok(format!(
+            "killed {names} with SIGKILL after {}s",
+            grace.as_secs_f64()
+        ))
+    } else {
+        Err(format!("{names} still alive after SIGKILL"))
+    }
+}
+
+async fn wait_gone(targets: &[Target], within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if targets.iter().all(|t| !t.is_alive()) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// A `/bin/bash -c COMMAND` child in a new session (its own process group, no controlling
+/// terminal), stdin on /dev/null, in `working_dir`, without the daemon's private environment.
+pub fn shell(command: &str, args: &[String], working_dir: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("/bin/bash");
+    if args.is_empty() {
+        cmd.arg("-c").arg(command);
+    } else {
+        // `"$@"` passes the arguments through untouched, whatever they contain.
+        cmd.arg("-c")
+            .arg(format!("{command} \"$@\""))
+            .arg("watchdogd")
+            .args(args);
+    }
+    cmd.current_dir(working_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for var in PRIVATE_ENV {
+        cmd.env_remove(var);
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_init_self_and_own_group() {
+        for pid in [
+            -5,
+            0,
+            1,
+            std::process::id() as i32,
+            nix::unistd::getpgrp().as_raw(),
+        ] {
+            assert!(is_signallable(pid).is_err(), "{pid}");
+        }
+    }
+
+    #[tokio::test]
+    async fn stops_a_whole_group_including_a_stopped_process() {
+        let mut child = shell("sleep 300 & sleep 300; wait", &[], Path::new("/"))
+            .spawn()
+            .unwrap();
+        let pgid = child.id().unwrap() as i32;
+        // Let bash fork its children, then freeze the leader: SIGCONT must wake it for TERM.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        kill(Pid::from_raw(pgid), Signal::SIGSTOP).unwrap();
+        assert!(leads_own_group(pgid));
+        let out = stop(&[Target::Group(pgid)], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(out.contains("SIGTERM"), "{out}");
+        let _ = child.wait().await;
+        assert!(!Target::Group(pgid).is_alive());
+    }
+
+    #[tokio::test]
+    async fn stop_of_nothing_succeeds() {
+        assert_eq!(
+            stop(&[Target::Pid(i32::MAX - 1)], Duration::from_secs(1))
+                .await
+                .unwrap(),
+            "no process to stop"
+        );
+    }
+
+    #[tokio::test]
+    async fn shell_passes_arguments_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let status = shell(
+            &format!("printf '%s|' > {}", out.display()),
+            &["--force".into(), "a b".into()],
+            dir.path(),
+        )
+        .status()
+        .await
+        .unwrap();
+        assert!(status.success());
+        assert_eq!(std::fs::read_to_string(out).unwrap(), "--force|a b|");
+    }
+}

@@ -1,0 +1,183 @@
+//! The control socket: claiming it safely, and the accept loop.
+//!
+//! Claiming: a lock on `lock_path` makes the daemon single-instance (a second one fails at once
+//! with a clear message, and two starting together cannot both win). Holding the lock, a socket
+//! file left by a crashed daemon is removed; one that still answers means a daemon we cannot
+//! see holds it, and we refuse rather than steal it (interprocess's `try_overwrite` would). The
+//! umask is tightened while binding so the socket is never briefly wider than its mode.
+//!
+//! Serving: one task per connection, counted by a `TaskTracker` so shutdown can wait for them,
+//! and capped by a semaphore: past the cap a client gets an immediate error, not a queue.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use interprocess::local_socket::tokio::Listener;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+use interprocess::os::unix::local_socket::ListenerOptionsExt;
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::stat::{Mode, umask};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::connection;
+use crate::supervisor::SupervisorHandle;
+
+/// Most connections served at once; more get an "unavailable" reply.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Longest path a Unix socket address holds (sun_path, less the terminator).
+const MAX_SOCKET_PATH: usize = 107;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("another watchdogd holds the lock {0} (is it already running?)")]
+    Locked(PathBuf),
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another watchdogd is answering on {0}; refusing to take over its socket")]
+    Live(PathBuf),
+    #[error("{0} exists and is not a socket; refusing to remove it")]
+    NotSocket(PathBuf),
+    #[error("socket path {0} is {1} bytes long; the limit is {MAX_SOCKET_PATH}")]
+    TooLong(PathBuf, usize),
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The bound socket plus the lock that makes it ours; drop both together.
+pub struct Bound {
+    pub listener: Listener,
+    pub lock: Flock<File>,
+}
+
+/// Takes the lock, clears a stale socket and binds with mode 0600. Must run inside a runtime.
+pub fn bind(config: &Config) -> Result<Bound, BindError> {
+    let sock = &config.socket_path;
+    let len = sock.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(BindError::TooLong(sock.clone(), len));
+    }
+    for dir in [sock.parent(), config.lock_path.parent()]
+        .into_iter()
+        .flatten()
+    {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| BindError::Io {
+                    what: "create folder",
+                    path: dir.into(),
+                    source,
+                })?;
+        }
+    }
+    let lock = take_lock(&config.lock_path)?;
+    clear_stale(sock)?;
+    let name = sock
+        .as_path()
+        .to_fs_name::<GenericFilePath>()
+        .map_err(|source| BindError::Io {
+            what: "name socket",
+            path: sock.clone(),
+            source,
+        })?;
+    let old = umask(Mode::from_bits_truncate(0o077));
+    let listener = ListenerOptions::new().name(name).mode(0o600).create_tokio();
+    umask(old);
+    let listener = listener.map_err(|source| BindError::Io {
+        what: "listen on",
+        path: sock.clone(),
+        source,
+    })?;
+    Ok(Bound { listener, lock })
+}
+
+fn take_lock(path: &Path) -> Result<Flock<File>, BindError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| BindError::Lock {
+            path: path.into(),
+            source,
+        })?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(BindError::Locked(path.into())),
+        Err((_, e)) => Err(BindError::Lock {
+            path: path.into(),
+            source: e.into(),
+        }),
+    }
+}
+
+fn clear_stale(sock: &Path) -> Result<(), BindError> {
+    let meta = match std::fs::symlink_metadata(sock) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(BindError::Io {
+                what: "inspect",
+                path: sock.into(),
+                source,
+            });
+        }
+    };
+    if !meta.file_type().is_socket() {
+        return Err(BindError::NotSocket(sock.into()));
+    }
+    match std::os::unix::net::UnixStream::connect(sock) {
+        Ok(_) => Err(BindError::Live(sock.into())),
+        Err(_) => {
+            tracing::info!(target: "server", "removing stale socket {}", sock.display());
+            std::fs::remove_file(sock).map_err(|source| BindError::Io {
+                what: "remove stale socket",
+                path: sock.into(),
+                source,
+            })
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, then waits for the open ones to finish.
+pub async fn serve(listener: Listener, handle: SupervisorHandle, shutdown: CancellationToken) {
+    let tracker = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(target: "server", "accept failed: {e}");
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let permit = slots.clone().try_acquire_owned().ok();
+        let handle = handle.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move { connection::serve(stream, handle, permit, shutdown).await });
+    }
+    tracker.close();
+    drop(listener); // unlinks the socket: no new client finds a daemon that will not answer
+    tracker.wait().await;
+}

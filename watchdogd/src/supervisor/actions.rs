@@ -1,0 +1,288 @@
+//! The action side of the owner: requests, pipelines and their outcomes.
+//!
+//! At most one pipeline runs per service. A request that arrives while one runs either joins it
+//! (a `restart` during an automatic recovery is answered by that recovery's outcome) or is
+//! queued behind it (`on` during an `off`); an `off` cancels a running recovery and is queued,
+//! so intent always wins. Replies are sent after the outcome is committed to the store.
+
+use protocol::{
+    ActionReport, PipelineResult, RecoverySummary, Request, Response, StatusReply, Trigger,
+};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::handle::unknown_key;
+use super::state::{Reply, RunningPipeline, StartRecord, Waiter};
+use super::{Command, Event, Supervisor};
+use crate::pipeline::{self, Outcome, Plan};
+use crate::store::{Intent, Record};
+
+impl Supervisor {
+    pub(super) fn on_command(&mut self, Command { request, reply }: Command) {
+        match request {
+            Request::Status { .. } => {
+                self.publish();
+                let _ = reply.send(self.status_response());
+            }
+            Request::On { key } => {
+                self.keyed(&key, reply, |s, i, r| s.request_action(i, Trigger::On, r))
+            }
+            Request::Off { key } => {
+                self.keyed(&key, reply, |s, i, r| s.request_action(i, Trigger::Off, r))
+            }
+            Request::Restart { key } => self.keyed(&key, reply, |s, i, r| {
+                s.request_action(i, Trigger::Restart, r)
+            }),
+            Request::StartAll => self.bulk(Trigger::On, reply),
+            Request::StopAll => self.bulk(Trigger::Off, reply),
+            Request::Check => self.check_all_now(reply),
+            Request::Wait(w) => self.keyed(&w.key.clone(), reply, |s, i, r| {
+                let svc = &mut s.services[i];
+                let deadline = Instant::now() + std::time::Duration::from_millis(w.timeout_ms);
+                svc.waiters.push(Waiter {
+                    not_pid: w.not_pid,
+                    deadline,
+                    reply: r,
+                });
+                svc.next_check = svc.next_check.min(Instant::now());
+            }),
+        }
+    }
+
+    fn keyed(&mut self, key: &str, reply: Reply, f: impl FnOnce(&mut Self, usize, Reply)) {
+        match self.index.get(key) {
+            Some(&idx) => f(self, idx, reply),
+            None => {
+                let _ = reply.send(unknown_key(key));
+            }
+        }
+    }
+
+    pub(super) fn status_response(&self) -> Response {
+        Response::Status(StatusReply {
+            daemon_version: protocol::VERSION.to_owned(),
+            daemon_pid: std::process::id(),
+            services: self.snapshot.borrow().services.clone(),
+        })
+    }
+
+    /// `start-all` / `stop-all`: the action for every enabled service, answered together.
+    fn bulk(&mut self, trigger: Trigger, reply: Reply) {
+        let mut answers = Vec::new();
+        for idx in 0..self.services.len() {
+            if self.services[idx].cfg.enabled {
+                let (tx, rx) = oneshot::channel();
+                self.request_action(idx, trigger, tx);
+                answers.push((self.services[idx].cfg.key.clone(), rx));
+            }
+        }
+        tokio::spawn(async move {
+            let mut reports = Vec::with_capacity(answers.len());
+            for (key, rx) in answers {
+                reports.push(match rx.await {
+                    Ok(Response::Action(report)) => report,
+                    Ok(Response::Error { message, .. }) => failed_report(&key, message),
+                    _ => failed_report(&key, "no answer (daemon shutting down)".into()),
+                });
+            }
+            let _ = reply.send(Response::Bulk(reports));
+        });
+    }
+
+    /// Sets the intent an action implies and runs it, joins the running pipeline, or queues it.
+    fn request_action(&mut self, idx: usize, trigger: Trigger, reply: Reply) {
+        let svc = &mut self.services[idx];
+        let intent = if trigger == Trigger::Off {
+            Intent::Off
+        } else {
+            Intent::On
+        };
+        if svc.intent != intent {
+            svc.intent = intent;
+            tracing::info!(target: "supervisor", "{}: intent {}", svc.cfg.key, intent.as_str());
+            self.pending.push(Record::State(svc.saved()));
+            self.dirty = true;
+        }
+        let Some(running) = svc.pipeline.as_mut() else {
+            self.start_pipeline(idx, trigger, vec![reply]);
+            return;
+        };
+        let join = match (running.trigger, trigger) {
+            (Trigger::Off, Trigger::Off) => true,
+            (Trigger::Off, _) => false,
+            (_, Trigger::Off) => {
+                running.cancel.cancel();
+                false
+            }
+            _ => true,
+        };
+        if join {
+            running.replies.push(reply);
+            return;
+        }
+        match &mut svc.queued {
+            Some((queued, replies)) if *queued == trigger => replies.push(reply),
+            queued => {
+                if let Some((old, replies)) = queued.take() {
+                    for r in replies {
+                        let _ = r.send(Response::Action(failed_report(
+                            &svc.cfg.key,
+                            format!("{} superseded by {}", old.as_str(), trigger.as_str()),
+                        )));
+                    }
+                }
+                *queued = Some((trigger, vec![reply]));
+            }
+        }
+    }
+
+    /// Spawns a pipeline for the service.
+    pub(super) fn start_pipeline(&mut self, idx: usize, trigger: Trigger, replies: Vec<Reply>) {
+        let svc = &mut self.services[idx];
+        let actions: Vec<String> = match trigger {
+            Trigger::Off => vec!["kill".into()],
+            Trigger::On => ["kill", "start"]
+                .into_iter()
+                .filter(|a| !svc.cfg.disabled_actions.iter().any(|d| d == a))
+                .map(String::from)
+                .collect(),
+            Trigger::Automatic | Trigger::Restart => {
+                svc.cfg.effective_actions().map(String::from).collect()
+            }
+        };
+        let plan = Plan {
+            config: self.config.clone(),
+            key: svc.cfg.key.clone(),
+            trigger,
+            actions,
+            started_group: svc.started.map(|s| s.pid as i32),
+            skip_if_healthy: trigger == Trigger::On,
+        };
+        let id = self.next_pipeline_id;
+        self.next_pipeline_id += 1;
+        let cancel = CancellationToken::new();
+        svc.pipeline = Some(RunningPipeline {
+            id,
+            trigger,
+            cancel: cancel.clone(),
+            replies,
+        });
+        tracing::info!(target: "pipeline", "{}: {} pipeline: {}", svc.cfg.key, trigger.as_str(), plan.actions.join(" → "));
+        self.dirty = true;
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let outcome = pipeline::run(plan, cancel).await;
+            let _ = events
+                .send(Event::PipelineDone {
+                    idx,
+                    id,
+                    outcome: Box::new(outcome),
+                })
+                .await;
+        });
+    }
+
+    /// Records a finished pipeline, answers its callers after the commit, runs what was queued.
+    pub(super) fn on_pipeline_done(&mut self, idx: usize, id: u64, mut outcome: Outcome) {
+        let Some(svc) = self.services.get_mut(idx) else {
+            return;
+        };
+        let Some(running) = svc.pipeline.take_if(|p| p.id == id) else {
+            return;
+        };
+        let trigger = running.trigger;
+        let key = svc.cfg.key.clone();
+        let succeeded = outcome.result.is_success();
+        if outcome.result != PipelineResult::Skipped {
+            svc.last_recovery = Some(RecoverySummary {
+                trigger,
+                started_ms: outcome.started_ms,
+                finished_ms: outcome.finished_ms,
+                result: outcome.result,
+            });
+        }
+        if succeeded {
+            svc.failures = 0;
+        }
+        let new_pid = outcome.started.as_ref().map(|s| s.pid);
+        if let Some(started) = outcome.started.as_mut() {
+            svc.started = Some(StartRecord {
+                pid: started.pid,
+                at_us: started.at_us,
+            });
+            svc.grace_until_us = Some(started.at_us + svc.cfg.start_grace.as_micros() as i64);
+            if let Some(mut child) = started.child.take() {
+                let events = self.events_tx.clone();
+                let pid = started.pid;
+                tokio::spawn(async move {
+                    let status = match child.wait().await {
+                        Ok(s) => s.to_string(),
+                        Err(e) => format!("wait failed: {e}"),
+                    };
+                    let _ = events.send(Event::ChildExited { idx, pid, status }).await;
+                });
+            }
+        }
+        match outcome.result {
+            PipelineResult::Failed => {
+                tracing::error!(target: "pipeline", "{key}: {} pipeline failed: {}", trigger.as_str(), outcome.message)
+            }
+            _ => {
+                tracing::info!(target: "pipeline", "{key}: {} pipeline {}: {}", trigger.as_str(), outcome.result.as_str(), outcome.message)
+            }
+        }
+        // Check again soon: the new process (or its absence) should show in status quickly.
+        svc.next_check = svc
+            .next_check
+            .min(Instant::now() + super::checks::WAIT_CADENCE);
+        let report = ActionReport {
+            key: key.clone(),
+            result: outcome.result,
+            message: outcome.message.clone(),
+            steps: outcome.steps.clone(),
+            old_pid: outcome.old_pid,
+        };
+        let mut records = vec![Record::State(svc.saved())];
+        if outcome.result != PipelineResult::Skipped {
+            records.push(Record::Pipeline {
+                key,
+                trigger,
+                result: outcome.result,
+                message: outcome.message,
+                steps: outcome.steps,
+                old_pid: outcome.old_pid,
+                new_pid,
+                started_ms: outcome.started_ms,
+                finished_ms: outcome.finished_ms,
+            });
+        }
+        let queued = svc.queued.take();
+        self.dirty = true;
+        // This turn's earlier rows go first, so the acknowledged batch lands after them.
+        self.store.write(std::mem::take(&mut self.pending));
+        let committed = self.store.write_acked(records);
+        let replies = running.replies;
+        if !replies.is_empty() {
+            tokio::spawn(async move {
+                let _ = committed.await;
+                for r in replies {
+                    let _ = r.send(Response::Action(report.clone()));
+                }
+            });
+        }
+        if let Some((trigger, replies)) = queued {
+            self.start_pipeline(idx, trigger, replies);
+        }
+    }
+}
+
+fn failed_report(key: &str, message: String) -> ActionReport {
+    ActionReport {
+        key: key.to_owned(),
+        result: PipelineResult::Failed,
+        message,
+        steps: Vec::new(),
+        old_pid: None,
+    }
+}

@@ -1,0 +1,230 @@
+//! The check side of the owner: when to check, dispatching reads, and what a verdict changes.
+//!
+//! Checks are dispatched in batches to the blocking pool (heartbeat reads are file I/O). Each
+//! service is checked every `check_interval`; after the first round the due times are spread
+//! over the interval so that thousands of services do not all read at the same instant. A
+//! service someone waits for is checked every [`WAIT_CADENCE`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{Response, Trigger, WaitOutcome, WaitReply};
+use tokio::time::Instant;
+
+use super::state::Reply;
+use super::{Event, Supervisor};
+use crate::config::ProcessConfig;
+use crate::health::{self, Verdict};
+use crate::heartbeat;
+use crate::store::{Intent, Record};
+
+/// How often a service with a waiter (`wait`, `restart --wait`) is checked.
+pub(super) const WAIT_CADENCE: Duration = Duration::from_millis(200);
+/// Checks due within this slack of each other go in one batch.
+const BATCH_SLACK: Duration = Duration::from_millis(20);
+/// Longest sleep of the owner when nothing is due (it also wakes on any message).
+const IDLE: Duration = Duration::from_secs(3600);
+
+impl Supervisor {
+    /// The next instant the owner has timed work: a check due or a waiter's deadline.
+    pub(super) fn next_wake(&self) -> Instant {
+        let mut wake = Instant::now() + IDLE;
+        for svc in &self.services {
+            if svc.cfg.enabled && !svc.checking {
+                wake = wake.min(svc.next_check);
+            }
+            for w in &svc.waiters {
+                wake = wake.min(w.deadline);
+            }
+        }
+        wake
+    }
+
+    /// Dispatches due checks and expires waiters.
+    pub(super) fn on_timer(&mut self) {
+        let now = Instant::now();
+        let horizon = now + BATCH_SLACK;
+        let mut due = Vec::new();
+        let n = self.services.len().max(1) as u32;
+        for (idx, svc) in self.services.iter_mut().enumerate() {
+            if svc.cfg.enabled && !svc.checking && svc.next_check <= horizon {
+                svc.checking = true;
+                due.push(idx);
+                let interval = svc.cfg.check_interval;
+                // Spread: service i of n is checked at phase i/n of its interval.
+                let phase = interval.mul_f64(f64::from(idx as u32) / f64::from(n));
+                let base = if svc.verdict.is_none() {
+                    now + phase
+                } else {
+                    now
+                };
+                svc.next_check = base + interval;
+                if !svc.waiters.is_empty() {
+                    svc.next_check = svc.next_check.min(now + WAIT_CADENCE);
+                }
+            }
+            if svc.waiters.iter().any(|w| w.deadline <= now) {
+                let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut svc.waiters)
+                    .into_iter()
+                    .partition(|w| w.deadline <= now);
+                svc.waiters = kept;
+                let status = svc.status(protocol::time::now_micros());
+                for w in expired {
+                    let _ = w.reply.send(Response::Wait(WaitReply {
+                        outcome: WaitOutcome::TimedOut,
+                        status: status.clone(),
+                    }));
+                }
+            }
+        }
+        if !due.is_empty() {
+            self.dispatch_checks(due, None);
+        }
+    }
+
+    /// Reads and classifies the given services on the blocking pool; the results come back as
+    /// [`Event::Checked`].
+    pub(super) fn dispatch_checks(&mut self, idxs: Vec<usize>, reply: Option<Reply>) {
+        let jobs: Vec<(usize, Arc<ProcessConfig>)> = idxs
+            .into_iter()
+            .map(|i| (i, self.services[i].cfg.clone()))
+            .collect();
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let results = tokio::task::spawn_blocking(move || check_batch(&jobs))
+                .await
+                .unwrap_or_default();
+            let _ = events.send(Event::Checked { results, reply }).await;
+        });
+    }
+
+    /// Applies a batch of verdicts: counts failures, starts recoveries, answers waiters.
+    pub(super) fn on_checked(&mut self, results: Vec<(usize, Verdict)>, reply: Option<Reply>) {
+        let now_ms = protocol::time::now_millis();
+        let now_us = now_ms * 1000;
+        let mut to_recover = Vec::new();
+        for (idx, verdict) in results {
+            let Some(svc) = self.services.get_mut(idx) else {
+                continue;
+            };
+            svc.checking = false;
+            let previous = svc.verdict.as_ref().map(|v| v.health);
+            let healthy = verdict.health.is_healthy();
+            let counted =
+                svc.is_supervised() && !healthy && !svc.in_grace(now_us, verdict.heartbeat_us);
+            if svc.is_supervised() {
+                if healthy {
+                    svc.failures = 0;
+                    svc.grace_until_us = None;
+                } else if counted {
+                    svc.failures = svc.failures.saturating_add(1);
+                }
+            }
+            if previous != Some(verdict.health) {
+                let level_warn = !healthy && svc.intent == Intent::On;
+                if level_warn {
+                    tracing::warn!(target: "check", "{}: {} ({})", svc.cfg.key, verdict.health.as_str(), verdict.detail);
+                } else {
+                    tracing::info!(target: "check", "{}: {} ({})", svc.cfg.key, verdict.health.as_str(), verdict.detail);
+                }
+            }
+            if counted && svc.failures >= svc.cfg.failure_threshold {
+                to_recover.push(idx);
+            }
+            self.pending.push(Record::Check {
+                key: svc.cfg.key.clone(),
+                health: verdict.health,
+                pid: verdict.pid,
+                age_ms: verdict.age_ms,
+                failures: svc.failures,
+                detail: verdict.detail.clone(),
+                at_ms: now_ms,
+            });
+            svc.verdict = Some(verdict);
+            svc.last_check_ms = Some(now_ms);
+            self.pending.push(Record::State(svc.saved()));
+            answer_waiters(svc, now_us);
+            self.dirty = true;
+        }
+        for idx in to_recover {
+            let svc = &self.services[idx];
+            tracing::warn!(
+                target: "supervisor",
+                "{}: {} consecutive failures (threshold {}): recovering",
+                svc.cfg.key, svc.failures, svc.cfg.failure_threshold
+            );
+            self.start_pipeline(idx, Trigger::Automatic, Vec::new());
+        }
+        if let Some(reply) = reply {
+            self.publish();
+            let _ = reply.send(self.status_response());
+        }
+    }
+
+    /// A start shell watchdogd spawned exited: check the service now rather than at its next tick.
+    pub(super) fn on_child_exited(&mut self, idx: usize, pid: u32, status: &str) {
+        let Some(svc) = self.services.get_mut(idx) else {
+            return;
+        };
+        tracing::info!(target: "supervisor", "{}: started process {pid} exited ({status})", svc.cfg.key);
+        if svc.started.is_some_and(|s| s.pid == pid) && svc.cfg.enabled {
+            svc.next_check = Instant::now();
+        }
+    }
+
+    /// Every enabled service, checked now (`watchdogctl check`).
+    pub(super) fn check_all_now(&mut self, reply: Reply) {
+        let idxs: Vec<usize> = (0..self.services.len())
+            .filter(|&i| self.services[i].cfg.enabled)
+            .collect();
+        for &i in &idxs {
+            self.services[i].checking = true;
+        }
+        self.dispatch_checks(idxs, Some(reply));
+    }
+}
+
+/// A waiter is answered by the first healthy check naming an acceptable PID.
+fn answer_waiters(svc: &mut super::state::Service, now_us: i64) {
+    if svc.waiters.is_empty() {
+        return;
+    }
+    let Some(v) = &svc.verdict else { return };
+    if !v.health.is_healthy() || svc.in_grace(now_us, v.heartbeat_us) {
+        return;
+    }
+    let pid = v.pid;
+    let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut svc.waiters)
+        .into_iter()
+        .partition(|w| w.not_pid.is_none() || w.not_pid != pid);
+    svc.waiters = waiting;
+    if !done.is_empty() {
+        let status = svc.status(now_us);
+        for w in done {
+            let _ = w.reply.send(Response::Wait(WaitReply {
+                outcome: WaitOutcome::Healthy,
+                status: status.clone(),
+            }));
+        }
+    }
+}
+
+/// Reads and classifies each job's heartbeat. Runs on the blocking pool; one buffer per batch.
+fn check_batch(jobs: &[(usize, Arc<ProcessConfig>)]) -> Vec<(usize, Verdict)> {
+    let mut buf = Vec::with_capacity(1024);
+    jobs.iter()
+        .map(|(idx, cfg)| {
+            let reading = heartbeat::read(&cfg.heartbeat_path, &mut buf);
+            let now_us = protocol::time::now_micros();
+            (
+                *idx,
+                health::classify(
+                    &reading,
+                    now_us,
+                    cfg.timeout,
+                    crate::process::is_running_since,
+                ),
+            )
+        })
+        .collect()
+}

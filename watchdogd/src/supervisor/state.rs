@@ -1,0 +1,190 @@
+//! What the supervisor knows of one service, and the lifecycle state derived from it.
+//!
+//! The lifecycle state shown in `status` is derived, never stored: from the config's `enabled`,
+//! the operator's intent, the pipeline in flight and the start grace period. Deriving it keeps
+//! it from drifting out of step with the facts, and makes the rules one pure, table-tested
+//! function ([`lifecycle`]).
+
+use std::sync::Arc;
+
+use protocol::{RecoverySummary, Response, ServiceState, ServiceStatus, Trigger};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ProcessConfig;
+use crate::health::Verdict;
+use crate::store::{Intent, SavedState};
+
+/// Where a reply goes.
+pub type Reply = oneshot::Sender<Response>;
+
+/// A pipeline in flight.
+#[derive(Debug)]
+pub struct RunningPipeline {
+    pub id: u64,
+    pub trigger: Trigger,
+    pub cancel: CancellationToken,
+    /// Requests answered by this pipeline's outcome.
+    pub replies: Vec<Reply>,
+}
+
+/// The session watchdogd last started for the service.
+#[derive(Debug, Clone, Copy)]
+pub struct StartRecord {
+    /// The start shell's PID, which is also its session and process group ID.
+    pub pid: u32,
+    pub at_us: i64,
+}
+
+/// A `wait` request: answered by the first qualifying check after it arrived.
+#[derive(Debug)]
+pub struct Waiter {
+    pub not_pid: Option<u32>,
+    pub deadline: Instant,
+    pub reply: Reply,
+}
+
+/// One supervised service.
+#[derive(Debug)]
+pub struct Service {
+    pub cfg: Arc<ProcessConfig>,
+    /// Whether the operator wants it running (persisted).
+    pub intent: Intent,
+    /// Unhealthy checks in a row (persisted).
+    pub failures: u32,
+    /// The last check's verdict.
+    pub verdict: Option<Verdict>,
+    pub last_check_ms: Option<i64>,
+    pub last_recovery: Option<RecoverySummary>,
+    pub pipeline: Option<RunningPipeline>,
+    /// One follow-up action to run when the current pipeline ends (e.g. `off` during recovery).
+    pub queued: Option<(Trigger, Vec<Reply>)>,
+    pub started: Option<StartRecord>,
+    /// Until when (µs) a stale or missing heartbeat does not count, after a start.
+    pub grace_until_us: Option<i64>,
+    pub next_check: Instant,
+    /// A check of this service is in flight.
+    pub checking: bool,
+    pub waiters: Vec<Waiter>,
+}
+
+impl Service {
+    pub fn new(cfg: Arc<ProcessConfig>, saved: Option<&SavedState>, next_check: Instant) -> Self {
+        Service {
+            cfg,
+            intent: saved.map_or(Intent::On, |s| s.intent),
+            failures: saved.map_or(0, |s| s.failures),
+            verdict: None,
+            last_check_ms: saved.and_then(|s| s.last_check_ms),
+            last_recovery: saved.and_then(|s| s.last_recovery.clone()),
+            pipeline: None,
+            queued: None,
+            started: None,
+            grace_until_us: None,
+            next_check,
+            checking: false,
+            waiters: Vec::new(),
+        }
+    }
+
+    /// Whether checks of this service count towards recovery.
+    pub fn is_supervised(&self) -> bool {
+        self.cfg.enabled && self.intent == Intent::On && self.pipeline.is_none()
+    }
+
+    /// Whether a start is recent enough that a heartbeat older than it is forgiven.
+    pub fn in_grace(&self, now_us: i64, heartbeat_us: Option<i64>) -> bool {
+        match (self.started, self.grace_until_us) {
+            (Some(start), Some(until)) => {
+                now_us < until && heartbeat_us.is_none_or(|t| t < start.at_us)
+            }
+            _ => false,
+        }
+    }
+
+    pub fn state(&self, now_us: i64) -> ServiceState {
+        let healthy = self.verdict.as_ref().is_some_and(|v| v.health.is_healthy());
+        lifecycle(
+            self.cfg.enabled,
+            self.intent,
+            self.pipeline.as_ref().map(|p| p.trigger),
+            self.grace_until_us.is_some_and(|u| now_us < u) && !healthy,
+        )
+    }
+
+    pub fn saved(&self) -> SavedState {
+        SavedState {
+            key: self.cfg.key.clone(),
+            failures: self.failures,
+            intent: self.intent,
+            last_health: self.verdict.as_ref().map(|v| v.health),
+            last_check_ms: self.last_check_ms,
+            last_recovery: self.last_recovery.clone(),
+        }
+    }
+
+    pub fn status(&self, now_us: i64) -> ServiceStatus {
+        let v = self.verdict.as_ref();
+        ServiceStatus {
+            key: self.cfg.key.clone(),
+            display_name: self.cfg.display_name.clone(),
+            enabled: self.cfg.enabled,
+            state: self.state(now_us),
+            health: v.map(|v| v.health),
+            pid: v.and_then(|v| v.pid),
+            heartbeat_age_ms: v.and_then(|v| v.age_ms),
+            consecutive_failures: self.failures,
+            last_check_ms: self.last_check_ms,
+            last_recovery: self.last_recovery.clone(),
+            detail: v.map_or_else(|| "not checked yet".to_owned(), |v| v.detail.clone()),
+        }
+    }
+}
+
+/// The lifecycle state from its inputs. A pipeline in flight wins over intent (an `off` is
+/// `stopping` until its kill is done), intent wins over grace.
+pub fn lifecycle(
+    enabled: bool,
+    intent: Intent,
+    pipeline: Option<Trigger>,
+    starting: bool,
+) -> ServiceState {
+    match (pipeline, intent) {
+        (Some(Trigger::Off), _) => ServiceState::Stopping,
+        (Some(_), _) => ServiceState::Recovering,
+        (None, Intent::Off) => ServiceState::Stopped,
+        (None, Intent::On) if !enabled => ServiceState::Disabled,
+        (None, Intent::On) if starting => ServiceState::Starting,
+        (None, Intent::On) => ServiceState::Running,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServiceState::*;
+
+    #[test]
+    fn lifecycle_table() {
+        let cases = [
+            (true, Intent::On, None, false, Running),
+            (true, Intent::On, None, true, Starting),
+            (true, Intent::On, Some(Trigger::Automatic), true, Recovering),
+            (true, Intent::On, Some(Trigger::Restart), false, Recovering),
+            (true, Intent::Off, Some(Trigger::Off), false, Stopping),
+            (true, Intent::Off, None, false, Stopped),
+            (true, Intent::Off, None, true, Stopped),
+            (false, Intent::On, None, false, Disabled),
+            (false, Intent::Off, None, false, Stopped),
+            (false, Intent::On, Some(Trigger::On), false, Recovering),
+        ];
+        for (enabled, intent, pipeline, starting, want) in cases {
+            assert_eq!(
+                lifecycle(enabled, intent, pipeline, starting),
+                want,
+                "{enabled} {intent:?} {pipeline:?} {starting}"
+            );
+        }
+    }
+}
