@@ -1,1 +1,320 @@
+//! Helpers for the end-to-end tests: build and locate the real binaries, lay out a sandbox
+//! (a short temp folder holding config, socket, database and heartbeats), start `watchdogd`,
+//! run `watchdogctl`, and wait on conditions against deadlines.
+//!
+//! Cleanup is by PID we own, never by name: `Daemon` stops its watchdogd in `Drop`, and
+//! `Sandbox` kills every service process listed in its starts files (each test service writes
+//! its PID there on start) together with its process group.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+/// The real binaries under test.
+pub struct Bins {
+    pub watchdogd: PathBuf,
+    pub watchdogctl: PathBuf,
+}
+
+/// Builds `watchdogd` and `watchdogctl` once per test process (cargo does not build another
+/// package's binaries for `cargo test`), in the profile the tests were built with.
+pub fn bins() -> &'static Bins {
+    static BINS: OnceLock<Bins> = OnceLock::new();
+    BINS.get_or_init(|| {
+        // target/<profile>/deps/<test binary>
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>")
+            .to_path_buf();
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace).args([
+            "build",
+            "--quiet",
+            "-p",
+            "watchdogd",
+            "-p",
+            "watchdogctl",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build of watchdogd/watchdogctl failed"
+        );
+        Bins {
+            watchdogd: profile_dir.join("watchdogd"),
+            watchdogctl: profile_dir.join("watchdogctl"),
+        }
+    })
+}
+
+/// Waits until `cond` holds, polling every 25 ms, or panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A test's private folder, with the pieces every test needs.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    /// The test service binary (`CARGO_BIN_EXE_wd-test-service` of the caller).
+    service_bin: PathBuf,
+}
+
+impl Sandbox {
+    /// A fresh sandbox under /tmp (short, so the socket path stays far below ~100 bytes).
+    pub fn new(service_bin: &str) -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("wd")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("hb")).expect("hb dir");
+        Sandbox {
+            dir,
+            service_bin: service_bin.into(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.path().join("wd.sock")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path().join("config.json")
+    }
+
+    pub fn heartbeat(&self, key: &str) -> PathBuf {
+        self.path().join("hb").join(format!("{key}.json"))
+    }
+
+    /// The shell command that runs the test service for `key`, with extra arguments.
+    pub fn service_cmd(&self, key: &str, extra: &str) -> String {
+        format!(
+            "exec {} --heartbeat hb/{key}.json --key {key} --starts-file {key}.starts {extra}",
+            self.service_bin.display()
+        )
+    }
+
+    /// A process entry running the test service, fast timings, `kill` then `start`.
+    pub fn service(&self, key: &str, extra: &str) -> Value {
+        json!({
+            "display_name": format!("Service {key}"),
+            "timeout_seconds": 1,
+            "heartbeat_path": format!("hb/{key}.json"),
+            "commands": { "start": self.service_cmd(key, extra) },
+            "recovery_actions": ["kill", "start"],
+        })
+    }
+
+    /// A whole config with fast timings around `processes`.
+    pub fn config(&self, processes: Value) -> Value {
+        json!({
+            "log_level": "DEBUG",
+            "socket_path": "wd.sock",
+            "db_path": "wd.db",
+            "check_interval_seconds": 0.2,
+            "consecutive_failures_threshold": 2,
+            "kill_timeout": 2,
+            "cleanup_timeout": 5,
+            "verify_delay": 0.2,
+            "processes": processes,
+        })
+    }
+
+    pub fn write_config(&self, config: &Value) -> PathBuf {
+        let path = self.config_path();
+        std::fs::write(&path, serde_json::to_vec_pretty(config).expect("json"))
+            .expect("write config");
+        path
+    }
+
+    /// Starts watchdogd on the sandbox's config and waits until its socket answers.
+    pub fn start_daemon(&self) -> Daemon {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path().join("watchdogd.log"))
+            .expect("log file");
+        let child = Command::new(&bins().watchdogd)
+            .arg("--config")
+            .arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn watchdogd");
+        let daemon = Daemon {
+            child: Some(child),
+            log: self.path().join("watchdogd.log"),
+        };
+        wait_until("watchdogd to answer", Duration::from_secs(20), || {
+            self.ctl(&["status"]).status.code() != Some(3)
+        });
+        daemon
+    }
+
+    /// Runs watchdogctl against this sandbox's socket.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(&bins().watchdogctl)
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run watchdogctl")
+    }
+
+    /// `status --json` as parsed JSON rows.
+    pub fn status(&self) -> Vec<Value> {
+        let out = self.ctl(&["status", "--json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status JSON")
+    }
+
+    /// One service's row of `status --json`.
+    pub fn status_of(&self, key: &str) -> Value {
+        self.status()
+            .into_iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no status row for {key}"))
+    }
+
+    /// Waits until `key` is healthy (with a PID other than `not_pid`) and returns its PID.
+    pub fn wait_healthy(&self, key: &str, not_pid: Option<u64>, timeout: Duration) -> u64 {
+        let mut pid = 0;
+        wait_until(
+            &format!("{key} healthy (not pid {not_pid:?})"),
+            timeout,
+            || {
+                let row = self.status_of(key);
+                pid = row["pid"].as_u64().unwrap_or(0);
+                row["health"] == "healthy" && pid != 0 && Some(pid) != not_pid
+            },
+        );
+        pid
+    }
+
+    /// PIDs the test service `key` recorded at its starts (one line each), in order.
+    pub fn starts(&self, key: &str) -> Vec<i32> {
+        read_pids(&self.path().join(format!("{key}.starts")))
+    }
+}
+
+fn read_pids(path: &Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+impl Drop for Sandbox {
+    /// Kills every service process the test's daemon started, and their groups.
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "starts") {
+                for pid in read_pids(&entry.path()) {
+                    if pid > 1 {
+                        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A running watchdogd; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status (up to 30 s, then SIGKILL).
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the daemon with SIGKILL (a crash) and reaps it.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_owned));
+    !matches!(state.as_deref(), Some("Z" | "X"))
+}

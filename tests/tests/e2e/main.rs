@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `watchdogd`, real heartbeat-writing services, the real
+//! `watchdogctl`. One integration target, a module per feature.
+
+mod recovery;
+
+use watchdog_tests::Sandbox;
+
+/// A sandbox whose services run this package's test service binary.
+pub fn sandbox() -> Sandbox {
+    Sandbox::new(env!("CARGO_BIN_EXE_wd-test-service"))
+}
