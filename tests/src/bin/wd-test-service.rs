@@ -43,6 +43,9 @@ fn main() {
     let heartbeat = heartbeat.expect("--heartbeat is required");
     let mut pids = vec![std::process::id()];
     if fork_child {
+        // Deliberately never waited for: it must outlive this process's control, like a
+        // service's worker would, so that stopping the service has to stop the group.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new("sleep")
             .arg("1000")
             .spawn()
