@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::message::{ErrorKind, Request, Response};
 
 /// Bumped on any change reachable from [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// First field of every request: "WDOG".
 pub const MAGIC: u32 = u32::from_be_bytes(*b"WDOG");
 /// Largest request payload the daemon reads.
@@ -191,6 +191,9 @@ mod tests {
             last_check_ms: Some(1_770_272_249_601),
             last_recovery: None,
             detail: "ok".into(),
+            clock_skew_ms: None,
+            restarts_in_window: 0,
+            next_attempt_ms: None,
         }
     }
 

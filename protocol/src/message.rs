@@ -122,6 +122,13 @@ pub struct ServiceStatus {
     pub last_recovery: Option<RecoverySummary>,
     /// Why the last check came out as it did, in words.
     pub detail: String,
+    /// How far (ms) the heartbeat's timestamp lies in the future, when beyond the tolerance;
+    /// freshness is then judged by the file's modification time.
+    pub clock_skew_ms: Option<i64>,
+    /// Automatic recoveries within the current restart window.
+    pub restarts_in_window: u32,
+    /// When gave up and backing off: the earliest time of the next automatic attempt.
+    pub next_attempt_ms: Option<i64>,
 }
 
 /// The supervisor's lifecycle state of a service (what it is doing), beside its health.
@@ -139,6 +146,9 @@ pub enum ServiceState {
     Stopped,
     /// `enabled: false` in the config: not monitored.
     Disabled,
+    /// Too many automatic recoveries within the window: retried only with backoff (or not at
+    /// all), until `restart`/`on` or a healthy window clears it.
+    GaveUp,
 }
 
 impl ServiceState {
@@ -150,6 +160,7 @@ impl ServiceState {
             ServiceState::Stopping => "stopping",
             ServiceState::Stopped => "stopped",
             ServiceState::Disabled => "disabled",
+            ServiceState::GaveUp => "gave_up",
         }
     }
 }
@@ -166,6 +177,8 @@ pub enum Health {
     /// Its status is not `"running"`.
     ErrorStatus,
     Healthy,
+    /// Still beating, but its `iteration` has not grown for `stall_seconds`.
+    Stalled,
 }
 
 impl Health {
@@ -176,6 +189,7 @@ impl Health {
             Health::TimedOut => "timed_out",
             Health::ErrorStatus => "error_status",
             Health::Healthy => "healthy",
+            Health::Stalled => "stalled",
         }
     }
 

@@ -10,7 +10,8 @@ use protocol::{ActionReport, RecoverySummary, ServiceStatus, WaitOutcome, WaitRe
 use serde_json::{Value, json};
 
 /// One service: `{key, display_name, enabled, state, health, pid, heartbeat_age_seconds,
-/// consecutive_failures, last_check, last_recovery, detail}`.
+/// consecutive_failures, last_check, last_recovery, detail, clock_skew, restarts_in_window,
+/// next_attempt}`.
 pub fn service(s: &ServiceStatus) -> Value {
     json!({
         "key": s.key,
@@ -25,6 +26,9 @@ pub fn service(s: &ServiceStatus) -> Value {
         "last_check": s.last_check_ms.map(format_millis),
         "last_recovery": s.last_recovery.as_ref().map(recovery),
         "detail": s.detail,
+        "clock_skew": s.clock_skew_ms.map(|ms| ms as f64 / 1000.0),
+        "restarts_in_window": s.restarts_in_window,
+        "next_attempt": s.next_attempt_ms.map(format_millis),
     })
 }
 
@@ -115,6 +119,9 @@ mod tests {
                 result: PipelineResult::Warned,
             }),
             detail: "ok".into(),
+            clock_skew_ms: None,
+            restarts_in_window: 1,
+            next_attempt_ms: None,
         }
     }
 
@@ -139,6 +146,9 @@ mod tests {
                     "finished": "2026-02-05T06:13:21.250000+00:00",
                 },
                 "detail": "ok",
+                "clock_skew": null,
+                "restarts_in_window": 1,
+                "next_attempt": null,
             })
         );
     }

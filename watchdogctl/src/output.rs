@@ -109,6 +109,7 @@ fn dash<T: ToString>(value: Option<T>) -> String {
 fn state_paint(s: &ServiceStatus) -> Paint {
     match s.state {
         ServiceState::Starting | ServiceState::Recovering | ServiceState::Stopping => Paint::Yellow,
+        ServiceState::GaveUp => Paint::Red,
         ServiceState::Stopped | ServiceState::Disabled => Paint::Dim,
         ServiceState::Running => match s.health {
             Some(Health::Healthy) => Paint::Green,
@@ -202,6 +203,18 @@ pub fn status_one(service: &ServiceStatus, now_ms: i64, color: bool) -> String {
         &service.detail
     };
     out.push_str(&format!("detail: {detail}\n"));
+    if service.restarts_in_window > 0 {
+        out.push_str(&format!(
+            "automatic restarts in window: {}\n",
+            service.restarts_in_window
+        ));
+    }
+    if let Some(at) = service.next_attempt_ms {
+        out.push_str(&format!(
+            "next automatic attempt: {}\n",
+            protocol::time::format_millis(at)
+        ));
+    }
     out
 }
 
@@ -285,6 +298,9 @@ mod tests {
                 result: PipelineResult::Succeeded,
             }),
             detail: "heartbeat 3s old".into(),
+            clock_skew_ms: None,
+            restarts_in_window: 0,
+            next_attempt_ms: None,
         }
     }
 

@@ -104,6 +104,9 @@ fn service(key: &str, health: Option<Health>, pid: Option<u32>) -> ServiceStatus
         last_check_ms: Some(1_770_272_249_601),
         last_recovery: None,
         detail: "checked".into(),
+        clock_skew_ms: None,
+        restarts_in_window: 0,
+        next_attempt_ms: None,
     }
 }
 

@@ -38,6 +38,10 @@ pub const GLOBAL_FIELDS: &[&str] = &[
     "verify_delay",
     "cleanup_args",
     "check_interval_seconds",
+    "max_restarts",
+    "restart_window_seconds",
+    "backoff_max_seconds",
+    "on_give_up",
     "processes",
 ];
 
@@ -55,6 +59,16 @@ pub const PROCESS_FIELDS: &[&str] = &[
     "consecutive_failures_threshold",
     "start_grace_seconds",
     "working_dir",
+    "user",
+    "group",
+    "env",
+    "stdout_log",
+    "stderr_log",
+    "max_restarts",
+    "restart_window_seconds",
+    "backoff_max_seconds",
+    "on_give_up",
+    "stall_seconds",
     "startup_command",
     "cleanup_script",
 ];
@@ -77,6 +91,12 @@ pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_CLEANUP_ARGS: &[&str] = &["--force"];
 /// The largest duration accepted anywhere (ten years). Far beyond any sane setting, and small
 /// enough that adding it to an `Instant` can never overflow.
+/// `max_restarts` when the file names none: automatic recoveries allowed per window.
+pub const DEFAULT_MAX_RESTARTS: u32 = 5;
+/// `restart_window_seconds` when the file names none.
+pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(300);
+/// `backoff_max_seconds` when the file names none.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(300);
 pub const MAX_SECONDS: f64 = 315_360_000.0;
 /// The built-in action: it needs no command, and a `commands.kill` is ignored.
 pub const KILL_ACTION: &str = "kill";
@@ -112,6 +132,10 @@ pub struct Config {
     pub cleanup_args: Vec<String>,
     /// `check_interval_seconds`: the default for processes that name none.
     pub check_interval: Duration,
+    /// The global flap policy each process inherits unless it overrides a part.
+    pub flap: FlapPolicy,
+    /// `on_give_up`: the global alert command, run once when a service gives up.
+    pub on_give_up: Option<String>,
     /// By key, in key order.
     pub processes: BTreeMap<String, ProcessConfig>,
 }
@@ -144,6 +168,34 @@ pub struct ProcessConfig {
     pub start_grace: Duration,
     /// Where commands run: `working_dir` resolved, else the config's folder.
     pub working_dir: PathBuf,
+    /// Run the service and its scripts as this user (name or numeric uid); root daemons only.
+    pub user: Option<String>,
+    /// And as this group (name or numeric gid); default: the user's primary group.
+    pub group: Option<String>,
+    /// Extra environment for the start command and scripts.
+    pub env: BTreeMap<String, String>,
+    /// Append the start command's stdout here instead of discarding it.
+    pub stdout_log: Option<PathBuf>,
+    /// Append the start command's stderr here instead of discarding it.
+    pub stderr_log: Option<PathBuf>,
+    pub flap: FlapPolicy,
+    /// The alert command run once when this service gives up (falls back to the global one).
+    pub on_give_up: Option<String>,
+    /// `stall_seconds`: unhealthy (`stalled`) when `iteration` has not grown for this long.
+    pub stall: Option<Duration>,
+}
+
+/// Flap protection: how many automatic recoveries are allowed in a window before the service
+/// is given up on, and how attempts continue after that.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlapPolicy {
+    /// `max_restarts`: automatic recoveries allowed within `window`.
+    pub max_restarts: u32,
+    /// `restart_window_seconds`: also how long a service must stay healthy to be forgiven.
+    pub window: Duration,
+    /// `backoff_max_seconds`: the cap of the exponential backoff between attempts once given
+    /// up; zero means no further automatic attempts at all.
+    pub backoff_max: Duration,
 }
 
 impl ProcessConfig {
@@ -169,6 +221,16 @@ impl ProcessConfig {
             "consecutive_failures_threshold": self.failure_threshold,
             "start_grace_seconds": seconds_json(self.start_grace),
             "working_dir": path_json(&self.working_dir),
+            "user": self.user,
+            "group": self.group,
+            "env": self.env,
+            "stdout_log": self.stdout_log.as_deref().map(path_json),
+            "stderr_log": self.stderr_log.as_deref().map(path_json),
+            "max_restarts": self.flap.max_restarts,
+            "restart_window_seconds": seconds_json(self.flap.window),
+            "backoff_max_seconds": seconds_json(self.flap.backoff_max),
+            "on_give_up": self.on_give_up,
+            "stall_seconds": self.stall.map(seconds_json),
         })
     }
 }
@@ -198,6 +260,18 @@ impl Config {
             "check_interval_seconds".into(),
             seconds_json(self.check_interval),
         );
+        root.insert("max_restarts".into(), json!(self.flap.max_restarts));
+        root.insert(
+            "restart_window_seconds".into(),
+            seconds_json(self.flap.window),
+        );
+        root.insert(
+            "backoff_max_seconds".into(),
+            seconds_json(self.flap.backoff_max),
+        );
+        if let Some(cmd) = &self.on_give_up {
+            root.insert("on_give_up".into(), json!(cmd));
+        }
         let processes: Map<String, Value> = self
             .processes
             .iter()

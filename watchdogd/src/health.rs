@@ -22,7 +22,14 @@ pub struct Verdict {
     pub age_ms: Option<i64>,
     /// Why, in words.
     pub detail: String,
+    /// The heartbeat's `iteration`, for stall detection.
+    pub iteration: Option<u64>,
+    /// How far (ms) the timestamp lies in the future, beyond [`SKEW_TOLERANCE_US`].
+    pub clock_skew_ms: Option<i64>,
 }
+
+/// A heartbeat timestamp this far ahead of the clock is not trusted.
+pub const SKEW_TOLERANCE_US: i64 = 5_000_000;
 
 /// Largest PID any kernel hands out (Linux caps `pid_max` at 2^22).
 const MAX_PID: i64 = i32::MAX as i64;
@@ -35,18 +42,28 @@ pub fn classify(
     timeout: Duration,
     alive: impl Fn(i32, i64) -> bool,
 ) -> Verdict {
-    let hb = match reading {
+    let (hb, modified_us) = match reading {
         Reading::Missing => return verdict(Health::NoHeartbeat, "heartbeat file missing".into()),
         Reading::Corrupt(why) => return verdict(Health::NoHeartbeat, why.clone()),
-        Reading::Beat(hb) => hb,
+        Reading::Beat(b) => (&b.heartbeat, b.modified_us),
     };
-    let age_ms = now_us.saturating_sub(hb.timestamp_us) / 1000;
+    // A timestamp in the future would read as fresh forever: judge by the file's mtime instead
+    // (which the writer cannot set ahead without trying) and report the skew.
+    let skew_us = hb.timestamp_us.saturating_sub(now_us);
+    let (written_us, clock_skew_ms) = if skew_us > SKEW_TOLERANCE_US {
+        (modified_us.min(now_us), Some(skew_us / 1000))
+    } else {
+        (hb.timestamp_us, None)
+    };
+    let age_ms = now_us.saturating_sub(written_us) / 1000;
     let mut v = Verdict {
         health: Health::Healthy,
         pid: None,
-        heartbeat_us: Some(hb.timestamp_us),
+        heartbeat_us: Some(written_us),
         age_ms: Some(age_ms),
         detail: String::new(),
+        iteration: hb.iteration,
+        clock_skew_ms,
     };
     if hb.pid <= 0 || hb.pid > MAX_PID {
         v.health = Health::StalePid;
@@ -57,7 +74,7 @@ pub fn classify(
     let pid = hb.pid as i32;
     v.pid = Some(pid as u32);
     let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-    if !alive(pid, hb.timestamp_us) {
+    if !alive(pid, written_us) {
         v.health = Health::StalePid;
         v.detail = format!("pid {pid} is not running");
     } else if age_ms > timeout_ms {
@@ -76,6 +93,12 @@ pub fn classify(
             hb.iteration.map_or("-".into(), |i| i.to_string())
         );
     }
+    if let Some(skew) = clock_skew_ms {
+        v.detail.push_str(&format!(
+            "; clock skew: timestamp {:.1}s in the future, judged by file time",
+            skew as f64 / 1000.0
+        ));
+    }
     v
 }
 
@@ -86,6 +109,8 @@ fn verdict(health: Health, detail: String) -> Verdict {
         heartbeat_us: None,
         age_ms: None,
         detail,
+        iteration: None,
+        clock_skew_ms: None,
     }
 }
 
@@ -99,17 +124,50 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::heartbeat::Beat;
     use protocol::Heartbeat;
+
+    #[test]
+    fn a_future_timestamp_is_reported_as_skew() {
+        let v = classify(
+            &beat_at(100, NOW + 3_600_000_000, NOW, "running"),
+            NOW,
+            Duration::from_secs(9),
+            |_, _| true,
+        );
+        assert_eq!(v.clock_skew_ms, Some(3_600_000));
+        assert!(v.detail.contains("clock skew"), "{}", v.detail);
+        let v = classify(
+            &beat_at(100, NOW + 1_000_000, NOW, "running"),
+            NOW,
+            Duration::from_secs(9),
+            |_, _| true,
+        );
+        assert_eq!(v.clock_skew_ms, None, "within tolerance");
+    }
 
     const NOW: i64 = 1_800_000_000_000_000;
 
     fn beat(pid: i64, age_s: i64, status: &str) -> Reading {
-        Reading::Beat(Heartbeat {
-            process_key: "k".into(),
+        beat_at(
             pid,
-            timestamp_us: NOW - age_s * 1_000_000,
-            status: status.into(),
-            iteration: Some(1),
+            NOW - age_s * 1_000_000,
+            NOW - age_s * 1_000_000,
+            status,
+        )
+    }
+
+    fn beat_at(pid: i64, timestamp_us: i64, modified_us: i64, status: &str) -> Reading {
+        Reading::Beat(Beat {
+            heartbeat: Heartbeat {
+                process_key: "k".into(),
+                pid,
+                timestamp_us,
+                status: status.into(),
+                iteration: Some(1),
+            },
+            modified_us,
+            owner_uid: 0,
         })
     }
 
@@ -126,7 +184,16 @@ mod tests {
             (beat(100, 5, "error"), Health::ErrorStatus),
             (beat(100, 5, "running"), Health::Healthy),
             (beat(100, 30, "running"), Health::Healthy),
-            (beat(100, -3600, "running"), Health::Healthy),
+            (beat(100, -3, "running"), Health::Healthy),
+            // An hour in the future, but the file was written 60 s ago: stale, not fresh.
+            (
+                beat_at(100, NOW + 3_600_000_000, NOW - 60_000_000, "running"),
+                Health::TimedOut,
+            ),
+            (
+                beat_at(100, NOW + 3_600_000_000, NOW - 1_000_000, "running"),
+                Health::Healthy,
+            ),
         ];
         for (reading, want) in cases {
             assert_eq!(
@@ -153,13 +220,7 @@ mod tests {
 
     #[test]
     fn ancient_timestamps_time_out_without_overflow() {
-        let r = Reading::Beat(Heartbeat {
-            process_key: "k".into(),
-            pid: 100,
-            timestamp_us: i64::MIN,
-            status: "running".into(),
-            iteration: None,
-        });
+        let r = beat_at(100, i64::MIN, i64::MIN, "running");
         assert_eq!(
             classify(&r, NOW, Duration::from_secs(1), |_, _| true).health,
             Health::TimedOut

@@ -7,7 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use protocol::heartbeat::MAX_HEARTBEAT_BYTES;
@@ -20,7 +20,17 @@ pub enum Reading {
     Missing,
     /// There is something, but not a heartbeat; the reason is for humans.
     Corrupt(String),
-    Beat(Heartbeat),
+    Beat(Beat),
+}
+
+/// A parsed heartbeat and facts about its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beat {
+    pub heartbeat: Heartbeat,
+    /// The file's modification time (µs since the epoch): freshness when the timestamp lies.
+    pub modified_us: i64,
+    /// The file's owner.
+    pub owner_uid: u32,
 }
 
 /// Reads and parses the heartbeat at `path`, using `buf` as scratch space.
@@ -34,7 +44,7 @@ pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
         Err(e) if e.kind() == ErrorKind::NotFound => return Reading::Missing,
         Err(e) => return Reading::Corrupt(format!("cannot open heartbeat: {e}")),
     };
-    match file.metadata() {
+    let meta = match file.metadata() {
         Ok(m) if !m.is_file() => {
             return Reading::Corrupt(format!(
                 "heartbeat path is not a regular file ({})",
@@ -47,15 +57,22 @@ pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
                 m.len()
             ));
         }
-        Ok(_) => {}
+        Ok(m) => m,
         Err(e) => return Reading::Corrupt(format!("cannot stat heartbeat: {e}")),
-    }
+    };
     buf.clear();
     if let Err(e) = file.take(MAX_HEARTBEAT_BYTES as u64 + 1).read_to_end(buf) {
         return Reading::Corrupt(format!("cannot read heartbeat: {e}"));
     }
     match Heartbeat::parse(buf) {
-        Ok(hb) => Reading::Beat(hb),
+        Ok(heartbeat) => Reading::Beat(Beat {
+            heartbeat,
+            modified_us: meta
+                .mtime()
+                .saturating_mul(1_000_000)
+                .saturating_add(meta.mtime_nsec() / 1000),
+            owner_uid: meta.uid(),
+        }),
         Err(HeartbeatError::TooLarge) => {
             Reading::Corrupt(format!("heartbeat grew past {MAX_HEARTBEAT_BYTES} bytes"))
         }
@@ -97,7 +114,7 @@ mod tests {
         let mut w = protocol::HeartbeatWriter::new(&path, "k");
         w.beat("running").unwrap();
         match read(&path, &mut buf) {
-            Reading::Beat(hb) => assert_eq!(hb.pid, i64::from(std::process::id())),
+            Reading::Beat(b) => assert_eq!(b.heartbeat.pid, i64::from(std::process::id())),
             other => panic!("{other:?}"),
         }
     }

@@ -221,6 +221,72 @@ async fn wait_gone(targets: &[Target], within: Duration) -> bool {
     }
 }
 
+/// The uid and gid a service runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Resolves a configured `user` (name or uid) and `group` (name or gid). `None` when nothing
+/// is configured or nothing would change; an error when the user or group does not exist, or
+/// when switching to them needs root and the daemon is not root.
+pub fn credentials(user: Option<&str>, group: Option<&str>) -> Result<Option<Credentials>, String> {
+    use nix::unistd::{Gid, Group, Uid, User};
+    if user.is_none() && group.is_none() {
+        return Ok(None);
+    }
+    let me = Credentials {
+        uid: Uid::effective().as_raw(),
+        gid: Gid::effective().as_raw(),
+    };
+    let (uid, primary_gid) = match user {
+        None => (me.uid, me.gid),
+        Some(u) => {
+            let found = match u.parse::<u32>() {
+                Ok(n) => User::from_uid(Uid::from_raw(n)),
+                Err(_) => User::from_name(u),
+            }
+            .map_err(|e| format!("cannot look up user {u:?}: {e}"))?;
+            match (found, u.parse::<u32>()) {
+                (Some(user), _) => (user.uid.as_raw(), user.gid.as_raw()),
+                (None, Ok(n)) => (n, n),
+                (None, Err(_)) => return Err(format!("no such user {u:?}")),
+            }
+        }
+    };
+    let gid = match group {
+        None => primary_gid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => Group::from_name(g)
+                .map_err(|e| format!("cannot look up group {g:?}: {e}"))?
+                .ok_or_else(|| format!("no such group {g:?}"))?
+                .gid
+                .as_raw(),
+        },
+    };
+    let wanted = Credentials { uid, gid };
+    if wanted == me {
+        return Ok(None);
+    }
+    if me.uid != 0 {
+        return Err(format!(
+            "running as uid {uid} gid {gid} needs watchdogd to run as root (it runs as uid {})",
+            me.uid
+        ));
+    }
+    Ok(Some(wanted))
+}
+
+/// The uid owning a running process (its effective uid), where `/proc` tells.
+pub fn owner_uid(pid: i32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| m.uid())
+}
+
 /// A `/bin/bash -c COMMAND` child in a new session (its own process group, no controlling
 /// terminal), stdin on /dev/null, in `working_dir`, without the daemon's private environment.
 pub fn shell(command: &str, args: &[String], working_dir: &Path) -> tokio::process::Command {

@@ -73,6 +73,16 @@ pub enum Record {
     },
 }
 
+/// A service past its restart budget (flap protection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaveUp {
+    pub since_ms: i64,
+    /// Backoff attempts made since giving up.
+    pub attempts: u32,
+    /// The earliest next automatic attempt; `None` when no further attempts are configured.
+    pub next_attempt_ms: Option<i64>,
+}
+
 /// What the store remembers of a service across restarts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedState {
@@ -82,6 +92,9 @@ pub struct SavedState {
     pub last_health: Option<Health>,
     pub last_check_ms: Option<i64>,
     pub last_recovery: Option<RecoverySummary>,
+    /// Start times (ms) of automatic recoveries within the restart window.
+    pub restarts: Vec<i64>,
+    pub gave_up: Option<GaveUp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +146,7 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(err)?;
-        init(&conn).map_err(err)?;
+        init(&conn).and_then(|()| migrate(&conn)).map_err(err)?;
         let saved = load(&conn).map_err(err)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
@@ -200,6 +213,10 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
             last_recovery_result TEXT,
             last_recovery_started_ms INTEGER,
             last_recovery_finished_ms INTEGER,
+            restart_times TEXT NOT NULL DEFAULT '[]',
+            gave_up_since_ms INTEGER,
+            backoff_attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ms INTEGER,
             updated_at TEXT NOT NULL
         );
         CREATE TABLE IF NOT EXISTS check_history (
@@ -240,8 +257,39 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Columns added after the first release of a table: added in place to older databases.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "process_state",
+        "restart_times",
+        "TEXT NOT NULL DEFAULT '[]'",
+    ),
+    ("process_state", "gave_up_since_ms", "INTEGER"),
+    (
+        "process_state",
+        "backoff_attempts",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("process_state", "next_attempt_ms", "INTEGER"),
+];
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let exists: bool = conn.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !exists {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn parse_health(s: &str) -> Option<Health> {
     [
+        Health::Stalled,
         Health::NoHeartbeat,
         Health::StalePid,
         Health::TimedOut,
@@ -278,7 +326,8 @@ fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedState>> {
     let mut st = conn.prepare(
         "SELECT process_key, consecutive_failures, intent, last_health, last_check_ms,
                 last_recovery_trigger, last_recovery_result, last_recovery_started_ms,
-                last_recovery_finished_ms
+                last_recovery_finished_ms, restart_times, gave_up_since_ms, backoff_attempts,
+                next_attempt_ms
          FROM process_state",
     )?;
     let rows = st.query_map([], |r| {
@@ -316,6 +365,15 @@ fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedState>> {
                 .and_then(parse_health),
             last_check_ms: r.get(4)?,
             last_recovery: recovery,
+            restarts: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
+            gave_up: match r.get::<_, Option<i64>>(10)? {
+                Some(since_ms) => Some(GaveUp {
+                    since_ms,
+                    attempts: r.get::<_, i64>(11)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    next_attempt_ms: r.get(12)?,
+                }),
+                None => None,
+            },
         })
     })?;
     rows.map(|r| r.map(|s| (s.key.clone(), s))).collect()
@@ -387,8 +445,9 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
             tx.prepare_cached(
                 "INSERT INTO process_state (process_key, consecutive_failures, last_health, last_check,
                     last_check_ms, intent, last_recovery, last_recovery_trigger, last_recovery_result,
-                    last_recovery_started_ms, last_recovery_finished_ms, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    last_recovery_started_ms, last_recovery_finished_ms, restart_times,
+                    gave_up_since_ms, backoff_attempts, next_attempt_ms, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                  ON CONFLICT(process_key) DO UPDATE SET
                     consecutive_failures = excluded.consecutive_failures,
                     last_health = excluded.last_health, last_check = excluded.last_check,
@@ -398,6 +457,10 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                     last_recovery_result = excluded.last_recovery_result,
                     last_recovery_started_ms = excluded.last_recovery_started_ms,
                     last_recovery_finished_ms = excluded.last_recovery_finished_ms,
+                    restart_times = excluded.restart_times,
+                    gave_up_since_ms = excluded.gave_up_since_ms,
+                    backoff_attempts = excluded.backoff_attempts,
+                    next_attempt_ms = excluded.next_attempt_ms,
                     updated_at = excluded.updated_at",
             )?
             .execute(params![
@@ -412,6 +475,10 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                 r.map(|r| r.result.as_str()),
                 r.map(|r| r.started_ms),
                 r.map(|r| r.finished_ms),
+                serde_json::to_string(&s.restarts).unwrap_or_else(|_| "[]".into()),
+                s.gave_up.map(|g| g.since_ms),
+                s.gave_up.map_or(0, |g| g.attempts),
+                s.gave_up.and_then(|g| g.next_attempt_ms),
                 format_millis(protocol::time::now_millis()),
             ])?;
         }
@@ -496,6 +563,12 @@ mod tests {
                 started_ms: 10,
                 finished_ms: 20,
                 result: PipelineResult::Warned,
+            }),
+            restarts: vec![5, 6],
+            gave_up: Some(GaveUp {
+                since_ms: 7,
+                attempts: 2,
+                next_attempt_ms: Some(9),
             }),
         };
         let check = Record::Check {

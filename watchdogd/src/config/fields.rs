@@ -199,6 +199,32 @@ pub(super) fn positive_integer(value: &Value) -> Result<u32, String> {
     }
 }
 
+/// An environment map: variable name → value, names non-empty without `=` or NUL.
+pub(super) fn env_map(value: &Value) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "must be an object of NAME → value strings, found {}",
+            describe(value)
+        ));
+    };
+    let mut out = std::collections::BTreeMap::new();
+    let mut bad = Vec::new();
+    for (name, raw) in map {
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            bad.push(format!("{} is not a valid variable name", quote(name)));
+        } else if let Some(v) = raw.as_str().filter(|v| !v.contains('\0')) {
+            out.insert(name.clone(), v.to_owned());
+        } else {
+            bad.push(format!("{} is {}", quote(name), describe(raw)));
+        }
+    }
+    if bad.is_empty() {
+        Ok(out)
+    } else {
+        Err(format!("must map names to strings, but {}", bad.join(", ")))
+    }
+}
+
 /// Arguments: any strings, empty ones included.
 pub(super) fn string_list(value: &Value) -> Result<Vec<String>, String> {
     list(value, "strings", |item| item.as_str().map(str::to_string))

@@ -13,13 +13,14 @@ use protocol::paths;
 use serde_json::Value;
 
 use super::fields::{
-    Lookup, Object, action_list, boolean, describe, log_level, non_empty_string,
+    Lookup, Object, action_list, boolean, describe, env_map, log_level, non_empty_string,
     non_negative_seconds, positive_integer, positive_seconds, quote, string_list,
 };
 use super::{
-    Config, DEFAULT_CHECK_INTERVAL, DEFAULT_CLEANUP_ARGS, DEFAULT_CLEANUP_TIMEOUT,
-    DEFAULT_FAILURE_THRESHOLD, DEFAULT_KILL_TIMEOUT, DEFAULT_LOG_LEVEL, DEFAULT_VERIFY_DELAY,
-    GLOBAL_FIELDS, KILL_ACTION, PROCESS_FIELDS, ProcessConfig, START_ACTION,
+    Config, DEFAULT_BACKOFF_MAX, DEFAULT_CHECK_INTERVAL, DEFAULT_CLEANUP_ARGS,
+    DEFAULT_CLEANUP_TIMEOUT, DEFAULT_FAILURE_THRESHOLD, DEFAULT_KILL_TIMEOUT, DEFAULT_LOG_LEVEL,
+    DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_VERIFY_DELAY, FlapPolicy, GLOBAL_FIELDS,
+    KILL_ACTION, PROCESS_FIELDS, ProcessConfig, START_ACTION,
 };
 
 /// What reading found: `problems` make the config unusable, `warnings` don't.
@@ -84,10 +85,25 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         .read(found, "check_interval_seconds", positive_seconds)
         .or(DEFAULT_CHECK_INTERVAL);
 
+    let flap = FlapPolicy {
+        max_restarts: top
+            .read(found, "max_restarts", positive_integer)
+            .or(DEFAULT_MAX_RESTARTS),
+        window: top
+            .read(found, "restart_window_seconds", positive_seconds)
+            .or(DEFAULT_RESTART_WINDOW),
+        backoff_max: top
+            .read(found, "backoff_max_seconds", non_negative_seconds)
+            .or(DEFAULT_BACKOFF_MAX),
+    };
+    let on_give_up = top.read(found, "on_give_up", non_empty_string).found();
+
     let defaults = ProcessDefaults {
         check_interval,
         failure_threshold: consecutive_failures_threshold,
         base_dir: &base_dir,
+        flap,
+        on_give_up: on_give_up.as_deref(),
     };
     let processes = match top.get("processes") {
         None => {
@@ -133,6 +149,8 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         verify_delay,
         cleanup_args,
         check_interval,
+        flap,
+        on_give_up,
         processes,
     })
 }
@@ -142,6 +160,8 @@ struct ProcessDefaults<'a> {
     check_interval: Duration,
     failure_threshold: u32,
     base_dir: &'a Path,
+    flap: FlapPolicy,
+    on_give_up: Option<&'a str>,
 }
 
 /// Reads one process. Returns `None` when a required field is missing or bad (already recorded).
@@ -244,6 +264,33 @@ fn process(
         _ => base_dir.to_path_buf(),
     };
 
+    let user = obj.read(found, "user", non_empty_string).found();
+    let group = obj.read(found, "group", non_empty_string).found();
+    let env = obj.read(found, "env", env_map).or_else(BTreeMap::new);
+    let log_path = |found: &mut Findings, field: &str| {
+        obj.read(found, field, non_empty_string)
+            .found()
+            .map(|p| paths::resolve(base_dir, &p))
+    };
+    let stdout_log = log_path(found, "stdout_log");
+    let stderr_log = log_path(found, "stderr_log");
+    let flap = FlapPolicy {
+        max_restarts: obj
+            .read(found, "max_restarts", positive_integer)
+            .or(defaults.flap.max_restarts),
+        window: obj
+            .read(found, "restart_window_seconds", positive_seconds)
+            .or(defaults.flap.window),
+        backoff_max: obj
+            .read(found, "backoff_max_seconds", non_negative_seconds)
+            .or(defaults.flap.backoff_max),
+    };
+    let on_give_up = obj
+        .read(found, "on_give_up", non_empty_string)
+        .found()
+        .or_else(|| defaults.on_give_up.map(str::to_owned));
+    let stall = obj.read(found, "stall_seconds", positive_seconds).found();
+
     let timeout = timeout?;
     Some(ProcessConfig {
         key: key.to_string(),
@@ -258,6 +305,14 @@ fn process(
         failure_threshold,
         start_grace: start_grace.unwrap_or(timeout),
         working_dir,
+        user,
+        group,
+        env,
+        stdout_log,
+        stderr_log,
+        flap,
+        on_give_up,
+        stall,
     })
 }
 

@@ -6,9 +6,12 @@
 //! Cancellation (an `off` arriving mid-recovery, or shutdown) is honoured between actions and
 //! while a script runs.
 
+pub mod command;
 mod kill;
 mod script;
 mod start;
+
+pub use script::run_hook;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +34,10 @@ pub struct Plan {
     pub started_group: Option<i32>,
     /// Do nothing when a fresh read finds the service healthy (`on`).
     pub skip_if_healthy: bool,
+    /// The health that triggered it (`None` for a manual action).
+    pub health: Option<protocol::Health>,
+    /// Consecutive failures when it was triggered.
+    pub failures: u32,
 }
 
 impl Plan {
@@ -59,14 +66,34 @@ pub struct Outcome {
     pub old_pid: Option<u32>,
     pub started: Option<Started>,
     pub cancelled: bool,
+    /// Refusals worth an audit row (a signal not sent, and why).
+    pub refusals: Vec<String>,
     pub started_ms: i64,
     pub finished_ms: i64,
+}
+
+/// What every action of one run sees.
+pub(crate) struct Ctx<'a> {
+    plan: &'a Plan,
+    process: &'a ProcessConfig,
+    /// The heartbeat as it was when the pipeline began.
+    heartbeat: Option<protocol::Heartbeat>,
+    reason: command::Reason,
+    cancel: &'a CancellationToken,
+}
+
+impl Ctx<'_> {
+    /// A command of this service, with the watchdog environment and credentials.
+    fn command(&self, cmd: &str, args: &[String]) -> Result<tokio::process::Command, String> {
+        command::build(self.process, cmd, args, &self.reason)
+    }
 }
 
 /// The result of one action.
 pub(crate) struct Step {
     outcome: Result<String, String>,
     started: Option<Started>,
+    refusals: Vec<String>,
 }
 
 impl Step {
@@ -74,12 +101,14 @@ impl Step {
         Step {
             outcome: Ok(msg.into()),
             started: None,
+            refusals: Vec::new(),
         }
     }
     fn failed(msg: impl Into<String>) -> Self {
         Step {
             outcome: Err(msg.into()),
             started: None,
+            refusals: Vec::new(),
         }
     }
 }
@@ -101,6 +130,7 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
         old_pid: None,
         started: None,
         cancelled: false,
+        refusals: Vec::new(),
         started_ms,
         finished_ms: started_ms,
     };
@@ -111,7 +141,7 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
     };
     let reading = read_heartbeat(process.heartbeat_path.clone()).await;
     let heartbeat = match &reading {
-        Reading::Beat(hb) => Some(hb.clone()),
+        Reading::Beat(b) => Some(b.heartbeat.clone()),
         _ => None,
     };
     out.old_pid = heartbeat
@@ -132,6 +162,17 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
             return out;
         }
     }
+    let ctx = Ctx {
+        plan: &plan,
+        process,
+        heartbeat,
+        reason: command::Reason {
+            health: plan.health,
+            old_pid: out.old_pid,
+            failures: plan.failures,
+        },
+        cancel: &cancel,
+    };
     for action in &plan.actions {
         if cancel.is_cancelled() {
             out.cancelled = true;
@@ -142,10 +183,11 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
         let clock = Instant::now();
         let fatal = action == "kill" || action == "start";
         let step = match action.as_str() {
-            "kill" => kill::run(&plan, process, heartbeat.as_ref()).await,
-            "start" => start::run(&plan, process).await,
-            name => script::run(&plan, process, name, &cancel).await,
+            "kill" => kill::run(&ctx).await,
+            "start" => start::run(&ctx).await,
+            name => script::run(&ctx, name).await,
         };
+        out.refusals.extend(step.refusals);
         let duration_ms = clock.elapsed().as_millis() as u64;
         if step.started.is_some() {
             out.started = step.started;

@@ -1,38 +1,57 @@
-//! Any other action: run `commands.<name>` with `cleanup_args`, bounded by `cleanup_timeout`.
+//! Any other action: run `commands.<name>` with `cleanup_args`, bounded by `cleanup_timeout`;
+//! and the `on_give_up` hook, which runs the same way outside any pipeline.
 //!
-//! The script runs in its own session so that, past its timeout, its whole process group is
+//! A script runs in its own session so that, past its timeout, its whole process group is
 //! killed. Its output is captured (bounded) for the log, as operators look there first.
 
 use std::process::Stdio;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Plan, Step};
+use super::command::{self, Reason};
+use super::{Ctx, Step};
 use crate::config::ProcessConfig;
 use crate::process::{self, Target};
 
 /// How much of a script's output is kept for the log.
 const OUTPUT_TAIL: usize = 2048;
 
-pub(super) async fn run(
-    plan: &Plan,
-    process: &ProcessConfig,
-    name: &str,
-    cancel: &CancellationToken,
-) -> Step {
-    let Some(command) = process.commands.get(name) else {
+pub(super) async fn run(ctx: &Ctx<'_>, name: &str) -> Step {
+    let Some(script) = ctx.process.commands.get(name) else {
         return Step::failed(format!("no commands.{name} configured"));
     };
-    let mut cmd = process::shell(command, &plan.config.cleanup_args, &process.working_dir);
-    cmd.env("WATCHDOG_PROCESS_KEY", &plan.key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return Step::failed(format!("cannot run /bin/bash: {e}")),
-    };
+    let config = &ctx.plan.config;
+    match ctx.command(script, &config.cleanup_args) {
+        Ok(cmd) => match execute(cmd, config.cleanup_timeout, ctx.cancel).await {
+            Ok(msg) => Step::ok(msg),
+            Err(msg) => Step::failed(msg),
+        },
+        Err(e) => Step::failed(e),
+    }
+}
+
+/// Runs the `on_give_up` alert command for `process` (no extra arguments), bounded by `timeout`.
+pub async fn run_hook(
+    process: &ProcessConfig,
+    hook: &str,
+    reason: &Reason,
+    timeout: Duration,
+) -> Result<String, String> {
+    let cmd = command::build(process, hook, &[], reason)?;
+    execute(cmd, timeout, &CancellationToken::new()).await
+}
+
+async fn execute(
+    mut cmd: tokio::process::Command,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<String, String> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run /bin/bash: {e}"))?;
     let pgid = child.id().map(|p| p as i32);
-    let timeout = plan.config.cleanup_timeout;
     let waited = tokio::select! {
         r = tokio::time::timeout(timeout, child.wait_with_output()) => r.map_err(|_| "timeout"),
         () = cancel.cancelled() => Err("cancelled"),
@@ -40,37 +59,26 @@ pub(super) async fn run(
     match waited {
         Ok(Ok(out)) => {
             let tail = tail(&out.stdout, &out.stderr);
+            let sep = if tail.is_empty() { "" } else { ": " };
             if out.status.success() {
-                Step::ok(if tail.is_empty() {
-                    "exit 0".into()
-                } else {
-                    format!("exit 0: {tail}")
-                })
+                Ok(format!("exit 0{sep}{tail}"))
             } else {
-                Step::failed(format!(
-                    "{}{}",
-                    out.status,
-                    if tail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {tail}")
-                    }
-                ))
+                Err(format!("{}{sep}{tail}", out.status))
             }
         }
-        Ok(Err(e)) => Step::failed(format!("cannot wait for script: {e}")),
+        Ok(Err(e)) => Err(format!("cannot wait for script: {e}")),
         Err(why) => {
             // The dropped future dropped the child; tokio reaps it once it dies.
             if let Some(g) = pgid {
-                let _ = process::stop(&[Target::Group(g)], std::time::Duration::ZERO).await;
+                let _ = process::stop(&[Target::Group(g)], Duration::ZERO).await;
             }
             if why == "timeout" {
-                Step::failed(format!(
-                    "killed after cleanup_timeout ({}s)",
+                Err(format!(
+                    "killed with its process group after {}s (timeout)",
                     timeout.as_secs_f64()
                 ))
             } else {
-                Step::failed("cancelled")
+                Err("cancelled".into())
             }
         }
     }

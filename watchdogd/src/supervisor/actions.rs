@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::handle::unknown_key;
 use super::state::{Reply, RunningPipeline, StartRecord, Waiter};
-use super::{Command, Event, Supervisor};
+use super::{Command, Event, Supervisor, flap};
 use crate::pipeline::{self, Outcome, Plan};
 use crate::store::{Intent, Record};
 
@@ -93,6 +93,15 @@ impl Supervisor {
     /// Sets the intent an action implies and runs it, joins the running pipeline, or queues it.
     fn request_action(&mut self, idx: usize, trigger: Trigger, reply: Reply) {
         let svc = &mut self.services[idx];
+        if trigger != Trigger::Off && (svc.gave_up.is_some() || !svc.restarts.is_empty()) {
+            // An operator's `restart`/`on` is a fresh start: the budget refills.
+            if svc.gave_up.take().is_some() {
+                tracing::info!(target: "supervisor", "{}: give-up cleared by {}", svc.cfg.key, trigger.as_str());
+            }
+            svc.restarts.clear();
+            self.pending.push(Record::State(svc.saved()));
+            self.dirty = true;
+        }
         let intent = if trigger == Trigger::Off {
             Intent::Off
         } else {
@@ -158,6 +167,10 @@ impl Supervisor {
             actions,
             started_group: svc.started.map(|s| s.pid as i32),
             skip_if_healthy: trigger == Trigger::On,
+            health: (trigger == Trigger::Automatic)
+                .then(|| svc.verdict.as_ref().map(|v| v.health))
+                .flatten(),
+            failures: svc.failures,
         };
         let id = self.next_pipeline_id;
         self.next_pipeline_id += 1;
@@ -193,6 +206,15 @@ impl Supervisor {
         };
         let trigger = running.trigger;
         let key = svc.cfg.key.clone();
+        let refusals: Vec<Record> = std::mem::take(&mut outcome.refusals)
+            .into_iter()
+            .map(|message| Record::Event {
+                key: key.clone(),
+                kind: "signal_refused",
+                message,
+                at_ms: outcome.finished_ms,
+            })
+            .collect();
         let succeeded = outcome.result.is_success();
         if outcome.result != PipelineResult::Skipped {
             svc.last_recovery = Some(RecoverySummary {
@@ -243,7 +265,8 @@ impl Supervisor {
             steps: outcome.steps.clone(),
             old_pid: outcome.old_pid,
         };
-        let mut records = vec![Record::State(svc.saved())];
+        let mut records = refusals;
+        records.push(Record::State(svc.saved()));
         if outcome.result != PipelineResult::Skipped {
             records.push(Record::Pipeline {
                 key,
@@ -257,6 +280,7 @@ impl Supervisor {
                 finished_ms: outcome.finished_ms,
             });
         }
+        svc.stall_mark = None;
         let queued = svc.queued.take();
         self.dirty = true;
         // This turn's earlier rows go first, so the acknowledged batch lands after them.
@@ -274,6 +298,86 @@ impl Supervisor {
         if let Some((trigger, replies)) = queued {
             self.start_pipeline(idx, trigger, replies);
         }
+    }
+}
+
+impl Supervisor {
+    /// A service past its failure threshold: recover it, give up on it, or wait out the backoff.
+    pub(super) fn recover_or_give_up(&mut self, idx: usize, now_ms: i64) {
+        let svc = &mut self.services[idx];
+        let decision = flap::decide(
+            &svc.cfg.flap,
+            svc.cfg.check_interval,
+            &mut svc.restarts,
+            &mut svc.gave_up,
+            now_ms,
+        );
+        match decision {
+            flap::Decision::Recover => {
+                tracing::warn!(
+                    target: "supervisor",
+                    "{}: {} consecutive failures (threshold {}): recovering",
+                    svc.cfg.key, svc.failures, svc.cfg.failure_threshold
+                );
+                self.start_pipeline(idx, Trigger::Automatic, Vec::new());
+            }
+            flap::Decision::GiveUp => self.give_up(idx, now_ms),
+            flap::Decision::Wait => {}
+        }
+        self.pending.push(Record::State(self.services[idx].saved()));
+        self.dirty = true;
+    }
+
+    fn give_up(&mut self, idx: usize, now_ms: i64) {
+        let svc = &self.services[idx];
+        let policy = svc.cfg.flap;
+        let then = match svc.gave_up.and_then(|g| g.next_attempt_ms) {
+            Some(at) => format!("next attempt in {:.1}s", (at - now_ms) as f64 / 1000.0),
+            None => "no further automatic attempts".into(),
+        };
+        let message = format!(
+            "gave up: {} automatic recoveries within {}s (max_restarts {}); {then}; `watchdogctl restart {}` clears this",
+            svc.restarts.len(),
+            policy.window.as_secs_f64(),
+            policy.max_restarts,
+            svc.cfg.key
+        );
+        tracing::error!(target: "supervisor", "{}: {message}", svc.cfg.key);
+        self.pending.push(Record::Event {
+            key: svc.cfg.key.clone(),
+            kind: "gave_up",
+            message,
+            at_ms: now_ms,
+        });
+        let Some(hook) = svc.cfg.on_give_up.clone() else {
+            return;
+        };
+        let process = svc.cfg.clone();
+        let reason = crate::pipeline::command::Reason {
+            health: svc.verdict.as_ref().map(|v| v.health),
+            old_pid: svc.verdict.as_ref().and_then(|v| v.pid),
+            failures: svc.failures,
+        };
+        let timeout = self.config.cleanup_timeout;
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let result = pipeline::run_hook(&process, &hook, &reason, timeout).await;
+            let (kind, message) = match result {
+                Ok(m) => ("give_up_hook", format!("on_give_up ran: {m}")),
+                Err(m) => ("give_up_hook_failed", format!("on_give_up failed: {m}")),
+            };
+            if kind == "give_up_hook" {
+                tracing::info!(target: "supervisor", "{}: {message}", process.key);
+            } else {
+                tracing::warn!(target: "supervisor", "{}: {message}", process.key);
+            }
+            store.write(vec![Record::Event {
+                key: process.key.clone(),
+                kind,
+                message,
+                at_ms: protocol::time::now_millis(),
+            }]);
+        });
     }
 }
 

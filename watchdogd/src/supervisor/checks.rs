@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{Response, Trigger, WaitOutcome, WaitReply};
+use protocol::{Response, WaitOutcome, WaitReply};
 use tokio::time::Instant;
 
 use super::state::Reply;
-use super::{Event, Supervisor};
+use super::{Event, Supervisor, flap};
 use crate::config::ProcessConfig;
 use crate::health::{self, Verdict};
 use crate::heartbeat;
@@ -103,11 +103,12 @@ impl Supervisor {
         let now_ms = protocol::time::now_millis();
         let now_us = now_ms * 1000;
         let mut to_recover = Vec::new();
-        for (idx, verdict) in results {
+        for (idx, mut verdict) in results {
             let Some(svc) = self.services.get_mut(idx) else {
                 continue;
             };
             svc.checking = false;
+            detect_stall(svc, &mut verdict, now_us);
             let previous = svc.verdict.as_ref().map(|v| v.health);
             let healthy = verdict.health.is_healthy();
             let counted =
@@ -119,6 +120,30 @@ impl Supervisor {
                 } else if counted {
                     svc.failures = svc.failures.saturating_add(1);
                 }
+            }
+            if healthy {
+                let since = *svc.healthy_since_ms.get_or_insert(now_ms);
+                if flap::forgive(
+                    &svc.cfg.flap,
+                    since,
+                    &mut svc.restarts,
+                    &mut svc.gave_up,
+                    now_ms,
+                ) {
+                    let message = format!(
+                        "healthy for {}s: restart budget refilled",
+                        svc.cfg.flap.window.as_secs_f64()
+                    );
+                    tracing::info!(target: "supervisor", "{}: {message}", svc.cfg.key);
+                    self.pending.push(Record::Event {
+                        key: svc.cfg.key.clone(),
+                        kind: "flap_reset",
+                        message,
+                        at_ms: now_ms,
+                    });
+                }
+            } else {
+                svc.healthy_since_ms = None;
             }
             if previous != Some(verdict.health) {
                 let level_warn = !healthy && svc.intent == Intent::On;
@@ -147,13 +172,7 @@ impl Supervisor {
             self.dirty = true;
         }
         for idx in to_recover {
-            let svc = &self.services[idx];
-            tracing::warn!(
-                target: "supervisor",
-                "{}: {} consecutive failures (threshold {}): recovering",
-                svc.cfg.key, svc.failures, svc.cfg.failure_threshold
-            );
-            self.start_pipeline(idx, Trigger::Automatic, Vec::new());
+            self.recover_or_give_up(idx, now_ms);
         }
         if let Some(reply) = reply {
             self.publish();
@@ -181,6 +200,30 @@ impl Supervisor {
             self.services[i].checking = true;
         }
         self.dispatch_checks(idxs, Some(reply));
+    }
+}
+
+/// With `stall_seconds`, a healthy verdict whose `iteration` has not grown for that long is
+/// `stalled`. A heartbeat without `iteration` cannot stall.
+fn detect_stall(svc: &mut super::state::Service, verdict: &mut Verdict, now_us: i64) {
+    let (Some(stall), Some(iteration)) = (svc.cfg.stall, verdict.iteration) else {
+        return;
+    };
+    let since = match svc.stall_mark {
+        Some((seen, since)) if seen == iteration => since,
+        _ => {
+            svc.stall_mark = Some((iteration, now_us));
+            return;
+        }
+    };
+    let still_us = now_us.saturating_sub(since);
+    if verdict.health.is_healthy() && still_us > stall.as_micros() as i64 {
+        verdict.health = protocol::Health::Stalled;
+        verdict.detail = format!(
+            "iteration {iteration} has not grown for {:.1}s (stall_seconds {})",
+            still_us as f64 / 1e6,
+            stall.as_secs_f64()
+        );
     }
 }
 

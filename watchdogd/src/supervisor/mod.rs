@@ -13,6 +13,7 @@
 
 mod actions;
 mod checks;
+mod flap;
 mod handle;
 mod state;
 

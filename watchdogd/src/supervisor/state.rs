@@ -5,6 +5,7 @@
 //! it from drifting out of step with the facts, and makes the rules one pure, table-tested
 //! function ([`lifecycle`]).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use protocol::{RecoverySummary, Response, ServiceState, ServiceStatus, Trigger};
@@ -14,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ProcessConfig;
 use crate::health::Verdict;
-use crate::store::{Intent, SavedState};
+use crate::store::{GaveUp, Intent, SavedState};
 
 /// Where a reply goes.
 pub type Reply = oneshot::Sender<Response>;
@@ -67,6 +68,14 @@ pub struct Service {
     /// A check of this service is in flight.
     pub checking: bool,
     pub waiters: Vec<Waiter>,
+    /// When automatic recoveries started (ms), within the restart window (persisted).
+    pub restarts: VecDeque<i64>,
+    /// Set while the service is given up on (persisted).
+    pub gave_up: Option<GaveUp>,
+    /// Since when (ms) every check has been healthy.
+    pub healthy_since_ms: Option<i64>,
+    /// The last `iteration` seen and since when (µs) it has not changed.
+    pub stall_mark: Option<(u64, i64)>,
 }
 
 impl Service {
@@ -85,6 +94,12 @@ impl Service {
             next_check,
             checking: false,
             waiters: Vec::new(),
+            restarts: saved
+                .map(|s| s.restarts.iter().copied().collect())
+                .unwrap_or_default(),
+            gave_up: saved.and_then(|s| s.gave_up),
+            healthy_since_ms: None,
+            stall_mark: None,
         }
     }
 
@@ -110,6 +125,7 @@ impl Service {
             self.intent,
             self.pipeline.as_ref().map(|p| p.trigger),
             self.grace_until_us.is_some_and(|u| now_us < u) && !healthy,
+            self.gave_up.is_some(),
         )
     }
 
@@ -121,6 +137,8 @@ impl Service {
             last_health: self.verdict.as_ref().map(|v| v.health),
             last_check_ms: self.last_check_ms,
             last_recovery: self.last_recovery.clone(),
+            restarts: self.restarts.iter().copied().collect(),
+            gave_up: self.gave_up,
         }
     }
 
@@ -138,23 +156,28 @@ impl Service {
             last_check_ms: self.last_check_ms,
             last_recovery: self.last_recovery.clone(),
             detail: v.map_or_else(|| "not checked yet".to_owned(), |v| v.detail.clone()),
+            clock_skew_ms: v.and_then(|v| v.clock_skew_ms),
+            restarts_in_window: self.restarts.len() as u32,
+            next_attempt_ms: self.gave_up.and_then(|g| g.next_attempt_ms),
         }
     }
 }
 
 /// The lifecycle state from its inputs. A pipeline in flight wins over intent (an `off` is
-/// `stopping` until its kill is done), intent wins over grace.
+/// `stopping` until its kill is done), intent wins over giving up, which wins over grace.
 pub fn lifecycle(
     enabled: bool,
     intent: Intent,
     pipeline: Option<Trigger>,
     starting: bool,
+    gave_up: bool,
 ) -> ServiceState {
     match (pipeline, intent) {
         (Some(Trigger::Off), _) => ServiceState::Stopping,
         (Some(_), _) => ServiceState::Recovering,
         (None, Intent::Off) => ServiceState::Stopped,
         (None, Intent::On) if !enabled => ServiceState::Disabled,
+        (None, Intent::On) if gave_up => ServiceState::GaveUp,
         (None, Intent::On) if starting => ServiceState::Starting,
         (None, Intent::On) => ServiceState::Running,
     }
@@ -168,22 +191,60 @@ mod tests {
     #[test]
     fn lifecycle_table() {
         let cases = [
-            (true, Intent::On, None, false, Running),
-            (true, Intent::On, None, true, Starting),
-            (true, Intent::On, Some(Trigger::Automatic), true, Recovering),
-            (true, Intent::On, Some(Trigger::Restart), false, Recovering),
-            (true, Intent::Off, Some(Trigger::Off), false, Stopping),
-            (true, Intent::Off, None, false, Stopped),
-            (true, Intent::Off, None, true, Stopped),
-            (false, Intent::On, None, false, Disabled),
-            (false, Intent::Off, None, false, Stopped),
-            (false, Intent::On, Some(Trigger::On), false, Recovering),
+            (true, Intent::On, None, false, false, Running),
+            (true, Intent::On, None, true, false, Starting),
+            (
+                true,
+                Intent::On,
+                Some(Trigger::Automatic),
+                true,
+                false,
+                Recovering,
+            ),
+            (
+                true,
+                Intent::On,
+                Some(Trigger::Restart),
+                false,
+                false,
+                Recovering,
+            ),
+            (
+                true,
+                Intent::Off,
+                Some(Trigger::Off),
+                false,
+                false,
+                Stopping,
+            ),
+            (true, Intent::Off, None, false, false, Stopped),
+            (true, Intent::Off, None, true, false, Stopped),
+            (false, Intent::On, None, false, false, Disabled),
+            (false, Intent::Off, None, false, false, Stopped),
+            (
+                false,
+                Intent::On,
+                Some(Trigger::On),
+                false,
+                false,
+                Recovering,
+            ),
+            (true, Intent::On, None, true, true, GaveUp),
+            (
+                true,
+                Intent::On,
+                Some(Trigger::Automatic),
+                false,
+                true,
+                Recovering,
+            ),
+            (true, Intent::Off, None, false, true, Stopped),
         ];
-        for (enabled, intent, pipeline, starting, want) in cases {
+        for (enabled, intent, pipeline, starting, gave_up, want) in cases {
             assert_eq!(
-                lifecycle(enabled, intent, pipeline, starting),
+                lifecycle(enabled, intent, pipeline, starting, gave_up),
                 want,
-                "{enabled} {intent:?} {pipeline:?} {starting}"
+                "{enabled} {intent:?} {pipeline:?} {starting} {gave_up}"
             );
         }
     }
