@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::message::{ErrorKind, Request, Response};
 
 /// Bumped on any change reachable from [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// First field of every request: "WDOG".
 pub const MAGIC: u32 = u32::from_be_bytes(*b"WDOG");
 /// Largest request payload the daemon reads.
@@ -250,6 +250,7 @@ mod tests {
             not_pid: None,
         };
         assert_eq!(body(&wait.into()), vec![7, 1, b'a', 1, 0]);
+        assert_eq!(body(&Request::Reload), vec![8]);
         // The frozen header: magic (varint u32 > 2^16 → 0xfc + 4 LE bytes), protocol, version.
         let full = encode_request(&Request::StartAll).unwrap();
         assert_eq!(&full[..5], &[0xfc, b'G', b'O', b'D', b'W']);
@@ -273,6 +274,7 @@ mod tests {
                 daemon_version: "0.1.0".into(),
                 daemon_pid: 1,
                 services: vec![sample_status()],
+                audit_rows_dropped: 3,
             }),
             Response::Action(ActionReport {
                 key: "api".into(),

@@ -24,6 +24,8 @@ pub enum Request {
     Check,
     /// Block until the service is healthy (optionally with another PID) or the timeout passes.
     Wait(WaitRequest),
+    /// Re-read the config file and apply it as a diff; an invalid file changes nothing.
+    Reload,
 }
 
 /// Arguments of [`Request::Wait`].
@@ -62,6 +64,23 @@ pub enum Response {
     Bulk(Vec<ActionReport>),
     /// Reply to [`Request::Wait`].
     Wait(WaitReply),
+    /// Reply to [`Request::Reload`] when the new config was applied.
+    Reload(ReloadReport),
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// Keys now monitored that were not before.
+    pub added: Vec<String>,
+    /// Keys no longer monitored (their processes are left alone).
+    pub removed: Vec<String>,
+    /// Keys whose settings changed.
+    pub changed: Vec<String>,
+    /// Global settings that changed but only take effect at the next daemon start.
+    pub needs_restart: Vec<String>,
+    /// The new config's warnings.
+    pub warnings: Vec<String>,
 }
 
 /// Why a request was refused. Stable: scripts may match on it.
@@ -79,6 +98,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Something failed inside the daemon.
     Internal,
+    /// A config (for `reload`) is invalid; the message lists every problem.
+    InvalidConfig,
 }
 
 impl ErrorKind {
@@ -90,6 +111,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::Internal => "internal",
+            ErrorKind::InvalidConfig => "invalid_config",
         }
     }
 }
@@ -100,6 +122,8 @@ pub struct StatusReply {
     pub daemon_version: String,
     pub daemon_pid: u32,
     pub services: Vec<ServiceStatus>,
+    /// Audit-log rows the daemon could not write since it started (disk full, database locked…).
+    pub audit_rows_dropped: u64,
 }
 
 /// One service as the daemon sees it.

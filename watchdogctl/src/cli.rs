@@ -73,6 +73,9 @@ pub enum Command {
     StopAll,
     /// Check every service now (recovering those past their threshold) and show the result.
     Check,
+    /// Re-read watchdogd's config file and apply the changes; an invalid file changes nothing
+    /// (exit 2, every problem printed).
+    Reload,
     /// Wait until a service is healthy (exit 1 if it is not within the timeout).
     Wait {
         /// The service's key in the config.
@@ -95,6 +98,7 @@ impl Command {
             Command::StopAll => "stop-all",
             Command::Check => "check",
             Command::Wait { .. } => "wait",
+            Command::Reload => "reload",
         }
     }
 }

@@ -61,6 +61,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
         Command::StopAll => ctx.bulk(Request::StopAll, verb),
         Command::Check => ctx.check(),
         Command::Wait { key, timeout } => ctx.wait(key, *timeout),
+        Command::Reload => ctx.reload(),
     }
 }
 
@@ -136,7 +137,7 @@ impl Context {
             key: key.map(str::to_owned),
         })?;
         let Some(key) = key else {
-            self.print_services(&reply.services)?;
+            self.print_services(&reply.services, reply.audit_rows_dropped)?;
             return Ok(Exit::Success);
         };
         let Some(service) = reply.services.iter().find(|s| s.key == key) else {
@@ -161,17 +162,38 @@ impl Context {
         })
     }
 
+    fn reload(&mut self) -> Result<Exit, Failure> {
+        match self.call(&Request::Reload, None)? {
+            Response::Reload(report) => {
+                let text = if self.json {
+                    json::line(&json::reload(&report))
+                } else {
+                    output::reload(&report)
+                };
+                self.emit(&text)?;
+                Ok(Exit::Success)
+            }
+            other => Err(self.refused(other)),
+        }
+    }
+
     fn check(&mut self) -> Result<Exit, Failure> {
         let reply = self.status_reply(Request::Check)?;
-        self.print_services(&reply.services)?;
+        self.print_services(&reply.services, reply.audit_rows_dropped)?;
         Ok(Exit::Success)
     }
 
-    fn print_services(&mut self, services: &[ServiceStatus]) -> Result<(), Failure> {
+    fn print_services(&mut self, services: &[ServiceStatus], dropped: u64) -> Result<(), Failure> {
         let text = if self.json {
             json::line(&json::services(services))
         } else {
-            output::status_table(services, now_millis(), self.color)
+            let mut text = output::status_table(services, now_millis(), self.color);
+            if dropped > 0 {
+                text.push_str(&format!(
+                    "audit rows dropped: {dropped} (see the watchdogd log)\n"
+                ));
+            }
+            text
         };
         self.emit(&text)
     }
@@ -310,6 +332,7 @@ fn unexpected(socket: &Path, response: &Response) -> Failure {
         Response::Action(_) => "action",
         Response::Bulk(_) => "bulk",
         Response::Wait(_) => "wait",
+        Response::Reload(_) => "reload",
     };
     Failure::new(
         Exit::Unreachable,

@@ -35,9 +35,10 @@ impl Exit {
     /// The exit for a daemon's `Response::Error` of this kind.
     pub fn for_error_kind(kind: ErrorKind) -> Exit {
         match kind {
-            ErrorKind::UnknownKey | ErrorKind::BadRequest | ErrorKind::PermissionDenied => {
-                Exit::Usage
-            }
+            ErrorKind::UnknownKey
+            | ErrorKind::BadRequest
+            | ErrorKind::PermissionDenied
+            | ErrorKind::InvalidConfig => Exit::Usage,
             ErrorKind::Protocol => Exit::Unreachable,
             ErrorKind::Unavailable | ErrorKind::Internal => Exit::Failed,
         }

@@ -32,6 +32,17 @@ pub fn service(s: &ServiceStatus) -> Value {
     })
 }
 
+/// `reload`: `{added, removed, changed, needs_restart, warnings}`, each an array of strings.
+pub fn reload(r: &protocol::ReloadReport) -> Value {
+    json!({
+        "added": r.added,
+        "removed": r.removed,
+        "changed": r.changed,
+        "needs_restart": r.needs_restart,
+        "warnings": r.warnings,
+    })
+}
+
 fn recovery(r: &RecoverySummary) -> Value {
     json!({
         "trigger": r.trigger.as_str(),

@@ -218,6 +218,33 @@ pub fn status_one(service: &ServiceStatus, now_ms: i64, color: bool) -> String {
     out
 }
 
+/// What a reload changed, one line per kind of change.
+pub fn reload(r: &protocol::ReloadReport) -> String {
+    let list = |keys: &[String]| {
+        if keys.is_empty() {
+            "-".to_owned()
+        } else {
+            keys.join(", ")
+        }
+    };
+    let mut out = format!(
+        "reloaded: added {}; removed {}; changed {}\n",
+        list(&r.added),
+        list(&r.removed),
+        list(&r.changed)
+    );
+    if !r.needs_restart.is_empty() {
+        out.push_str(&format!(
+            "needs a daemon restart to apply: {}\n",
+            r.needs_restart.join(", ")
+        ));
+    }
+    for w in &r.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
 /// `KEY: message`, then each step as `  kill: ok (12 ms) message`.
 pub fn action(report: &ActionReport) -> String {
     let mut out = format!("{}: {}\n", report.key, report.message);

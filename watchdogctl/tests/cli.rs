@@ -115,6 +115,7 @@ fn status(services: Vec<ServiceStatus>) -> Response {
         daemon_version: "0.1.0".into(),
         daemon_pid: 1,
         services,
+        audit_rows_dropped: 0,
     })
 }
 

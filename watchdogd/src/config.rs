@@ -324,13 +324,22 @@ pub enum ConfigError {
         message: String,
     },
     /// The file is JSON but breaks the rules; every problem found is listed.
-    #[error("config {path} is invalid:{}", bullet_list(.problems))]
+    #[error("config {path} is invalid:{}{}", bullet_list(.problems), warning_list(.warnings))]
     Invalid {
         /// The config file (absolute).
         path: PathBuf,
         /// Each problem names its field, e.g. `processes.api.timeout_seconds: …`.
         problems: Vec<String>,
+        /// Warnings found on the way: a misspelled field often explains a "missing" one.
+        warnings: Vec<String>,
     },
+}
+
+fn warning_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    format!("\nwarnings:{}", bullet_list(items))
 }
 
 fn bullet_list(items: &[String]) -> String {
@@ -372,6 +381,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Loaded, ConfigError> {
             Err(ConfigError::Invalid {
                 path: source,
                 problems,
+                warnings: findings.warnings,
             })
         }
     }

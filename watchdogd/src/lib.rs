@@ -34,11 +34,13 @@ use crate::supervisor::Supervisor;
 
 /// Supervises `config`'s services and serves `listener` until `shutdown` resolves, then stops
 /// cleanly: no new connections, running pipelines finished or cancelled, the audit log flushed,
-/// the socket removed. Services keep running.
+/// the socket removed. Services keep running. Each message on `reloads` (SIGHUP) reloads the
+/// config file as `watchdogctl reload` does.
 pub async fn run(
     config: Config,
     listener: Listener,
     shutdown: impl Future<Output = ()>,
+    mut reloads: tokio::sync::mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let db = config.db_path.clone();
@@ -52,6 +54,16 @@ pub async fn run(
     let (supervisor, handle) = Supervisor::new(config.clone(), store, &saved);
     let token = CancellationToken::new();
     let owner = tokio::spawn(supervisor.run(token.clone()));
+    let reloader = handle.clone();
+    tokio::spawn(async move {
+        while reloads.recv().await.is_some() {
+            if let protocol::Response::Error { message, .. } =
+                reloader.request(protocol::Request::Reload).await
+            {
+                tracing::warn!(target: "watchdogd", "SIGHUP reload: {message}");
+            }
+        }
+    });
     let server = tokio::spawn(server::serve(listener, handle, token.clone()));
     tracing::info!(
         target: "watchdogd",

@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         let bound = server::bind(&config)?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (force_tx, force_rx) = tokio::sync::oneshot::channel::<()>();
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel::<()>(4);
         tokio::spawn(async move {
             let mut stop_tx = Some(stop_tx);
             let mut force_tx = Some(force_tx);
@@ -80,17 +81,18 @@ fn main() -> ExitCode {
                             }
                         }
                     },
-                    Ask::Reload => tracing::warn!(
-                        target: "watchdogd",
-                        "SIGHUP: live reload is not supported yet; restart watchdogd to apply config changes"
-                    ),
+                    Ask::Reload => {
+                        // A full queue means a reload is already pending: this one adds nothing.
+                        let _ = reload_tx.try_send(());
+                    }
                 }
             }
         });
         let _lock = bound.lock;
-        let run = watchdogd::run(config, bound.listener, async move {
+        let stop = async move {
             let _ = stop_rx.await;
-        });
+        };
+        let run = watchdogd::run(config, bound.listener, stop, reload_rx);
         tokio::select! {
             r = run => r,
             _ = force_rx => Err(anyhow::anyhow!("second signal: stopped without waiting for pipelines")),
@@ -99,8 +101,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // The logger writes to stderr: one line, in the log format, is enough.
             tracing::error!(target: "watchdogd", "{e:#}");
-            eprintln!("watchdogd: {e:#}");
             ExitCode::FAILURE
         }
     }

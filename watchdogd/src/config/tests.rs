@@ -393,9 +393,19 @@ fn invalid_error_lists_every_problem() {
     let e = ConfigError::Invalid {
         path: PathBuf::from("/etc/wd/config.json"),
         problems: vec!["first".into(), "second".into()],
+        warnings: vec![],
     };
     assert_eq!(
         e.to_string(),
         "config /etc/wd/config.json is invalid:\n  - first\n  - second"
+    );
+    let e = ConfigError::Invalid {
+        path: PathBuf::from("/etc/wd/config.json"),
+        problems: vec!["processes.a.timeout_seconds: missing".into()],
+        warnings: vec!["processes.a.timeout_secs: unknown field".into()],
+    };
+    assert!(
+        e.to_string()
+            .ends_with("\nwarnings:\n  - processes.a.timeout_secs: unknown field")
     );
 }

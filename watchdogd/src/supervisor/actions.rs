@@ -37,6 +37,7 @@ impl Supervisor {
             Request::StartAll => self.bulk(Trigger::On, reply),
             Request::StopAll => self.bulk(Trigger::Off, reply),
             Request::Check => self.check_all_now(reply),
+            Request::Reload => self.start_reload(Some(reply)),
             Request::Wait(w) => self.keyed(&w.key.clone(), reply, |s, i, r| {
                 let svc = &mut s.services[i];
                 let deadline = Instant::now() + std::time::Duration::from_millis(w.timeout_ms);
@@ -64,6 +65,7 @@ impl Supervisor {
             daemon_version: protocol::VERSION.to_owned(),
             daemon_pid: std::process::id(),
             services: self.snapshot.borrow().services.clone(),
+            audit_rows_dropped: self.store.dropped(),
         })
     }
 
@@ -184,20 +186,19 @@ impl Supervisor {
         tracing::info!(target: "pipeline", "{}: {} pipeline: {}", svc.cfg.key, trigger.as_str(), plan.actions.join(" → "));
         self.dirty = true;
         let events = self.events_tx.clone();
+        let key = plan.key.clone();
         tokio::spawn(async move {
-            let outcome = pipeline::run(plan, cancel).await;
-            let _ = events
-                .send(Event::PipelineDone {
-                    idx,
-                    id,
-                    outcome: Box::new(outcome),
-                })
-                .await;
+            let outcome = Box::new(pipeline::run(plan, cancel).await);
+            let _ = events.send(Event::PipelineDone { key, id, outcome }).await;
         });
     }
 
     /// Records a finished pipeline, answers its callers after the commit, runs what was queued.
-    pub(super) fn on_pipeline_done(&mut self, idx: usize, id: u64, mut outcome: Outcome) {
+    pub(super) fn on_pipeline_done(&mut self, key: &str, id: u64, mut outcome: Outcome) {
+        let Some(&idx) = self.index.get(key) else {
+            tracing::info!(target: "pipeline", "{key}: pipeline of a service removed by reload ended: {}", outcome.message);
+            return;
+        };
         let Some(svc) = self.services.get_mut(idx) else {
             return;
         };
@@ -237,12 +238,13 @@ impl Supervisor {
             if let Some(mut child) = started.child.take() {
                 let events = self.events_tx.clone();
                 let pid = started.pid;
+                let key = key.clone();
                 tokio::spawn(async move {
                     let status = match child.wait().await {
                         Ok(s) => s.to_string(),
                         Err(e) => format!("wait failed: {e}"),
                     };
-                    let _ = events.send(Event::ChildExited { idx, pid, status }).await;
+                    let _ = events.send(Event::ChildExited { key, pid, status }).await;
                 });
             }
         }

@@ -90,16 +90,32 @@ impl Supervisor {
             .map(|i| (i, self.services[i].cfg.clone()))
             .collect();
         let events = self.events_tx.clone();
+        let epoch = self.epoch;
         tokio::spawn(async move {
             let results = tokio::task::spawn_blocking(move || check_batch(&jobs))
                 .await
                 .unwrap_or_default();
-            let _ = events.send(Event::Checked { results, reply }).await;
+            let _ = events
+                .send(Event::Checked {
+                    epoch,
+                    results,
+                    reply,
+                })
+                .await;
         });
     }
 
     /// Applies a batch of verdicts: counts failures, starts recoveries, answers waiters.
-    pub(super) fn on_checked(&mut self, results: Vec<(usize, Verdict)>, reply: Option<Reply>) {
+    pub(super) fn on_checked(
+        &mut self,
+        epoch: u64,
+        mut results: Vec<(usize, Verdict)>,
+        reply: Option<Reply>,
+    ) {
+        if epoch != self.epoch {
+            // Dispatched before a reload renumbered the services: already re-dispatched.
+            results.clear();
+        }
         let now_ms = protocol::time::now_millis();
         let now_us = now_ms * 1000;
         let mut to_recover = Vec::new();
@@ -181,8 +197,8 @@ impl Supervisor {
     }
 
     /// A start shell watchdogd spawned exited: check the service now rather than at its next tick.
-    pub(super) fn on_child_exited(&mut self, idx: usize, pid: u32, status: &str) {
-        let Some(svc) = self.services.get_mut(idx) else {
+    pub(super) fn on_child_exited(&mut self, key: &str, pid: u32, status: &str) {
+        let Some(svc) = self.index.get(key).and_then(|&i| self.services.get_mut(i)) else {
             return;
         };
         tracing::info!(target: "supervisor", "{}: started process {pid} exited ({status})", svc.cfg.key);
@@ -192,9 +208,11 @@ impl Supervisor {
     }
 
     /// Every enabled service, checked now (`watchdogctl check`).
+    /// A service whose check is already in flight is not checked twice (that would count one
+    /// failure twice); its result lands about as soon.
     pub(super) fn check_all_now(&mut self, reply: Reply) {
         let idxs: Vec<usize> = (0..self.services.len())
-            .filter(|&i| self.services[i].cfg.enabled)
+            .filter(|&i| self.services[i].cfg.enabled && !self.services[i].checking)
             .collect();
         for &i in &idxs {
             self.services[i].checking = true;

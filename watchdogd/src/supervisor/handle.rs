@@ -69,6 +69,7 @@ impl SupervisorHandle {
             daemon_version: protocol::VERSION.to_owned(),
             daemon_pid: std::process::id(),
             services,
+            audit_rows_dropped: snap.dropped_rows,
         })
     }
 }

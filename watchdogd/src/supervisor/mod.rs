@@ -15,6 +15,7 @@ mod actions;
 mod checks;
 mod flap;
 mod handle;
+mod reload;
 mod state;
 
 use std::collections::HashMap;
@@ -41,20 +42,28 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 /// Work the owner spawned, reporting back.
 pub(crate) enum Event {
     /// A batch of checks finished; `reply` is set for `watchdogctl check`.
+    /// Results name services by index in the `epoch` they were dispatched in (a reload
+    /// starts a new one).
     Checked {
+        epoch: u64,
         results: Vec<(usize, Verdict)>,
         reply: Option<state::Reply>,
     },
     PipelineDone {
-        idx: usize,
+        key: String,
         id: u64,
         outcome: Box<Outcome>,
     },
     /// A start shell watchdogd spawned has exited (and was reaped).
     ChildExited {
-        idx: usize,
+        key: String,
         pid: u32,
         status: String,
+    },
+    /// The config file was re-read for a reload.
+    ConfigLoaded {
+        result: Result<crate::config::Loaded, String>,
+        reply: Option<state::Reply>,
     },
 }
 
@@ -72,6 +81,8 @@ pub struct Supervisor {
     next_pipeline_id: u64,
     /// Something visible changed this turn: publish a new snapshot.
     dirty: bool,
+    /// Bumped by every reload: service indexes of an older epoch are stale.
+    epoch: u64,
 }
 
 impl Supervisor {
@@ -107,6 +118,7 @@ impl Supervisor {
             pending: Vec::new(),
             next_pipeline_id: 1,
             dirty: true,
+            epoch: 0,
         };
         sup.publish();
         (
@@ -137,9 +149,14 @@ impl Supervisor {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Checked { results, reply } => self.on_checked(results, reply),
-            Event::PipelineDone { idx, id, outcome } => self.on_pipeline_done(idx, id, *outcome),
-            Event::ChildExited { idx, pid, status } => self.on_child_exited(idx, pid, &status),
+            Event::Checked {
+                epoch,
+                results,
+                reply,
+            } => self.on_checked(epoch, results, reply),
+            Event::PipelineDone { key, id, outcome } => self.on_pipeline_done(&key, id, *outcome),
+            Event::ChildExited { key, pid, status } => self.on_child_exited(&key, pid, &status),
+            Event::ConfigLoaded { result, reply } => self.on_config_loaded(result, reply),
         }
     }
 
@@ -183,8 +200,8 @@ impl Supervisor {
             let deadline = Instant::now() + grace;
             while self.services.iter().any(|s| s.pipeline.is_some()) {
                 match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                    Ok(Some(Event::PipelineDone { idx, id, outcome })) => {
-                        self.on_pipeline_done(idx, id, *outcome)
+                    Ok(Some(Event::PipelineDone { key, id, outcome })) => {
+                        self.on_pipeline_done(&key, id, *outcome)
                     }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => break,
