@@ -62,7 +62,7 @@ pub(crate) enum Event {
     },
     /// The config file was re-read for a reload.
     ConfigLoaded {
-        result: Result<crate::config::Loaded, String>,
+        result: Box<Result<crate::config::Loaded, String>>,
         reply: Option<state::Reply>,
     },
 }
@@ -156,7 +156,7 @@ impl Supervisor {
             } => self.on_checked(epoch, results, reply),
             Event::PipelineDone { key, id, outcome } => self.on_pipeline_done(&key, id, *outcome),
             Event::ChildExited { key, pid, status } => self.on_child_exited(&key, pid, &status),
-            Event::ConfigLoaded { result, reply } => self.on_config_loaded(result, reply),
+            Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
         }
     }
 

@@ -30,6 +30,7 @@ impl Supervisor {
                 tokio::task::spawn_blocking(move || config::load(&path).map_err(|e| e.to_string()))
                     .await
                     .unwrap_or_else(|e| Err(format!("config reader failed: {e}")));
+            let result = Box::new(result);
             let _ = events.send(Event::ConfigLoaded { result, reply }).await;
         });
     }
