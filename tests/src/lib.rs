@@ -4,8 +4,12 @@
 //!
 //! Cleanup is by PID we own, never by name: `Daemon` stops its watchdogd in `Drop`, and
 //! `Sandbox` kills every service process listed in its starts files (each test service writes
-//! its PID there on start) together with its process group.
+//! its PID there on start) or named by a heartbeat file in the sandbox, together with its
+//! process group. Declare the `Daemon` after the `Sandbox` so it is dropped (stopped) first and
+//! cannot restart what the sandbox kills.
 
+use std::ffi::OsStr;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -156,38 +160,70 @@ impl Sandbox {
 
     /// Starts watchdogd on the sandbox's config and waits until its socket answers.
     pub fn start_daemon(&self) -> Daemon {
+        self.start_daemon_with(&self.config_path(), &self.socket())
+    }
+
+    /// Starts watchdogd on any config file and waits until `socket` (where that config makes
+    /// it listen) answers. Panics, with the daemon's log, if watchdogd exits instead.
+    pub fn start_daemon_with(&self, config: &Path, socket: &Path) -> Daemon {
+        let log_path = self.path().join("watchdogd.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.path().join("watchdogd.log"))
+            .open(&log_path)
             .expect("log file");
-        let child = Command::new(&bins().watchdogd)
+        let child = self
+            .watchdogd_command()
             .arg("--config")
-            .arg(self.config_path())
+            .arg(config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn watchdogd");
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             child: Some(child),
-            log: self.path().join("watchdogd.log"),
+            log: log_path,
         };
         wait_until("watchdogd to answer", Duration::from_secs(20), || {
-            self.ctl(&["status"]).status.code() != Some(3)
+            if let Some(status) = daemon.child.as_mut().and_then(|c| c.try_wait().ok()?) {
+                panic!(
+                    "watchdogd exited ({status}) instead of serving:\n{}",
+                    daemon.log()
+                );
+            }
+            ctl_at(socket, &["status"]).status.code() != Some(3)
         });
         daemon
     }
 
-    /// Runs watchdogctl against this sandbox's socket.
-    pub fn ctl(&self, args: &[&str]) -> Output {
-        Command::new(&bins().watchdogctl)
-            .arg("--socket")
-            .arg(self.socket())
+    /// A `watchdogd` command that ignores the caller's environment for config and socket.
+    pub fn watchdogd_command(&self) -> Command {
+        let mut cmd = Command::new(&bins().watchdogd);
+        cmd.env_remove("WATCHDOG_CONFIG")
+            .env_remove("WATCHDOG_SOCKET")
+            .current_dir(self.path());
+        cmd
+    }
+
+    /// Runs watchdogd with `args` to completion (bounded: it is killed, and the test fails,
+    /// after 20 s), for runs that are expected to exit on their own (`--check-config`, a
+    /// refused start).
+    pub fn run_watchdogd<S: AsRef<OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Output {
+        let child = self
+            .watchdogd_command()
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .expect("run watchdogctl")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn watchdogd");
+        output_within(child, Duration::from_secs(20), "watchdogd")
+    }
+
+    /// Runs watchdogctl against this sandbox's socket.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        ctl_at(&self.socket(), args)
     }
 
     /// `status --json` as parsed JSON rows.
@@ -231,6 +267,68 @@ impl Sandbox {
     }
 }
 
+/// Runs watchdogctl against the daemon at `socket` (bounded: killed, and the test failed, after
+/// 90 s, beyond any `--timeout` a test passes).
+pub fn ctl_at(socket: &Path, args: &[&str]) -> Output {
+    let mut cmd = ctl_command();
+    cmd.arg("--socket").arg(socket).args(args);
+    run_ctl(cmd)
+}
+
+/// A bare `watchdogctl` command, its environment cleared of the socket and config variables,
+/// for tests of how it finds the socket.
+pub fn ctl_command() -> Command {
+    let mut cmd = Command::new(&bins().watchdogctl);
+    cmd.env_remove("WATCHDOG_CONFIG")
+        .env_remove("WATCHDOG_SOCKET");
+    cmd
+}
+
+/// Runs a watchdogctl command (bounded as in [`ctl_at`]).
+pub fn run_ctl(mut cmd: Command) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run watchdogctl");
+    output_within(child, Duration::from_secs(90), "watchdogctl")
+}
+
+/// Collects a child's output, killing it and failing the test if it runs past `timeout`.
+fn output_within(mut child: Child, timeout: Duration, what: &str) -> Output {
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe meanwhile.
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
 fn read_pids(path: &Path) -> Vec<i32> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -240,22 +338,62 @@ fn read_pids(path: &Path) -> Vec<i32> {
 }
 
 impl Drop for Sandbox {
-    /// Kills every service process the test's daemon started, and their groups.
+    /// Kills every service process the test's daemon started, and their groups: the PIDs in the
+    /// starts files, and those named by heartbeat files under `hb/` and `run/heartbeats/`
+    /// (services that keep no starts file, like the demo service).
     fn drop(&mut self) {
-        let Ok(entries) = std::fs::read_dir(self.path()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if entry.path().extension().is_some_and(|e| e == "starts") {
-                for pid in read_pids(&entry.path()) {
-                    if pid > 1 {
-                        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    }
+        let mut pids: Vec<i32> = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.path()) {
+            for entry in entries.flatten() {
+                if entry.path().extension().is_some_and(|e| e == "starts") {
+                    pids.extend(read_pids(&entry.path()));
                 }
             }
         }
+        for dir in ["hb", "run/heartbeats"] {
+            let Ok(entries) = std::fs::read_dir(self.path().join(dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if let Some(pid) = heartbeat_pid(&entry.path())
+                    && runs_in(pid, self.path())
+                {
+                    pids.push(pid);
+                }
+            }
+        }
+        let own = std::process::id() as i32;
+        let own_group = nix::unistd::getpgrp().as_raw();
+        for pid in pids {
+            if pid > 1 && pid != own && pid != own_group {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
     }
+}
+
+/// The PID a heartbeat file names, if it is one.
+fn heartbeat_pid(path: &Path) -> Option<i32> {
+    let text = std::fs::read(path).ok()?;
+    let beat: Value = serde_json::from_slice(&text).ok()?;
+    i32::try_from(beat["pid"].as_i64()?).ok()
+}
+
+/// Whether `pid` runs inside `dir` (its working folder is there), as every service a test's
+/// daemon starts does. A heartbeat file can outlive its writer and its PID be reused, and we
+/// must never kill a stranger. Where there is no /proc to ask, the PID is trusted.
+fn runs_in(pid: i32, dir: &Path) -> bool {
+    if !Path::new("/proc/self/cwd").exists() {
+        return true;
+    }
+    let (Ok(cwd), Ok(dir)) = (
+        std::fs::read_link(format!("/proc/{pid}/cwd")),
+        dir.canonicalize(),
+    ) else {
+        return false;
+    };
+    cwd.starts_with(dir)
 }
 
 /// A running watchdogd; stopped (SIGTERM, then SIGKILL) when dropped.

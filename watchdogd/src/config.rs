@@ -42,6 +42,13 @@ pub const GLOBAL_FIELDS: &[&str] = &[
     "restart_window_seconds",
     "backoff_max_seconds",
     "on_give_up",
+    "socket_mode",
+    "socket_group",
+    "control_users",
+    "control_groups",
+    "read_users",
+    "read_groups",
+    "history_retention_days",
     "processes",
 ];
 
@@ -136,6 +143,10 @@ pub struct Config {
     pub flap: FlapPolicy,
     /// `on_give_up`: the global alert command, run once when a service gives up.
     pub on_give_up: Option<String>,
+    /// Who may talk to the control socket.
+    pub access: AccessConfig,
+    /// `history_retention_days`: audit rows older than this are pruned.
+    pub history_retention: Duration,
     /// By key, in key order.
     pub processes: BTreeMap<String, ProcessConfig>,
 }
@@ -184,6 +195,26 @@ pub struct ProcessConfig {
     /// `stall_seconds`: unhealthy (`stalled`) when `iteration` has not grown for this long.
     pub stall: Option<Duration>,
 }
+
+/// The control socket's permissions and who may do what through it (names or numeric ids).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccessConfig {
+    /// `socket_mode`: the socket file's mode (default 0600).
+    pub socket_mode: u32,
+    /// `socket_group`: the socket's group (and its folder's, made 0750 when the daemon creates it).
+    pub socket_group: Option<String>,
+    /// May run every command.
+    pub control_users: Vec<String>,
+    pub control_groups: Vec<String>,
+    /// May only read (status, wait).
+    pub read_users: Vec<String>,
+    pub read_groups: Vec<String>,
+}
+
+/// `socket_mode` when the file names none.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// `history_retention_days` when the file names none.
+pub const DEFAULT_RETENTION_DAYS: f64 = 30.0;
 
 /// Flap protection: how many automatic recoveries are allowed in a window before the service
 /// is given up on, and how attempts continue after that.
@@ -272,6 +303,22 @@ impl Config {
         if let Some(cmd) = &self.on_give_up {
             root.insert("on_give_up".into(), json!(cmd));
         }
+        let a = &self.access;
+        root.insert(
+            "socket_mode".into(),
+            json!(format!("{:04o}", a.socket_mode)),
+        );
+        if let Some(g) = &a.socket_group {
+            root.insert("socket_group".into(), json!(g));
+        }
+        root.insert("control_users".into(), json!(a.control_users));
+        root.insert("control_groups".into(), json!(a.control_groups));
+        root.insert("read_users".into(), json!(a.read_users));
+        root.insert("read_groups".into(), json!(a.read_groups));
+        root.insert(
+            "history_retention_days".into(),
+            json!(self.history_retention.as_secs_f64() / 86_400.0),
+        );
         let processes: Map<String, Value> = self
             .processes
             .iter()

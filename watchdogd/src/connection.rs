@@ -8,13 +8,18 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures_util::{SinkExt, StreamExt};
 use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::traits::StreamCommon as _;
 use protocol::codec::{self, CodecError};
 use protocol::{ErrorKind, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Response};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
+
+use crate::access::{self, AccessPolicy, Peer, Right};
 
 /// A client that sends nothing for this long is disconnected.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,8 +28,22 @@ pub async fn serve(
     stream: Stream,
     handle: crate::supervisor::SupervisorHandle,
     permit: Option<OwnedSemaphorePermit>,
+    policy: Arc<AccessPolicy>,
     shutdown: CancellationToken,
 ) {
+    let peer = match stream.peer_creds() {
+        Ok(c) => Peer {
+            uid: c.euid().unwrap_or(u32::MAX),
+            gid: c.egid().unwrap_or(u32::MAX),
+            pid: c.pid(),
+        },
+        Err(e) => {
+            tracing::warn!(target: "server", "cannot read peer credentials: {e}; closing");
+            return;
+        }
+    };
+    // The peer's supplementary groups, looked up at most once and only when the lists use them.
+    let mut groups: Option<Vec<u32>> = None;
     let (rx, tx) = tokio::io::split(stream);
     let mut frames = FramedRead::new(
         rx,
@@ -39,7 +58,7 @@ pub async fn serve(
             .new_codec(),
     );
     if permit.is_none() {
-        tracing::warn!(target: "server", "connection refused: {} connections already open", crate::server::MAX_CONNECTIONS);
+        tracing::warn!(target: "server", "connection refused: too many connections already open");
         let _ = send(
             &mut out,
             &error(ErrorKind::Unavailable, "too many connections; try again"),
@@ -77,12 +96,56 @@ pub async fn serve(
                 return;
             }
         };
-        tracing::debug!(target: "server", "request {request:?}");
+        tracing::debug!(target: "server", "request {request:?} from uid {}", peer.uid);
+        let right = if request.is_mutating() {
+            Right::Control
+        } else {
+            Right::Read
+        };
+        if groups.is_none() && policy.uses_groups() && peer.uid != 0 {
+            groups = Some(
+                tokio::task::spawn_blocking(move || access::peer_groups(&peer))
+                    .await
+                    .unwrap_or_default(),
+            );
+        }
+        if !policy.allows(&peer, groups.as_deref().unwrap_or(&[peer.gid]), right) {
+            let message = format!(
+                "permission denied: uid {} may not {} (needs {} rights: see control_users/read_users in the config)",
+                peer.uid,
+                request_name(&request),
+                right.as_str()
+            );
+            tracing::warn!(target: "server", "{message} (pid {:?})", peer.pid);
+            handle.audit("permission_denied", message.clone());
+            if send(&mut out, &error(ErrorKind::PermissionDenied, &message))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        }
         let response = handle.request(request).await;
         if let Err(e) = send(&mut out, &response).await {
             tracing::debug!(target: "server", "cannot reply: {e}");
             return;
         }
+    }
+}
+
+fn request_name(request: &protocol::Request) -> &'static str {
+    use protocol::Request::*;
+    match request {
+        Status { .. } => "status",
+        On { .. } => "on",
+        Off { .. } => "off",
+        Restart { .. } => "restart",
+        StartAll => "start-all",
+        StopAll => "stop-all",
+        Check => "check",
+        Wait(_) => "wait",
+        Reload => "reload",
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`run`] takes an already-bound listener and a shutdown future, so tests and `main` drive the
 //! same code with no test mode.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod connection;
@@ -44,27 +45,59 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let db = config.db_path.clone();
+    let retention = config.history_retention;
     let store::Opened {
         store,
         thread: store_thread,
         saved,
-    } = tokio::task::spawn_blocking(move || store::Store::open(&db))
+        interrupted,
+    } = tokio::task::spawn_blocking(move || store::Store::open(&db, retention))
         .await
         .context("store thread panicked")??;
+    for run in interrupted {
+        let message = format!(
+            "{} pipeline started at {} was cut off by watchdogd's death; the service is re-checked now",
+            run.trigger,
+            protocol::time::format_millis(run.started_ms)
+        );
+        tracing::warn!(target: "watchdogd", "{}: {message}", run.key);
+        store.write(vec![store::Record::Event {
+            key: run.key,
+            kind: "pipeline_interrupted",
+            message,
+            at_ms: protocol::time::now_millis(),
+        }]);
+    }
+    let (policy, warnings) = access::AccessPolicy::resolve(&config.access);
+    for w in warnings {
+        tracing::warn!(target: "config", "{w}");
+    }
     let (supervisor, handle) = Supervisor::new(config.clone(), store, &saved);
     let token = CancellationToken::new();
     let owner = tokio::spawn(supervisor.run(token.clone()));
     let reloader = handle.clone();
-    tokio::spawn(async move {
-        while reloads.recv().await.is_some() {
-            if let protocol::Response::Error { message, .. } =
-                reloader.request(protocol::Request::Reload).await
-            {
-                tracing::warn!(target: "watchdogd", "SIGHUP reload: {message}");
+    let reloader_stop = token.clone();
+    let reloads_task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = reloader_stop.cancelled() => break,
+                r = reloads.recv() => {
+                    if r.is_none() {
+                        break;
+                    }
+                    if let protocol::Response::Error { message, .. } = reloader.request(protocol::Request::Reload).await {
+                        tracing::warn!(target: "watchdogd", "SIGHUP reload: {message}");
+                    }
+                }
             }
         }
     });
-    let server = tokio::spawn(server::serve(listener, handle, token.clone()));
+    let server = tokio::spawn(server::serve(
+        listener,
+        handle,
+        Arc::new(policy),
+        token.clone(),
+    ));
     tracing::info!(
         target: "watchdogd",
         "watchdogd {} ready on {} (pid {})",
@@ -77,7 +110,8 @@ pub async fn run(
     token.cancel();
     server.await.context("server task panicked")?;
     owner.await.context("supervisor task panicked")?;
-    // The owner held the last store handle: the thread drains its queue and ends.
+    reloads_task.await.context("reload task panicked")?;
+    // Every store handle is gone with those tasks: the thread drains its queue and ends.
     tokio::task::spawn_blocking(move || store_thread.join())
         .await
         .context("store join failed")?

@@ -279,6 +279,17 @@ pub fn credentials(user: Option<&str>, group: Option<&str>) -> Result<Option<Cre
     Ok(Some(wanted))
 }
 
+/// A user's uid, from a name or a numeric id (`None` when no such user).
+pub fn user_uid(user: &str) -> Option<u32> {
+    match user.parse::<u32>() {
+        Ok(n) => Some(n),
+        Err(_) => nix::unistd::User::from_name(user)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw()),
+    }
+}
+
 /// The uid owning a running process (its effective uid), where `/proc` tells.
 pub fn owner_uid(pid: i32) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;

@@ -25,12 +25,28 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::access::AccessPolicy;
 use crate::config::Config;
 use crate::connection;
 use crate::supervisor::SupervisorHandle;
 
-/// Most connections served at once; more get an "unavailable" reply.
-pub const MAX_CONNECTIONS: usize = 256;
+/// Most connections served at once; more get an "unavailable" reply. Each costs a file
+/// descriptor, so [`raise_fd_limit`] makes room for them.
+pub const MAX_CONNECTIONS: usize = 2048;
+
+/// Raises the soft open-files limit to the hard one (often 1024 → 1M under systemd), so that
+/// connections and the services' files fit. Returns the soft limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(_) => soft,
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
+}
 /// Longest path a Unix socket address holds (sun_path, less the terminator).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -49,6 +65,8 @@ pub enum BindError {
     NotSocket(PathBuf),
     #[error("socket path {0} is {1} bytes long; the limit is {MAX_SOCKET_PATH}")]
     TooLong(PathBuf, usize),
+    #[error("socket_group {0:?} does not exist")]
+    NoGroup(String),
     #[error("cannot {what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -156,9 +174,17 @@ fn clear_stale(sock: &Path) -> Result<(), BindError> {
 }
 
 /// Accepts connections until `shutdown`, then waits for the open ones to finish.
-pub async fn serve(listener: Listener, handle: SupervisorHandle, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: Listener,
+    handle: SupervisorHandle,
+    policy: Arc<AccessPolicy>,
+    shutdown: CancellationToken,
+) {
     let tracker = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Leave descriptors for the database, logs, heartbeat reads and children.
+    let fds = usize::try_from(raise_fd_limit()).unwrap_or(usize::MAX);
+    let cap = MAX_CONNECTIONS.min(fds.saturating_sub(256)).max(16);
+    let slots = Arc::new(Semaphore::new(cap));
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -175,7 +201,10 @@ pub async fn serve(listener: Listener, handle: SupervisorHandle, shutdown: Cance
         let permit = slots.clone().try_acquire_owned().ok();
         let handle = handle.clone();
         let shutdown = shutdown.clone();
-        tracker.spawn(async move { connection::serve(stream, handle, permit, shutdown).await });
+        let policy = policy.clone();
+        tracker.spawn(
+            async move { connection::serve(stream, handle, permit, policy, shutdown).await },
+        );
     }
     tracker.close();
     drop(listener); // unlinks the socket: no new client finds a daemon that will not answer

@@ -1,7 +1,11 @@
 //! End-to-end tests: the real `watchdogd`, real heartbeat-writing services, the real
 //! `watchdogctl`. One integration target, a module per feature.
 
+mod config;
+mod control;
+mod daemon;
 mod recovery;
+mod safety;
 
 use watchdog_tests::Sandbox;
 

@@ -225,6 +225,41 @@ pub(super) fn env_map(value: &Value) -> Result<std::collections::BTreeMap<String
     }
 }
 
+/// A file mode written as octal digits: `"0660"`, `"660"` or the number `660` (read as octal).
+pub(super) fn octal_mode(value: &Value) -> Result<u32, String> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_u64() => n.to_string(),
+        other => {
+            return Err(format!(
+                "must be an octal mode like \"0660\", found {}",
+                describe(other)
+            ));
+        }
+    };
+    let digits = text.strip_prefix("0o").unwrap_or(&text);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err(format!(
+            "must be an octal mode from 0000 to 0777, found {}",
+            quote(&text)
+        )),
+    }
+}
+
+/// User or group names, or numeric ids written as strings or numbers.
+pub(super) fn principal_list(value: &Value) -> Result<Vec<String>, String> {
+    list(
+        value,
+        "user/group names or numeric ids",
+        |item| match item {
+            Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            Value::Number(n) if n.is_u64() => Some(n.to_string()),
+            _ => None,
+        },
+    )
+}
+
 /// Arguments: any strings, empty ones included.
 pub(super) fn string_list(value: &Value) -> Result<Vec<String>, String> {
     list(value, "strings", |item| item.as_str().map(str::to_string))

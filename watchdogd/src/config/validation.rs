@@ -14,13 +14,15 @@ use serde_json::Value;
 
 use super::fields::{
     Lookup, Object, action_list, boolean, describe, env_map, log_level, non_empty_string,
-    non_negative_seconds, positive_integer, positive_seconds, quote, string_list,
+    non_negative_seconds, octal_mode, positive_integer, positive_seconds, principal_list, quote,
+    string_list,
 };
 use super::{
-    Config, DEFAULT_BACKOFF_MAX, DEFAULT_CHECK_INTERVAL, DEFAULT_CLEANUP_ARGS,
+    AccessConfig, Config, DEFAULT_BACKOFF_MAX, DEFAULT_CHECK_INTERVAL, DEFAULT_CLEANUP_ARGS,
     DEFAULT_CLEANUP_TIMEOUT, DEFAULT_FAILURE_THRESHOLD, DEFAULT_KILL_TIMEOUT, DEFAULT_LOG_LEVEL,
-    DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_VERIFY_DELAY, FlapPolicy, GLOBAL_FIELDS,
-    KILL_ACTION, PROCESS_FIELDS, ProcessConfig, START_ACTION,
+    DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_RETENTION_DAYS, DEFAULT_SOCKET_MODE,
+    DEFAULT_VERIFY_DELAY, FlapPolicy, GLOBAL_FIELDS, KILL_ACTION, MAX_SECONDS, PROCESS_FIELDS,
+    ProcessConfig, START_ACTION,
 };
 
 /// What reading found: `problems` make the config unusable, `warnings` don't.
@@ -97,6 +99,29 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
             .or(DEFAULT_BACKOFF_MAX),
     };
     let on_give_up = top.read(found, "on_give_up", non_empty_string).found();
+    let principals = |found: &mut Findings, field: &str| {
+        top.read(found, field, principal_list).or_else(Vec::new)
+    };
+    let access = AccessConfig {
+        socket_mode: top
+            .read(found, "socket_mode", octal_mode)
+            .or(DEFAULT_SOCKET_MODE),
+        socket_group: top.read(found, "socket_group", non_empty_string).found(),
+        control_users: principals(found, "control_users"),
+        control_groups: principals(found, "control_groups"),
+        read_users: principals(found, "read_users"),
+        read_groups: principals(found, "read_groups"),
+    };
+    if access.socket_mode & 0o002 != 0 {
+        found.warnings.push(
+            "socket_mode: world-writable; anyone can connect (requests are still checked against control_users/read_users)".into(),
+        );
+    }
+    let history_retention = top
+        .read(found, "history_retention_days", positive_seconds)
+        .or(Duration::from_secs_f64(DEFAULT_RETENTION_DAYS))
+        .mul_f64(86_400.0)
+        .min(Duration::from_secs_f64(MAX_SECONDS));
 
     let defaults = ProcessDefaults {
         check_interval,
@@ -151,6 +176,8 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         check_interval,
         flap,
         on_give_up,
+        access,
+        history_retention,
         processes,
     })
 }

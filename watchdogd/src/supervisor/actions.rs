@@ -185,6 +185,12 @@ impl Supervisor {
         });
         tracing::info!(target: "pipeline", "{}: {} pipeline: {}", svc.cfg.key, trigger.as_str(), plan.actions.join(" → "));
         self.dirty = true;
+        self.pending.push(Record::PipelineStarted {
+            run_id: format!("{}-{id}", self.run_prefix),
+            key: plan.key.clone(),
+            trigger,
+            started_ms: protocol::time::now_millis(),
+        });
         let events = self.events_tx.clone();
         let key = plan.key.clone();
         tokio::spawn(async move {
@@ -269,19 +275,20 @@ impl Supervisor {
         };
         let mut records = refusals;
         records.push(Record::State(svc.saved()));
-        if outcome.result != PipelineResult::Skipped {
-            records.push(Record::Pipeline {
-                key,
-                trigger,
-                result: outcome.result,
-                message: outcome.message,
-                steps: outcome.steps,
-                old_pid: outcome.old_pid,
-                new_pid,
-                started_ms: outcome.started_ms,
-                finished_ms: outcome.finished_ms,
-            });
-        }
+        // Every run completes the row its start wrote, skipped ones too (or it would read as
+        // interrupted at the next start).
+        records.push(Record::Pipeline {
+            run_id: format!("{}-{id}", self.run_prefix),
+            key,
+            trigger,
+            result: outcome.result,
+            message: outcome.message,
+            steps: outcome.steps,
+            old_pid: outcome.old_pid,
+            new_pid,
+            started_ms: outcome.started_ms,
+            finished_ms: outcome.finished_ms,
+        });
         svc.stall_mark = None;
         let queued = svc.queued.take();
         self.dirty = true;

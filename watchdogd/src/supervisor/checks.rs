@@ -85,9 +85,13 @@ impl Supervisor {
     /// Reads and classifies the given services on the blocking pool; the results come back as
     /// [`Event::Checked`].
     pub(super) fn dispatch_checks(&mut self, idxs: Vec<usize>, reply: Option<Reply>) {
-        let jobs: Vec<(usize, Arc<ProcessConfig>)> = idxs
+        let jobs: Vec<Job> = idxs
             .into_iter()
-            .map(|i| (i, self.services[i].cfg.clone()))
+            .map(|i| Job {
+                idx: i,
+                cfg: self.services[i].cfg.clone(),
+                owner: self.services[i].heartbeat_owner,
+            })
             .collect();
         let events = self.events_tx.clone();
         let epoch = self.epoch;
@@ -271,11 +275,28 @@ fn answer_waiters(svc: &mut super::state::Service, now_us: i64) {
 }
 
 /// Reads and classifies each job's heartbeat. Runs on the blocking pool; one buffer per batch.
-fn check_batch(jobs: &[(usize, Arc<ProcessConfig>)]) -> Vec<(usize, Verdict)> {
+/// One service to check.
+struct Job {
+    idx: usize,
+    cfg: Arc<ProcessConfig>,
+    /// The uid the heartbeat file must belong to (`user` configured).
+    owner: Option<u32>,
+}
+
+fn check_batch(jobs: &[Job]) -> Vec<(usize, Verdict)> {
     let mut buf = Vec::with_capacity(1024);
     jobs.iter()
-        .map(|(idx, cfg)| {
-            let reading = heartbeat::read(&cfg.heartbeat_path, &mut buf);
+        .map(|Job { idx, cfg, owner }| {
+            let mut reading = heartbeat::read(&cfg.heartbeat_path, &mut buf);
+            if let (heartbeat::Reading::Beat(b), Some(want)) = (&reading, owner)
+                && b.owner_uid != *want
+            {
+                // Someone else's file in the service's place: not the service's word.
+                reading = heartbeat::Reading::Corrupt(format!(
+                    "heartbeat file is owned by uid {}, not the configured user (uid {want})",
+                    b.owner_uid
+                ));
+            }
             let now_us = protocol::time::now_micros();
             (
                 *idx,

@@ -28,6 +28,8 @@ pub struct Command {
 pub struct SupervisorHandle {
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) snapshot: watch::Receiver<Arc<Snapshot>>,
+    /// For audit rows about connections (refusals), which touch no service state.
+    pub(super) store: crate::store::Store,
 }
 
 fn unavailable() -> Response {
@@ -53,6 +55,16 @@ impl SupervisorHandle {
             return unavailable();
         }
         answer.await.unwrap_or_else(|_| unavailable())
+    }
+
+    /// Records a daemon-level event (no service key) in the audit log.
+    pub fn audit(&self, kind: &'static str, message: String) {
+        self.store.write(vec![crate::store::Record::Event {
+            key: String::new(),
+            kind,
+            message,
+            at_ms: protocol::time::now_millis(),
+        }]);
     }
 
     /// The status of all services, or of one, from the latest snapshot.

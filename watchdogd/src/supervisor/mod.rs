@@ -83,6 +83,8 @@ pub struct Supervisor {
     dirty: bool,
     /// Bumped by every reload: service indexes of an older epoch are stale.
     epoch: u64,
+    /// Prefix of this daemon's pipeline run ids (its start time), unique across restarts.
+    run_prefix: String,
 }
 
 impl Supervisor {
@@ -119,15 +121,16 @@ impl Supervisor {
             next_pipeline_id: 1,
             dirty: true,
             epoch: 0,
+            run_prefix: format!("{}-{}", protocol::time::now_millis(), std::process::id()),
         };
         sup.publish();
-        (
-            sup,
-            SupervisorHandle {
-                commands: commands_tx,
-                snapshot: snapshot_rx,
-            },
-        )
+        let store = sup.store.clone();
+        let handle = SupervisorHandle {
+            commands: commands_tx,
+            snapshot: snapshot_rx,
+            store,
+        };
+        (sup, handle)
     }
 
     /// Runs until `shutdown` is cancelled, then winds down as described in the module note.

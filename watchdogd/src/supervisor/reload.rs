@@ -108,6 +108,8 @@ impl Supervisor {
                     if *svc.cfg != *cfg {
                         changed.push(key.clone());
                         svc.cfg = Arc::new(cfg.clone());
+                        svc.heartbeat_owner =
+                            cfg.user.as_deref().and_then(crate::process::user_uid);
                     }
                     svc
                 }

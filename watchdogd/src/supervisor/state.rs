@@ -76,12 +76,13 @@ pub struct Service {
     pub healthy_since_ms: Option<i64>,
     /// The last `iteration` seen and since when (µs) it has not changed.
     pub stall_mark: Option<(u64, i64)>,
+    /// With `user` configured: the uid its heartbeat file must belong to.
+    pub heartbeat_owner: Option<u32>,
 }
 
 impl Service {
     pub fn new(cfg: Arc<ProcessConfig>, saved: Option<&SavedState>, next_check: Instant) -> Self {
         Service {
-            cfg,
             intent: saved.map_or(Intent::On, |s| s.intent),
             failures: saved.map_or(0, |s| s.failures),
             verdict: None,
@@ -89,7 +90,9 @@ impl Service {
             last_recovery: saved.and_then(|s| s.last_recovery.clone()),
             pipeline: None,
             queued: None,
-            started: None,
+            started: saved
+                .and_then(|s| s.started)
+                .map(|(pid, at_us)| StartRecord { pid, at_us }),
             grace_until_us: None,
             next_check,
             checking: false,
@@ -100,6 +103,8 @@ impl Service {
             gave_up: saved.and_then(|s| s.gave_up),
             healthy_since_ms: None,
             stall_mark: None,
+            heartbeat_owner: cfg.user.as_deref().and_then(crate::process::user_uid),
+            cfg,
         }
     }
 
@@ -139,6 +144,7 @@ impl Service {
             last_recovery: self.last_recovery.clone(),
             restarts: self.restarts.iter().copied().collect(),
             gave_up: self.gave_up,
+            started: self.started.map(|s| (s.pid, s.at_us)),
         }
     }
 

@@ -1,0 +1,474 @@
+//! Operator control through watchdogctl: on/off intent, restart --wait, start-all/stop-all,
+//! check, status, exit codes and the `--json` shapes.
+
+use std::os::unix::net::UnixListener;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use watchdog_tests::{Sandbox, alive, ctl_at, ctl_command, run_ctl, wait_until};
+
+use crate::sandbox;
+
+const T: Duration = Duration::from_secs(20);
+
+/// How long a negative ("nothing restarts it") is watched: six check intervals of the harness
+/// config (0.2 s) with a failure threshold of 2, so a wrong restart would have happened twice
+/// over by then.
+const QUIET: Duration = Duration::from_millis(1200);
+
+/// A threshold no test reaches: the daemon never starts or recovers the service by itself.
+const NEVER: u32 = 1_000_000;
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The command's one line of `--json` output, after asserting its exit code.
+fn json_of(out: &Output, expect: i32) -> Value {
+    assert_eq!(
+        code(out),
+        Some(expect),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", stdout(out)))
+}
+
+/// A sandbox with one test service `api`, and its daemon.
+fn one_service(threshold: Option<u32>) -> (Sandbox, watchdog_tests::Daemon) {
+    let sb = sandbox();
+    let mut cfg = sb.config(json!({ "api": sb.service("api", "") }));
+    if let Some(n) = threshold {
+        cfg["processes"]["api"]["consecutive_failures_threshold"] = json!(n);
+    }
+    sb.write_config(&cfg);
+    let d = sb.start_daemon();
+    (sb, d)
+}
+
+#[test]
+fn on_starts_a_service_and_skips_a_healthy_one() {
+    let (sb, _d) = one_service(Some(NEVER));
+    assert!(sb.starts("api").is_empty(), "started without being asked");
+    let report = json_of(&sb.ctl(&["on", "api", "--json"]), 0);
+    assert_eq!(report["result"], "succeeded", "{report}");
+    let pid = sb.wait_healthy("api", None, T);
+    assert_eq!(sb.starts("api"), [pid as i32]);
+
+    let again = sb.ctl(&["on", "api"]);
+    assert_eq!(code(&again), Some(0), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("already running"),
+        "{}",
+        stdout(&again)
+    );
+    let report = json_of(&sb.ctl(&["on", "api", "--json"]), 0);
+    assert_eq!(report["result"], "skipped", "{report}");
+    assert_eq!(
+        sb.starts("api").len(),
+        1,
+        "a healthy service was started again"
+    );
+    assert!(alive(pid as i32));
+}
+
+#[test]
+fn off_stops_a_service_and_it_stays_stopped_until_on() {
+    let (sb, _d) = one_service(None);
+    let pid = sb.wait_healthy("api", None, T);
+    let out = sb.ctl(&["off", "api"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    wait_until("the service process to be gone", T, || !alive(pid as i32));
+    wait_until("state stopped", T, || {
+        sb.status_of("api")["state"] == "stopped"
+    });
+    let starts = sb.starts("api").len();
+
+    // A negative: nothing may bring it back while it is off.
+    std::thread::sleep(QUIET);
+    assert_eq!(sb.starts("api").len(), starts, "restarted while off");
+    let row = sb.status_of("api");
+    assert_eq!(row["state"], "stopped", "{row}");
+    assert_ne!(row["health"], "healthy", "{row}");
+
+    let out = sb.ctl(&["on", "api"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let back = sb.wait_healthy("api", Some(pid), T);
+    assert_eq!(sb.starts("api").len(), starts + 1);
+    assert_eq!(sb.status_of("api")["state"], "running");
+    assert!(alive(back as i32));
+}
+
+#[test]
+fn off_survives_a_daemon_restart() {
+    let sb = sandbox();
+    sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
+    let mut first = sb.start_daemon();
+    let pid = sb.wait_healthy("api", None, T);
+    assert_eq!(sb.ctl(&["off", "api"]).status.code(), Some(0));
+    wait_until("the service process to be gone", T, || !alive(pid as i32));
+    assert_eq!(first.stop(), Some(0), "{}", first.log());
+    let starts = sb.starts("api").len();
+
+    let _second = sb.start_daemon();
+    // Wait for the new daemon's first check, so the negative below covers checks it made.
+    wait_until("a check by the new daemon", T, || {
+        !sb.status_of("api")["health"].is_null()
+    });
+    // A negative: the new daemon must remember the intent and not start the service.
+    std::thread::sleep(QUIET);
+    let row = sb.status_of("api");
+    assert_eq!(row["state"], "stopped", "{row}");
+    assert_eq!(sb.starts("api").len(), starts, "started by the new daemon");
+}
+
+#[test]
+fn restart_wait_returns_once_another_process_is_healthy() {
+    let (sb, _d) = one_service(None);
+    let first = sb.wait_healthy("api", None, T);
+    let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20"]);
+    assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
+    // The reply came after a healthy check of the new process: no waiting needed here.
+    let row = sb.status_of("api");
+    assert_eq!(row["health"], "healthy", "{row}");
+    let second = row["pid"].as_u64().unwrap();
+    assert_ne!(second, first);
+    assert!(!alive(first as i32), "the old process survived the restart");
+    assert_eq!(sb.starts("api").len(), 2);
+    assert_eq!(row["last_recovery"]["trigger"], "restart", "{row}");
+}
+
+#[test]
+fn restart_wait_json_prints_the_restart_and_the_wait() {
+    let (sb, _d) = one_service(None);
+    let first = sb.wait_healthy("api", None, T);
+    let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20", "--json"]);
+    let doc = json_of(&out, 0);
+    assert_eq!(doc["restart"]["key"], "api", "{doc}");
+    assert_eq!(doc["restart"]["result"], "succeeded", "{doc}");
+    assert_eq!(doc["restart"]["old_pid"], first, "{doc}");
+    assert_eq!(doc["wait"]["outcome"], "healthy", "{doc}");
+    assert_eq!(doc["wait"]["service"]["health"], "healthy", "{doc}");
+    assert_ne!(doc["wait"]["service"]["pid"], first, "{doc}");
+}
+
+#[test]
+fn restart_brings_back_a_service_that_was_off() {
+    let (sb, _d) = one_service(None);
+    let first = sb.wait_healthy("api", None, T);
+    assert_eq!(code(&sb.ctl(&["off", "api"])), Some(0));
+    assert_eq!(sb.status_of("api")["state"], "stopped");
+    let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20"]);
+    assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let row = sb.status_of("api");
+    assert_eq!(
+        row["state"], "running",
+        "restart marks it wanted again: {row}"
+    );
+    assert_ne!(row["pid"], first, "{row}");
+    assert_eq!(row["health"], "healthy", "{row}");
+}
+
+#[test]
+fn restart_wait_reports_a_failed_restart_without_waiting() {
+    let sb = sandbox();
+    let mut svc = sb.service("api", "");
+    svc["commands"]["start"] = json!("echo cannot start >&2; exit 7");
+    svc["consecutive_failures_threshold"] = json!(NEVER);
+    sb.write_config(&sb.config(json!({ "api": svc })));
+    let _d = sb.start_daemon();
+    let clock = Instant::now();
+    let doc = json_of(
+        &sb.ctl(&["restart", "api", "--wait", "--timeout", "20", "--json"]),
+        1,
+    );
+    assert!(
+        clock.elapsed() < Duration::from_secs(10),
+        "waited for a service whose restart failed"
+    );
+    assert_eq!(doc["restart"]["result"], "failed", "{doc}");
+    assert!(doc["wait"].is_null(), "{doc}");
+}
+
+#[test]
+fn restart_wait_fails_at_the_timeout_when_no_heartbeat_comes() {
+    let sb = sandbox();
+    // Starts fine (it runs past verify_delay) but never writes a heartbeat. It records its PID
+    // in a starts file so the sandbox can clean it up.
+    let mut svc = sb.service("mute", "");
+    svc["commands"]["start"] = json!("echo $$ >> mute.starts; exec sleep 1000");
+    svc["consecutive_failures_threshold"] = json!(NEVER);
+    sb.write_config(&sb.config(json!({ "mute": svc })));
+    let _d = sb.start_daemon();
+    let clock = Instant::now();
+    let out = sb.ctl(&["restart", "mute", "--wait", "--timeout", "2"]);
+    let took = clock.elapsed();
+    assert_eq!(code(&out), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("mute not healthy after 2s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(10),
+        "returned after {took:?}, not at the 2 s timeout"
+    );
+    assert_eq!(sb.starts("mute").len(), 1, "the restart's start did run");
+}
+
+#[test]
+fn start_all_starts_enabled_services_and_stop_all_stops_them() {
+    let sb = sandbox();
+    let mut off = sb.service("c", "");
+    off["enabled"] = json!(false);
+    let mut cfg = sb.config(json!({
+        "a": sb.service("a", ""),
+        "b": sb.service("b", ""),
+        "c": off,
+    }));
+    cfg["consecutive_failures_threshold"] = json!(NEVER);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
+
+    let reports = json_of(&sb.ctl(&["start-all", "--json"]), 0);
+    let keys: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["a", "b"], "{reports}");
+    for r in reports.as_array().unwrap() {
+        assert_eq!(r["result"], "succeeded", "{reports}");
+    }
+    let a = sb.wait_healthy("a", None, T);
+    let b = sb.wait_healthy("b", None, T);
+    assert!(sb.starts("c").is_empty(), "a disabled service was started");
+    let c = sb.status_of("c");
+    assert_eq!(c["state"], "disabled", "{c}");
+    assert_eq!(c["enabled"], false, "{c}");
+
+    let out = sb.ctl(&["stop-all"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    for (key, pid) in [("a", a), ("b", b)] {
+        wait_until(&format!("{key} to be gone"), T, || !alive(pid as i32));
+        assert_eq!(sb.status_of(key)["state"], "stopped");
+        assert_eq!(sb.starts(key).len(), 1);
+    }
+    assert_eq!(sb.status_of("c")["state"], "disabled");
+}
+
+#[test]
+fn check_prints_every_service() {
+    let sb = sandbox();
+    let mut cfg = sb.config(json!({
+        "a": sb.service("a", ""),
+        "b": sb.service("b", ""),
+    }));
+    cfg["consecutive_failures_threshold"] = json!(NEVER);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
+    let rows = json_of(&sb.ctl(&["check", "--json"]), 0);
+    let rows = rows.as_array().expect("an array");
+    assert_eq!(rows.len(), 2);
+    for (row, key) in rows.iter().zip(["a", "b"]) {
+        assert_eq!(row["key"], key, "{row}");
+        // `check` checks now: nothing runs and nothing has beaten yet.
+        assert_eq!(row["health"], "no_heartbeat", "{row}");
+        assert!(row["last_check"].is_string(), "{row}");
+    }
+    let table = sb.ctl(&["check"]);
+    assert_eq!(code(&table), Some(0), "{}", stderr(&table));
+    let text = stdout(&table);
+    assert!(text.starts_with("KEY"), "{text}");
+    assert!(text.contains("no_heartbeat"), "{text}");
+}
+
+#[test]
+fn unknown_keys_exit_2_and_name_the_key() {
+    let (sb, _d) = one_service(Some(NEVER));
+    for cmd in [
+        &["on", "nosuch"][..],
+        &["off", "nosuch"],
+        &["restart", "nosuch"],
+        &["restart", "nosuch", "--wait", "--timeout", "2"],
+        &["status", "nosuch"],
+        &["wait", "nosuch", "--timeout", "2"],
+    ] {
+        let out = sb.ctl(cmd);
+        assert_eq!(code(&out), Some(2), "{cmd:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("nosuch"), "{cmd:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("watchdogctl: "),
+            "{cmd:?}: {}",
+            stderr(&out)
+        );
+        let json = sb.ctl(&[cmd, &["--json"]].concat());
+        assert_eq!(code(&json), Some(2), "{cmd:?} --json");
+        assert!(
+            json.stdout.is_empty(),
+            "{cmd:?} --json printed {}",
+            stdout(&json)
+        );
+    }
+    assert!(sb.starts("api").is_empty());
+}
+
+#[test]
+fn status_key_exits_0_only_when_healthy() {
+    let sb = sandbox();
+    let flag = sb.path().join("status");
+    let mut svc = sb.service("api", &format!("--status-file {}", flag.display()));
+    svc["consecutive_failures_threshold"] = json!(NEVER);
+    sb.write_config(&sb.config(json!({ "api": svc })));
+    let _d = sb.start_daemon();
+    // Not started yet: unhealthy.
+    wait_until("a first check", T, || {
+        !sb.status_of("api")["health"].is_null()
+    });
+    assert_eq!(code(&sb.ctl(&["status", "api"])), Some(1));
+
+    assert_eq!(code(&sb.ctl(&["on", "api"])), Some(0));
+    sb.wait_healthy("api", None, T);
+    let out = sb.ctl(&["status", "api"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("detail:"), "{}", stdout(&out));
+
+    std::fs::write(&flag, "degraded").unwrap();
+    wait_until("error_status", T, || {
+        sb.status_of("api")["health"] == "error_status"
+    });
+    let out = sb.ctl(&["status", "api"]);
+    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    let rows = json_of(&sb.ctl(&["status", "api", "--json"]), 1);
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["health"], "error_status", "{rows}");
+    // The whole table still exits 0: the daemon replied.
+    assert_eq!(code(&sb.ctl(&["status"])), Some(0));
+}
+
+#[test]
+fn an_unreachable_daemon_exits_3_and_names_the_socket() {
+    let sb = sandbox();
+    let nothing = sb.path().join("none.sock");
+    // A socket file nobody listens on, as a crashed daemon leaves behind.
+    let stale = sb.path().join("stale.sock");
+    drop(UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    for socket in [&nothing, &stale] {
+        for cmd in [
+            &["status"][..],
+            &["status", "api"],
+            &["on", "api"],
+            &["off", "api"],
+            &["restart", "api", "--wait"],
+            &["check", "--json"],
+        ] {
+            let out = ctl_at(socket, cmd);
+            assert_eq!(code(&out), Some(3), "{cmd:?} at {}", socket.display());
+            let err = stderr(&out);
+            assert!(
+                err.contains(&socket.display().to_string()),
+                "{cmd:?}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{cmd:?}: {}", stdout(&out));
+        }
+    }
+}
+
+#[test]
+fn json_output_has_the_documented_keys() {
+    let (sb, _d) = one_service(None);
+    let pid = sb.wait_healthy("api", None, T);
+    let rows = json_of(&sb.ctl(&["status", "--json"]), 0);
+    let row = &rows.as_array().expect("an array")[0];
+    for key in [
+        "key",
+        "display_name",
+        "enabled",
+        "state",
+        "health",
+        "pid",
+        "heartbeat_age_seconds",
+        "consecutive_failures",
+        "last_check",
+        "last_recovery",
+        "detail",
+    ] {
+        assert!(row.get(key).is_some(), "no {key} in {row}");
+    }
+    assert_eq!(row["key"], "api");
+    assert_eq!(row["display_name"], "Service api");
+    assert_eq!(row["state"], "running");
+    assert_eq!(row["health"], "healthy");
+    assert_eq!(row["pid"], pid);
+    assert!(
+        row["heartbeat_age_seconds"]
+            .as_f64()
+            .is_some_and(|a| a >= 0.0),
+        "{row}"
+    );
+    assert_eq!(row["consecutive_failures"], 0);
+    assert_eq!(row["last_recovery"]["trigger"], "automatic", "{row}");
+
+    let report = json_of(&sb.ctl(&["off", "api", "--json"]), 0);
+    for key in ["key", "result", "message", "old_pid", "steps"] {
+        assert!(report.get(key).is_some(), "no {key} in {report}");
+    }
+    assert_eq!(report["old_pid"], pid, "{report}");
+    let step = &report["steps"][0];
+    for key in ["action", "outcome", "message", "duration_ms"] {
+        assert!(step.get(key).is_some(), "no {key} in {step}");
+    }
+    assert_eq!(step["action"], "kill", "{report}");
+    assert_eq!(step["outcome"], "ok", "{report}");
+    // One line of compact JSON.
+    let text = stdout(&sb.ctl(&["status", "--json"]));
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[test]
+fn the_socket_is_found_through_config_and_environment() {
+    let (sb, _d) = one_service(Some(NEVER));
+    let ok = |mut cmd: std::process::Command, how: &str| {
+        cmd.args(["status", "--json"]);
+        let rows = json_of(&run_ctl(cmd), 0);
+        assert_eq!(rows[0]["key"], "api", "{how}: {rows}");
+    };
+    // `--config`: the client reads the config's socket_path, relative to the config's folder,
+    // whatever its own working folder.
+    let mut cmd = ctl_command();
+    cmd.current_dir("/").arg("--config").arg(sb.config_path());
+    ok(cmd, "--config");
+    let mut cmd = ctl_command();
+    cmd.env("WATCHDOG_CONFIG", sb.config_path());
+    ok(cmd, "WATCHDOG_CONFIG");
+    let mut cmd = ctl_command();
+    cmd.env("WATCHDOG_SOCKET", sb.socket());
+    ok(cmd, "WATCHDOG_SOCKET");
+    // --socket wins over the environment.
+    let mut cmd = ctl_command();
+    cmd.env("WATCHDOG_SOCKET", sb.path().join("none.sock"))
+        .arg("--socket")
+        .arg(sb.socket());
+    ok(cmd, "--socket over WATCHDOG_SOCKET");
+    // An unreadable config is a local error, not a fallback to the default socket.
+    let mut cmd = ctl_command();
+    cmd.arg("--config")
+        .arg(sb.path().join("nope.json"))
+        .arg("status");
+    let out = run_ctl(cmd);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nope.json"), "{}", stderr(&out));
+}

@@ -1,0 +1,604 @@
+//! The SQLite audit log and the state that must survive a restart, on a thread of its own.
+//!
+//! rusqlite is blocking, so the connection lives on a dedicated thread fed by a bounded channel:
+//! the supervisor hands over a whole tick's records at once and they are written in one
+//! transaction (WAL, `synchronous=NORMAL`). The supervisor never waits on the disk: when the
+//! channel is full the batch is dropped and counted. Writes that a reply depends on (intent set
+//! by `off`) carry an acknowledgement that fires after the commit.
+//!
+//! Faults cost audit rows, never supervision: a locked, read-only, full or deleted database
+//! makes writes fail, and the rows are counted (`status` shows the count) while the thread
+//! keeps trying to reopen it. A database that is not a database at start is moved aside and a
+//! new one created, loudly. Old rows are pruned after `history_retention_days`.
+//!
+//! Tables: `process_state` (one row per service: failures, intent, last check and recovery) and
+//! `check_history` (one row per check) as the seed had them, plus `recovery_runs` (one row per
+//! pipeline, with each action's outcome as JSON) and `audit_events` (refusals and other notable
+//! happenings).
+
+mod rows;
+mod schema;
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+use protocol::{Health, PipelineResult, RecoverySummary, StepReport, Trigger};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use tokio::sync::oneshot;
+
+/// Batches that may wait for the disk before new ones are dropped.
+const QUEUE: usize = 256;
+
+/// Whether the operator wants a service running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    On,
+    Off,
+}
+
+impl Intent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::On => "on",
+            Intent::Off => "off",
+        }
+    }
+}
+
+/// One row to write.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Check {
+        key: String,
+        health: Health,
+        pid: Option<u32>,
+        age_ms: Option<i64>,
+        failures: u32,
+        detail: String,
+        at_ms: i64,
+    },
+    State(SavedState),
+    /// A pipeline began: written at once, so one cut off by a crash is found at the next start.
+    PipelineStarted {
+        run_id: String,
+        key: String,
+        trigger: Trigger,
+        started_ms: i64,
+    },
+    /// A pipeline ended: completes its `PipelineStarted` row.
+    Pipeline {
+        run_id: String,
+        key: String,
+        trigger: Trigger,
+        result: PipelineResult,
+        message: String,
+        steps: Vec<StepReport>,
+        old_pid: Option<u32>,
+        new_pid: Option<u32>,
+        started_ms: i64,
+        finished_ms: i64,
+    },
+    Event {
+        key: String,
+        kind: &'static str,
+        message: String,
+        at_ms: i64,
+    },
+}
+
+/// A service past its restart budget (flap protection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaveUp {
+    pub since_ms: i64,
+    /// Backoff attempts made since giving up.
+    pub attempts: u32,
+    /// The earliest next automatic attempt; `None` when no further attempts are configured.
+    pub next_attempt_ms: Option<i64>,
+}
+
+/// What the store remembers of a service across restarts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedState {
+    pub key: String,
+    pub failures: u32,
+    pub intent: Intent,
+    pub last_health: Option<Health>,
+    pub last_check_ms: Option<i64>,
+    pub last_recovery: Option<RecoverySummary>,
+    /// Start times (ms) of automatic recoveries within the restart window.
+    pub restarts: Vec<i64>,
+    pub gave_up: Option<GaveUp>,
+    /// The session watchdogd last started for it: (pid = process group, start time in µs).
+    pub started: Option<(u32, i64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot start the store thread: {0}")]
+    Thread(std::io::Error),
+}
+
+enum Msg {
+    Batch(Vec<Record>, Option<oneshot::Sender<()>>),
+}
+
+/// A pipeline that was running when the previous daemon died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub key: String,
+    pub trigger: String,
+    pub started_ms: i64,
+}
+
+/// A freshly opened store: the handle, its writer thread, and what was saved per service.
+pub struct Opened {
+    pub store: Store,
+    /// Ends once every [`Store`] handle is dropped and the queue is written.
+    pub thread: std::thread::JoinHandle<()>,
+    pub saved: HashMap<String, SavedState>,
+    /// Pipelines cut off by the previous daemon's death (now recorded as interrupted).
+    pub interrupted: Vec<Interrupted>,
+}
+
+/// The handle the supervisor writes through. Dropping every handle ends the thread after it
+/// has written what was queued.
+#[derive(Clone)]
+pub struct Store {
+    tx: SyncSender<Msg>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// How often a failing database is reopened.
+const REOPEN_EVERY: Duration = Duration::from_secs(5);
+/// How often old rows are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+impl Store {
+    /// Opens (creating if needed) the database and starts the writer thread. Blocking: call
+    /// before the runtime serves anyone. A database that cannot be opened for writing does not
+    /// stop the daemon: its saved state is read if it can be, and writes are counted as dropped
+    /// until it can be reopened.
+    pub fn open(path: &Path, retention: Duration) -> Result<Opened, StoreError> {
+        let mut interrupted = Vec::new();
+        let (conn, saved) = match open_rw(path) {
+            Ok(conn) => {
+                let saved = schema::load(&conn).unwrap_or_else(|e| {
+                    tracing::error!(target: "store", "cannot read saved state from {}: {e}", path.display());
+                    HashMap::new()
+                });
+                interrupted = schema::mark_interrupted(&conn).unwrap_or_else(|e| {
+                    tracing::error!(target: "store", "cannot mark interrupted pipelines in {}: {e}", path.display());
+                    Vec::new()
+                });
+                (Some(conn), saved)
+            }
+            Err(e) => {
+                tracing::error!(
+                    target: "store",
+                    "cannot open the database {} for writing: {e}; supervising anyway, audit rows are dropped until it can be opened",
+                    path.display()
+                );
+                let saved = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .and_then(|c| schema::load(&c))
+                    .unwrap_or_default();
+                (None, saved)
+            }
+        };
+        let (tx, rx) = sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut writer = Writer {
+            path: path.to_path_buf(),
+            inode: conn.as_ref().and_then(|_| inode(path)),
+            conn,
+            dropped: dropped.clone(),
+            failing: false,
+            last_reopen: Instant::now(),
+            retention,
+            last_prune: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || writer.run(rx))
+            .map_err(StoreError::Thread)?;
+        Ok(Opened {
+            store: Store { tx, dropped },
+            thread,
+            saved,
+            interrupted,
+        })
+    }
+
+    /// Queues a batch; never waits. A full queue drops the batch and counts its rows.
+    pub fn write(&self, batch: Vec<Record>) {
+        if !batch.is_empty() {
+            self.send(batch, None);
+        }
+    }
+
+    /// Queues a batch whose commit someone waits for; the receiver fires after the commit (or
+    /// the failure, which is logged and counted).
+    pub fn write_acked(&self, batch: Vec<Record>) -> oneshot::Receiver<()> {
+        let (ack, done) = oneshot::channel();
+        self.send(batch, Some(ack));
+        done
+    }
+
+    fn send(&self, batch: Vec<Record>, ack: Option<oneshot::Sender<()>>) {
+        let n = batch.len() as u64;
+        match self.tx.try_send(Msg::Batch(batch, ack)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(n, Ordering::Relaxed);
+                tracing::warn!(target: "store", "audit queue full (database slow or locked): dropped {n} rows");
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Rows that could not be written since the start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Opens the database read-write and readies its schema. A file that is not a database is
+/// moved aside (`NAME.corrupt-TIMESTAMP`) and a new one created in its place.
+fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let attempt = || -> rusqlite::Result<Connection> {
+        let conn = Connection::open(path)?;
+        schema::init(&conn)?;
+        schema::migrate(&conn)?;
+        Ok(conn)
+    };
+    match attempt() {
+        Err(e) if is_corrupt(&e) => {
+            let aside = PathBuf::from(format!(
+                "{}.corrupt-{}",
+                path.display(),
+                protocol::time::now_millis()
+            ));
+            tracing::error!(
+                target: "store",
+                "database {} is corrupt ({e}); moving it to {} and starting a new one",
+                path.display(),
+                aside.display()
+            );
+            let _ = std::fs::rename(path, &aside);
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            attempt()
+        }
+        other => other,
+    }
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+fn inode(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+/// The store thread's state.
+struct Writer {
+    path: PathBuf,
+    conn: Option<Connection>,
+    /// The database file's inode when opened: a different one (or none) means it was deleted
+    /// or replaced under us, and SQLite would go on writing to the unlinked file.
+    inode: Option<u64>,
+    dropped: Arc<AtomicU64>,
+    /// The last write failed (logged once per failing spell, not per batch).
+    failing: bool,
+    last_reopen: Instant,
+    retention: Duration,
+    last_prune: Option<Instant>,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Msg>) {
+        loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(Msg::Batch(mut batch, ack)) => {
+                    // Take whatever else is queued: one transaction for all of it.
+                    let mut acks: Vec<oneshot::Sender<()>> = ack.into_iter().collect();
+                    while batch.len() < 50_000 {
+                        match rx.try_recv() {
+                            Ok(Msg::Batch(more, ack)) => {
+                                batch.extend(more);
+                                acks.extend(ack);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.write(&batch);
+                    for ack in acks {
+                        let _ = ack.send(());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            self.prune_if_due();
+        }
+    }
+
+    fn write(&mut self, batch: &[Record]) {
+        self.check_file();
+        let result = match self.conn.as_mut() {
+            Some(conn) => rows::write_batch(conn, batch).map_err(|e| e.to_string()),
+            None => Err("the database is not open".into()),
+        };
+        match result {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::info!(target: "store", "writing audit rows to {} again", self.path.display());
+            }
+            Ok(()) => {}
+            Err(e) => {
+                let total = self
+                    .dropped
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed)
+                    + batch.len() as u64;
+                if !self.failing {
+                    tracing::error!(
+                        target: "store",
+                        "cannot write audit rows to {}: {e}; counting dropped rows ({total} so far) and retrying",
+                        self.path.display()
+                    );
+                }
+                self.failing = true;
+            }
+        }
+    }
+
+    /// Reopens the database when it is not open (after a delay) or when its file was deleted or
+    /// replaced.
+    fn check_file(&mut self) {
+        let replaced = self.conn.is_some() && inode(&self.path) != self.inode;
+        if replaced {
+            tracing::error!(target: "store", "database {} was deleted or replaced; opening a new one", self.path.display());
+            self.conn = None;
+        }
+        if self.conn.is_none() && (replaced || self.last_reopen.elapsed() >= REOPEN_EVERY) {
+            self.last_reopen = Instant::now();
+            if let Ok(conn) = open_rw(&self.path) {
+                self.inode = inode(&self.path);
+                self.conn = Some(conn);
+            }
+        }
+    }
+
+    fn prune_if_due(&mut self) {
+        if self.last_prune.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+            return;
+        }
+        self.last_prune = Some(Instant::now());
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        let cutoff = protocol::time::now_millis()
+            - i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
+        match schema::prune(conn, cutoff) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(target: "store", "pruned {n} audit rows older than the retention")
+            }
+            Err(e) => tracing::warn!(target: "store", "cannot prune old audit rows: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn state_survives_a_reopen_and_batches_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db/watchdog.db");
+        let Opened {
+            store,
+            thread,
+            saved,
+            ..
+        } = Store::open(&path, Duration::from_secs(86_400)).unwrap();
+        assert!(saved.is_empty());
+        let state = SavedState {
+            key: "api".into(),
+            failures: 3,
+            intent: Intent::Off,
+            last_health: Some(Health::TimedOut),
+            last_check_ms: Some(1000),
+            last_recovery: Some(RecoverySummary {
+                trigger: Trigger::Automatic,
+                started_ms: 10,
+                finished_ms: 20,
+                result: PipelineResult::Warned,
+            }),
+            restarts: vec![5, 6],
+            gave_up: Some(GaveUp {
+                since_ms: 7,
+                attempts: 2,
+                next_attempt_ms: Some(9),
+            }),
+            started: Some((42, 43)),
+        };
+        let check = Record::Check {
+            key: "api".into(),
+            health: Health::TimedOut,
+            pid: Some(5),
+            age_ms: Some(1500),
+            failures: 3,
+            detail: "old".into(),
+            at_ms: protocol::time::now_millis(),
+        };
+        store.write(vec![check.clone(), check]);
+        store
+            .write_acked(vec![Record::State(state.clone())])
+            .await
+            .unwrap();
+        drop(store);
+        thread.join().unwrap();
+        let Opened { saved, .. } = Store::open(&path, Duration::from_secs(86_400)).unwrap();
+        assert_eq!(saved.get("api"), Some(&state));
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM check_history", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2, "recent rows are kept");
+    }
+
+    #[tokio::test]
+    async fn rows_older_than_the_retention_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
+        let now = protocol::time::now_millis();
+        let event = |at_ms| Record::Event {
+            key: "k".into(),
+            kind: "t",
+            message: "m".into(),
+            at_ms,
+        };
+        store
+            .write_acked(vec![event(now - 2 * 86_400_000), event(now)])
+            .await
+            .unwrap();
+        drop(store);
+        thread.join().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM audit_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    fn day() -> Duration {
+        Duration::from_secs(86_400)
+    }
+
+    #[tokio::test]
+    async fn a_pipeline_cut_off_is_found_interrupted_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
+        let started = Record::PipelineStarted {
+            run_id: "r1".into(),
+            key: "api".into(),
+            trigger: Trigger::Automatic,
+            started_ms: 5,
+        };
+        store.write_acked(vec![started]).await.unwrap();
+        drop(store);
+        thread.join().unwrap();
+        let opened = Store::open(&path, day()).unwrap();
+        assert_eq!(
+            opened.interrupted,
+            vec![Interrupted {
+                key: "api".into(),
+                trigger: "automatic".into(),
+                started_ms: 5
+            }]
+        );
+        let conn = Connection::open(&path).unwrap();
+        let result: String = conn
+            .query_row("SELECT result FROM recovery_runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(result, "interrupted");
+        drop(opened);
+        assert!(
+            Store::open(&path, day()).unwrap().interrupted.is_empty(),
+            "reported once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_database_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        std::fs::write(&path, vec![0x55u8; 8192]).unwrap();
+        let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
+        store
+            .write_acked(vec![Record::Event {
+                key: "k".into(),
+                kind: "t",
+                message: "m".into(),
+                at_ms: 1,
+            }])
+            .await
+            .unwrap();
+        assert_eq!(store.dropped(), 0);
+        drop(store);
+        thread.join().unwrap();
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("w.db.corrupt-"))
+            .count();
+        assert_eq!(aside, 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_database_is_recreated_and_nothing_is_lost_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
+        let event = || Record::Event {
+            key: "k".into(),
+            kind: "t",
+            message: "m".into(),
+            at_ms: 1,
+        };
+        store.write_acked(vec![event()]).await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        store.write_acked(vec![event()]).await.unwrap();
+        drop(store);
+        thread.join().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM audit_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            n, 1,
+            "the row written after the deletion is in the new file"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_database_counts_dropped_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the database file should be: it can never be opened.
+        let path = dir.path().join("w.db");
+        std::fs::create_dir(&path).unwrap();
+        let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
+        store
+            .write_acked(vec![Record::Event {
+                key: "k".into(),
+                kind: "t",
+                message: "m".into(),
+                at_ms: 1,
+            }])
+            .await
+            .unwrap();
+        assert_eq!(store.dropped(), 1);
+        drop(store);
+        thread.join().unwrap();
+    }
+}

@@ -1,0 +1,243 @@
+//! The database layout: creating and migrating the tables, and reading saved state back.
+//!
+//! Tables are created if missing; columns added after a table first shipped are added in place
+//! ([`ADDED_COLUMNS`]), so an older database keeps working after an upgrade.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use protocol::{Health, PipelineResult, RecoverySummary, Trigger};
+use rusqlite::Connection;
+
+use super::{GaveUp, Intent, SavedState};
+
+pub(super) fn init(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let _: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS process_state (
+            process_key TEXT PRIMARY KEY,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_health TEXT,
+            last_check TEXT,
+            last_check_ms INTEGER,
+            intent TEXT NOT NULL DEFAULT 'on',
+            last_recovery TEXT,
+            last_recovery_trigger TEXT,
+            last_recovery_result TEXT,
+            last_recovery_started_ms INTEGER,
+            last_recovery_finished_ms INTEGER,
+            restart_times TEXT NOT NULL DEFAULT '[]',
+            started_pid INTEGER,
+            started_at_us INTEGER,
+            gave_up_since_ms INTEGER,
+            backoff_attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ms INTEGER,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS check_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            process_key TEXT NOT NULL,
+            health TEXT NOT NULL,
+            pid INTEGER,
+            heartbeat_age_seconds REAL,
+            consecutive_failures INTEGER NOT NULL,
+            details TEXT,
+            checked_at TEXT NOT NULL,
+            checked_at_ms INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS check_history_key_time ON check_history(process_key, checked_at_ms);
+        CREATE TABLE IF NOT EXISTS recovery_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT,
+            process_key TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            result TEXT NOT NULL,
+            message TEXT NOT NULL,
+            actions TEXT NOT NULL,
+            old_pid INTEGER,
+            new_pid INTEGER,
+            started_at TEXT NOT NULL,
+            started_at_ms INTEGER NOT NULL,
+            finished_at TEXT,
+            finished_at_ms INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS recovery_runs_key_time ON recovery_runs(process_key, started_at_ms);
+        CREATE TABLE IF NOT EXISTS audit_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            process_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            at TEXT NOT NULL,
+            at_ms INTEGER NOT NULL
+        );",
+    )
+}
+
+/// Columns added after the first release of a table: added in place to older databases.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "process_state",
+        "restart_times",
+        "TEXT NOT NULL DEFAULT '[]'",
+    ),
+    ("process_state", "gave_up_since_ms", "INTEGER"),
+    (
+        "process_state",
+        "backoff_attempts",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("process_state", "next_attempt_ms", "INTEGER"),
+    ("process_state", "started_pid", "INTEGER"),
+    ("process_state", "started_at_us", "INTEGER"),
+    ("recovery_runs", "run_id", "TEXT"),
+];
+
+pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let exists: bool = conn.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !exists {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_health(s: &str) -> Option<Health> {
+    [
+        Health::Stalled,
+        Health::NoHeartbeat,
+        Health::StalePid,
+        Health::TimedOut,
+        Health::ErrorStatus,
+        Health::Healthy,
+    ]
+    .into_iter()
+    .find(|h| h.as_str() == s)
+}
+
+fn parse_trigger(s: &str) -> Option<Trigger> {
+    [
+        Trigger::Automatic,
+        Trigger::Restart,
+        Trigger::On,
+        Trigger::Off,
+    ]
+    .into_iter()
+    .find(|t| t.as_str() == s)
+}
+
+fn parse_result(s: &str) -> Option<PipelineResult> {
+    [
+        PipelineResult::Succeeded,
+        PipelineResult::Warned,
+        PipelineResult::Failed,
+        PipelineResult::Skipped,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == s)
+}
+
+pub(super) fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedState>> {
+    let mut st = conn.prepare(
+        "SELECT process_key, consecutive_failures, intent, last_health, last_check_ms,
+                last_recovery_trigger, last_recovery_result, last_recovery_started_ms,
+                last_recovery_finished_ms, restart_times, gave_up_since_ms, backoff_attempts,
+                next_attempt_ms, started_pid, started_at_us
+         FROM process_state",
+    )?;
+    let rows = st.query_map([], |r| {
+        let recovery = match (
+            r.get::<_, Option<String>>(5)?
+                .as_deref()
+                .and_then(parse_trigger),
+            r.get::<_, Option<String>>(6)?
+                .as_deref()
+                .and_then(parse_result),
+            r.get::<_, Option<i64>>(7)?,
+            r.get::<_, Option<i64>>(8)?,
+        ) {
+            (Some(trigger), Some(result), Some(started_ms), Some(finished_ms)) => {
+                Some(RecoverySummary {
+                    trigger,
+                    result,
+                    started_ms,
+                    finished_ms,
+                })
+            }
+            _ => None,
+        };
+        Ok(SavedState {
+            key: r.get(0)?,
+            failures: r.get::<_, i64>(1)?.clamp(0, i64::from(u32::MAX)) as u32,
+            intent: if r.get::<_, String>(2)? == "off" {
+                Intent::Off
+            } else {
+                Intent::On
+            },
+            last_health: r
+                .get::<_, Option<String>>(3)?
+                .as_deref()
+                .and_then(parse_health),
+            last_check_ms: r.get(4)?,
+            last_recovery: recovery,
+            restarts: serde_json::from_str(&r.get::<_, String>(9)?).unwrap_or_default(),
+            gave_up: match r.get::<_, Option<i64>>(10)? {
+                Some(since_ms) => Some(GaveUp {
+                    since_ms,
+                    attempts: r.get::<_, i64>(11)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    next_attempt_ms: r.get(12)?,
+                }),
+                None => None,
+            },
+            started: match (r.get::<_, Option<i64>>(13)?, r.get::<_, Option<i64>>(14)?) {
+                (Some(pid), Some(at)) => u32::try_from(pid).ok().map(|p| (p, at)),
+                _ => None,
+            },
+        })
+    })?;
+    rows.map(|r| r.map(|s| (s.key.clone(), s))).collect()
+}
+
+/// Marks the runs a dead daemon left `running` as `interrupted` and returns them.
+pub(super) fn mark_interrupted(conn: &Connection) -> rusqlite::Result<Vec<super::Interrupted>> {
+    let mut st = conn.prepare(
+        "SELECT process_key, trigger, started_at_ms FROM recovery_runs WHERE result = 'running'",
+    )?;
+    let runs = st
+        .query_map([], |r| {
+            Ok(super::Interrupted {
+                key: r.get(0)?,
+                trigger: r.get(1)?,
+                started_ms: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if !runs.is_empty() {
+        conn.execute(
+            "UPDATE recovery_runs SET result = 'interrupted',
+                message = 'watchdogd stopped before this pipeline finished' WHERE result = 'running'",
+            [],
+        )?;
+    }
+    Ok(runs)
+}
+
+/// Deletes audit rows older than `cutoff_ms`; returns how many went.
+pub(super) fn prune(conn: &Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
+    let mut n = conn.execute(
+        "DELETE FROM check_history WHERE checked_at_ms < ?1",
+        [cutoff_ms],
+    )?;
+    n += conn.execute(
+        "DELETE FROM recovery_runs WHERE finished_at_ms < ?1 AND result != 'running'",
+        [cutoff_ms],
+    )?;
+    n += conn.execute("DELETE FROM audit_events WHERE at_ms < ?1", [cutoff_ms])?;
+    Ok(n)
+}
