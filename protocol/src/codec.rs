@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::message::{ErrorKind, Request, Response};
 
 /// Bumped on any change reachable from [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// First field of every request: "WDOG".
 pub const MAGIC: u32 = u32::from_be_bytes(*b"WDOG");
 /// Largest request payload the daemon reads.
@@ -194,6 +194,7 @@ mod tests {
             clock_skew_ms: None,
             restarts_in_window: 0,
             next_attempt_ms: None,
+            off_until_ms: None,
         }
     }
 
@@ -251,6 +252,26 @@ mod tests {
         };
         assert_eq!(body(&wait.into()), vec![7, 1, b'a', 1, 0]);
         assert_eq!(body(&Request::Reload), vec![8]);
+        assert_eq!(
+            body(&Request::OffFor {
+                key: "a".into(),
+                for_ms: 1
+            }),
+            vec![9, 1, b'a', 1]
+        );
+        let history = HistoryRequest {
+            key: None,
+            limit: 2,
+            since_ms: None,
+        };
+        assert_eq!(body(&history.into()), vec![10, 0, 2, 0]);
+        assert_eq!(body(&Request::Events), vec![11]);
+        assert_eq!(
+            body(&Request::Detail { key: "a".into() }),
+            vec![12, 1, b'a']
+        );
+        assert_eq!(body(&Request::Metrics), vec![13]);
+        assert_eq!(body(&Request::Version), vec![14]);
         // The frozen header: magic (varint u32 > 2^16 → 0xfc + 4 LE bytes), protocol, version.
         let full = encode_request(&Request::StartAll).unwrap();
         assert_eq!(&full[..5], &[0xfc, b'G', b'O', b'D', b'W']);

@@ -26,6 +26,36 @@ pub enum Request {
     Wait(WaitRequest),
     /// Re-read the config file and apply it as a diff; an invalid file changes nothing.
     Reload,
+    /// `Off` for a maintenance window: turned back on by itself after `for_ms`.
+    OffFor { key: String, for_ms: u64 },
+    /// Checks, recoveries and events from the audit log, newest first.
+    History(HistoryRequest),
+    /// Stream every state change and recovery step as it happens: the daemon answers with
+    /// [`Response::Event`] frames until the client disconnects.
+    Events,
+    /// One service in depth: status, settings, current heartbeat, recent history.
+    Detail { key: String },
+    /// OpenMetrics text for the daemon and every service.
+    Metrics,
+    /// The daemon's version and protocol.
+    Version,
+}
+
+/// Arguments of [`Request::History`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRequest {
+    /// Only this service (`None`: all).
+    pub key: Option<String>,
+    /// At most this many entries.
+    pub limit: u32,
+    /// Only entries at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+}
+
+impl From<HistoryRequest> for Request {
+    fn from(h: HistoryRequest) -> Self {
+        Request::History(h)
+    }
 }
 
 /// Arguments of [`Request::Wait`].
@@ -47,7 +77,16 @@ impl From<WaitRequest> for Request {
 impl Request {
     /// Whether this request changes anything (the rest only read).
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Request::Status { .. } | Request::Wait(_))
+        !matches!(
+            self,
+            Request::Status { .. }
+                | Request::Wait(_)
+                | Request::History(_)
+                | Request::Events
+                | Request::Detail { .. }
+                | Request::Metrics
+                | Request::Version
+        )
     }
 }
 
@@ -66,6 +105,123 @@ pub enum Response {
     Wait(WaitReply),
     /// Reply to [`Request::Reload`] when the new config was applied.
     Reload(ReloadReport),
+    /// Reply to [`Request::History`], newest first.
+    History(Vec<HistoryEntry>),
+    /// One frame of the [`Request::Events`] stream.
+    Event(EventRecord),
+    /// Reply to [`Request::Detail`].
+    Detail(Box<ServiceDetail>),
+    /// Reply to [`Request::Metrics`]: OpenMetrics text.
+    Metrics(String),
+    /// Reply to [`Request::Version`].
+    Version(VersionReply),
+}
+
+/// What an audit-log entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryKind {
+    Check,
+    Recovery,
+    /// Anything else worth an audit row: refusals, give-ups, reloads, interrupted pipelines.
+    Event,
+}
+
+impl HistoryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Check => "check",
+            HistoryKind::Recovery => "recovery",
+            HistoryKind::Event => "event",
+        }
+    }
+}
+
+/// One audit-log entry. Fields that do not apply to its kind are empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub kind: HistoryKind,
+    /// The service (empty for daemon-wide events).
+    pub key: String,
+    /// When it happened (a recovery: when it started).
+    pub at_ms: i64,
+    /// Checks: the verdict.
+    pub health: Option<Health>,
+    pub pid: Option<u32>,
+    /// Checks: consecutive failures after it.
+    pub failures: Option<u32>,
+    /// Recoveries: what started it.
+    pub trigger: Option<Trigger>,
+    /// Recoveries: `succeeded`, `warned`, `failed`, `skipped`, `running` or `interrupted`;
+    /// events: their kind (`gave_up`, `signal_refused`, …).
+    pub outcome: String,
+    pub finished_ms: Option<i64>,
+    /// Recoveries: each action's outcome.
+    pub steps: Vec<StepReport>,
+    pub message: String,
+}
+
+/// What a live event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A check came out differently from the one before.
+    HealthChanged,
+    /// The lifecycle state changed.
+    StateChanged,
+    PipelineStarted,
+    /// One action of a pipeline finished.
+    StepFinished,
+    PipelineFinished,
+    GaveUp,
+    Reloaded,
+    /// This follower fell behind and missed events (the message says how many).
+    Lagged,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::HealthChanged => "health_changed",
+            EventKind::StateChanged => "state_changed",
+            EventKind::PipelineStarted => "pipeline_started",
+            EventKind::StepFinished => "step_finished",
+            EventKind::PipelineFinished => "pipeline_finished",
+            EventKind::GaveUp => "gave_up",
+            EventKind::Reloaded => "reloaded",
+            EventKind::Lagged => "lagged",
+        }
+    }
+}
+
+/// One live event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub at_ms: i64,
+    pub key: String,
+    pub kind: EventKind,
+    pub health: Option<Health>,
+    pub state: Option<ServiceState>,
+    pub message: String,
+}
+
+/// Reply to [`Request::Detail`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDetail {
+    pub status: ServiceStatus,
+    /// The service's normalized settings, as JSON text.
+    pub config_json: String,
+    /// The heartbeat file's content now (or why it cannot be read).
+    pub heartbeat: String,
+    /// Recent checks and recoveries, newest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Reply to [`Request::Version`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionReply {
+    pub daemon_version: String,
+    pub protocol: u32,
+    pub daemon_pid: u32,
+    pub started_ms: i64,
 }
 
 /// What a reload changed.
@@ -153,6 +309,8 @@ pub struct ServiceStatus {
     pub restarts_in_window: u32,
     /// When gave up and backing off: the earliest time of the next automatic attempt.
     pub next_attempt_ms: Option<i64>,
+    /// Turned off for a maintenance window (`off --for`): when it is turned back on.
+    pub off_until_ms: Option<i64>,
 }
 
 /// The supervisor's lifecycle state of a service (what it is doing), beside its health.

@@ -333,6 +333,11 @@ fn unexpected(socket: &Path, response: &Response) -> Failure {
         Response::Bulk(_) => "bulk",
         Response::Wait(_) => "wait",
         Response::Reload(_) => "reload",
+        Response::History(_) => "history",
+        Response::Event(_) => "event",
+        Response::Detail(_) => "detail",
+        Response::Metrics(_) => "metrics",
+        Response::Version(_) => "version",
     };
     Failure::new(
         Exit::Unreachable,

@@ -133,6 +133,7 @@ mod tests {
             clock_skew_ms: None,
             restarts_in_window: 1,
             next_attempt_ms: None,
+            off_until_ms: None,
         }
     }
 

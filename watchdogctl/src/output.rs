@@ -328,6 +328,7 @@ mod tests {
             clock_skew_ms: None,
             restarts_in_window: 0,
             next_attempt_ms: None,
+            off_until_ms: None,
         }
     }
 

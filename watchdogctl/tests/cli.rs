@@ -107,6 +107,7 @@ fn service(key: &str, health: Option<Health>, pid: Option<u32>) -> ServiceStatus
         clock_skew_ms: None,
         restarts_in_window: 0,
         next_attempt_ms: None,
+        off_until_ms: None,
     }
 }
 

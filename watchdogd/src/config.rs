@@ -49,6 +49,7 @@ pub const GLOBAL_FIELDS: &[&str] = &[
     "read_users",
     "read_groups",
     "history_retention_days",
+    "metrics_textfile",
     "processes",
 ];
 
@@ -147,6 +148,8 @@ pub struct Config {
     pub access: AccessConfig,
     /// `history_retention_days`: audit rows older than this are pruned.
     pub history_retention: Duration,
+    /// `metrics_textfile`: rewritten with OpenMetrics text about once a second (node_exporter).
+    pub metrics_textfile: Option<PathBuf>,
     /// By key, in key order.
     pub processes: BTreeMap<String, ProcessConfig>,
 }
@@ -315,6 +318,9 @@ impl Config {
         root.insert("control_groups".into(), json!(a.control_groups));
         root.insert("read_users".into(), json!(a.read_users));
         root.insert("read_groups".into(), json!(a.read_groups));
+        if let Some(p) = &self.metrics_textfile {
+            root.insert("metrics_textfile".into(), path_json(p));
+        }
         root.insert(
             "history_retention_days".into(),
             json!(self.history_retention.as_secs_f64() / 86_400.0),

@@ -14,12 +14,13 @@ use futures_util::{SinkExt, StreamExt};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
 use protocol::codec::{self, CodecError};
-use protocol::{ErrorKind, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Response};
+use protocol::{ErrorKind, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, AccessPolicy, Peer, Right};
+use crate::answers;
 
 /// A client that sends nothing for this long is disconnected.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,7 +127,14 @@ pub async fn serve(
             }
             continue;
         }
-        let response = handle.request(request).await;
+        let response = match request {
+            Request::Events => return follow(&mut out, &mut frames, &handle, &shutdown).await,
+            Request::History(h) => answers::history(&handle, h).await,
+            Request::Detail { key } => answers::detail(&handle, key).await,
+            Request::Metrics => answers::metrics(&handle),
+            Request::Version => answers::version(&handle),
+            other => handle.request(other).await,
+        };
         if let Err(e) = send(&mut out, &response).await {
             tracing::debug!(target: "server", "cannot reply: {e}");
             return;
@@ -134,9 +142,53 @@ pub async fn serve(
     }
 }
 
-fn request_name(request: &protocol::Request) -> &'static str {
+/// Streams live events until the client goes away (or the daemon stops). A follower that falls
+/// behind is told how many events it missed, and goes on.
+async fn follow<R, W>(
+    out: &mut FramedWrite<W, LengthDelimitedCodec>,
+    frames: &mut FramedRead<R, LengthDelimitedCodec>,
+    handle: &crate::supervisor::SupervisorHandle,
+    shutdown: &CancellationToken,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::sync::broadcast::error::RecvError;
+    let mut live = handle.subscribe();
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => return,
+            // Anything from the client (or its going away) ends the stream.
+            _ = frames.next() => return,
+            e = live.recv() => e,
+        };
+        let event = match event {
+            Ok(e) => e,
+            Err(RecvError::Lagged(n)) => protocol::EventRecord {
+                at_ms: protocol::time::now_millis(),
+                key: String::new(),
+                kind: protocol::EventKind::Lagged,
+                health: None,
+                state: None,
+                message: format!("this follower fell behind and missed {n} events"),
+            },
+            Err(RecvError::Closed) => return,
+        };
+        if send(out, &Response::Event(event)).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn request_name(request: &Request) -> &'static str {
     use protocol::Request::*;
     match request {
+        OffFor { .. } => "off --for",
+        History(_) => "history",
+        Events => "events",
+        Detail { .. } => "status KEY",
+        Metrics => "metrics",
+        Version => "version",
         Status { .. } => "status",
         On { .. } => "on",
         Off { .. } => "off",

@@ -10,12 +10,15 @@
 //! same code with no test mode.
 
 pub mod access;
+pub mod answers;
 pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod health;
 pub mod heartbeat;
 pub mod logging;
+pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod process;
 pub mod server;
@@ -74,6 +77,7 @@ pub async fn run(
     }
     let (supervisor, handle) = Supervisor::new(config.clone(), store, &saved);
     let token = CancellationToken::new();
+    let turn = supervisor.heartbeat.clone();
     let owner = tokio::spawn(supervisor.run(token.clone()));
     let reloader = handle.clone();
     let reloader_stop = token.clone();
@@ -92,6 +96,10 @@ pub async fn run(
             }
         }
     });
+    // The socket is bound and listening: connections queue until the accept loop takes them,
+    // so READY=1 may go out now.
+    let notifier = Arc::new(notify::Notifier::from_env());
+    notify::spawn(notifier.clone(), &handle, turn, token.clone());
     let server = tokio::spawn(server::serve(
         listener,
         handle,
@@ -107,6 +115,7 @@ pub async fn run(
     );
     shutdown.await;
     tracing::info!(target: "watchdogd", "shutting down");
+    notifier.send("STOPPING=1\nSTATUS=shutting down");
     token.cancel();
     server.await.context("server task panicked")?;
     owner.await.context("supervisor task panicked")?;

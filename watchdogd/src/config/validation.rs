@@ -117,6 +117,10 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
             "socket_mode: world-writable; anyone can connect (requests are still checked against control_users/read_users)".into(),
         );
     }
+    let metrics_textfile = top
+        .read(found, "metrics_textfile", non_empty_string)
+        .found()
+        .map(|p| paths::resolve(&base_dir, &p));
     let history_retention = top
         .read(found, "history_retention_days", positive_seconds)
         .or(Duration::from_secs_f64(DEFAULT_RETENTION_DAYS))
@@ -178,6 +182,7 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         on_give_up,
         access,
         history_retention,
+        metrics_textfile,
         processes,
     })
 }

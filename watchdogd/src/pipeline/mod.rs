@@ -38,6 +38,8 @@ pub struct Plan {
     pub health: Option<protocol::Health>,
     /// Consecutive failures when it was triggered.
     pub failures: u32,
+    /// Where to announce each finished action (live `events` followers), if anyone listens.
+    pub progress: Option<tokio::sync::broadcast::Sender<protocol::EventRecord>>,
 }
 
 impl Plan {
@@ -204,6 +206,19 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
             _ => {
                 tracing::warn!(target: "pipeline", "{}: {action} {}: {message}", plan.key, outcome.as_str())
             }
+        }
+        if let Some(progress) = &plan.progress {
+            let _ = progress.send(protocol::EventRecord {
+                at_ms: protocol::time::now_millis(),
+                key: plan.key.clone(),
+                kind: protocol::EventKind::StepFinished,
+                health: None,
+                state: None,
+                message: format!(
+                    "{action}: {} ({duration_ms} ms) {message}",
+                    outcome.as_str()
+                ),
+            });
         }
         out.steps.push(StepReport {
             action: action.clone(),

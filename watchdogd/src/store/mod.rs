@@ -16,6 +16,7 @@
 //! pipeline, with each action's outcome as JSON) and `audit_events` (refusals and other notable
 //! happenings).
 
+pub mod history;
 mod rows;
 mod schema;
 
@@ -115,6 +116,8 @@ pub struct SavedState {
     pub gave_up: Option<GaveUp>,
     /// The session watchdogd last started for it: (pid = process group, start time in µs).
     pub started: Option<(u32, i64)>,
+    /// The end of a maintenance window (`off --for`), in ms.
+    pub off_until_ms: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -437,6 +440,7 @@ mod tests {
                 next_attempt_ms: Some(9),
             }),
             started: Some((42, 43)),
+            off_until_ms: Some(44),
         };
         let check = Record::Check {
             key: "api".into(),

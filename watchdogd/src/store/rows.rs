@@ -48,8 +48,8 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                     last_check_ms, intent, last_recovery, last_recovery_trigger, last_recovery_result,
                     last_recovery_started_ms, last_recovery_finished_ms, restart_times,
                     gave_up_since_ms, backoff_attempts, next_attempt_ms, updated_at, started_pid,
-                    started_at_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                    started_at_us, off_until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
                  ON CONFLICT(process_key) DO UPDATE SET
                     consecutive_failures = excluded.consecutive_failures,
                     last_health = excluded.last_health, last_check = excluded.last_check,
@@ -65,7 +65,8 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                     next_attempt_ms = excluded.next_attempt_ms,
                     updated_at = excluded.updated_at,
                     started_pid = excluded.started_pid,
-                    started_at_us = excluded.started_at_us",
+                    started_at_us = excluded.started_at_us,
+                    off_until_ms = excluded.off_until_ms",
             )?
             .execute(params![
                 s.key,
@@ -86,6 +87,7 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                 format_millis(protocol::time::now_millis()),
                 s.started.map(|(pid, _)| pid),
                 s.started.map(|(_, at)| at),
+                s.off_until_ms,
             ])?;
         }
         Record::PipelineStarted {

@@ -31,6 +31,7 @@ pub(super) fn init(conn: &Connection) -> rusqlite::Result<()> {
             restart_times TEXT NOT NULL DEFAULT '[]',
             started_pid INTEGER,
             started_at_us INTEGER,
+            off_until_ms INTEGER,
             gave_up_since_ms INTEGER,
             backoff_attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_ms INTEGER,
@@ -92,6 +93,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("process_state", "started_pid", "INTEGER"),
     ("process_state", "started_at_us", "INTEGER"),
     ("recovery_runs", "run_id", "TEXT"),
+    ("process_state", "off_until_ms", "INTEGER"),
 ];
 
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -108,7 +110,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn parse_health(s: &str) -> Option<Health> {
+pub(super) fn parse_health(s: &str) -> Option<Health> {
     [
         Health::Stalled,
         Health::NoHeartbeat,
@@ -121,7 +123,7 @@ fn parse_health(s: &str) -> Option<Health> {
     .find(|h| h.as_str() == s)
 }
 
-fn parse_trigger(s: &str) -> Option<Trigger> {
+pub(super) fn parse_trigger(s: &str) -> Option<Trigger> {
     [
         Trigger::Automatic,
         Trigger::Restart,
@@ -148,7 +150,7 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedS
         "SELECT process_key, consecutive_failures, intent, last_health, last_check_ms,
                 last_recovery_trigger, last_recovery_result, last_recovery_started_ms,
                 last_recovery_finished_ms, restart_times, gave_up_since_ms, backoff_attempts,
-                next_attempt_ms, started_pid, started_at_us
+                next_attempt_ms, started_pid, started_at_us, off_until_ms
          FROM process_state",
     )?;
     let rows = st.query_map([], |r| {
@@ -199,6 +201,7 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedS
                 (Some(pid), Some(at)) => u32::try_from(pid).ok().map(|p| (p, at)),
                 _ => None,
             },
+            off_until_ms: r.get(15)?,
         })
     })?;
     rows.map(|r| r.map(|s| (s.key.clone(), s))).collect()

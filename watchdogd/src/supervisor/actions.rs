@@ -38,6 +38,21 @@ impl Supervisor {
             Request::StopAll => self.bulk(Trigger::Off, reply),
             Request::Check => self.check_all_now(reply),
             Request::Reload => self.start_reload(Some(reply)),
+            Request::OffFor { key, for_ms } => self.keyed(&key, reply, |s, i, r| {
+                s.request_action(i, Trigger::Off, r);
+                let until = protocol::time::now_millis().saturating_add(i64::try_from(for_ms).unwrap_or(i64::MAX));
+                let svc = &mut s.services[i];
+                svc.off_until_ms = Some(until);
+                tracing::info!(target: "supervisor", "{}: off until {}", svc.cfg.key, protocol::time::format_millis(until));
+                s.pending.push(Record::State(s.services[i].saved()));
+            }),
+            // Answered by the connection itself, from the snapshot and the database.
+            Request::History(_) | Request::Events | Request::Detail { .. } | Request::Metrics | Request::Version => {
+                let _ = reply.send(Response::Error {
+                    kind: protocol::ErrorKind::BadRequest,
+                    message: "not a supervisor request".into(),
+                });
+            }
             Request::Wait(w) => self.keyed(&w.key.clone(), reply, |s, i, r| {
                 let svc = &mut s.services[i];
                 let deadline = Instant::now() + std::time::Duration::from_millis(w.timeout_ms);
@@ -93,8 +108,10 @@ impl Supervisor {
     }
 
     /// Sets the intent an action implies and runs it, joins the running pipeline, or queues it.
-    fn request_action(&mut self, idx: usize, trigger: Trigger, reply: Reply) {
+    pub(super) fn request_action(&mut self, idx: usize, trigger: Trigger, reply: Reply) {
         let svc = &mut self.services[idx];
+        // An explicit action ends a maintenance window (`off --for` sets a new one after this).
+        svc.off_until_ms = None;
         if trigger != Trigger::Off && (svc.gave_up.is_some() || !svc.restarts.is_empty()) {
             // An operator's `restart`/`on` is a fresh start: the budget refills.
             if svc.gave_up.take().is_some() {
@@ -173,6 +190,7 @@ impl Supervisor {
                 .then(|| svc.verdict.as_ref().map(|v| v.health))
                 .flatten(),
             failures: svc.failures,
+            progress: (self.live.receiver_count() > 0).then(|| self.live.clone()),
         };
         let id = self.next_pipeline_id;
         self.next_pipeline_id += 1;
@@ -185,6 +203,17 @@ impl Supervisor {
         });
         tracing::info!(target: "pipeline", "{}: {} pipeline: {}", svc.cfg.key, trigger.as_str(), plan.actions.join(" → "));
         self.dirty = true;
+        self.emit_for(
+            &plan.key,
+            protocol::EventKind::PipelineStarted,
+            None,
+            None,
+            format!(
+                "{} pipeline: {}",
+                trigger.as_str(),
+                plan.actions.join(" → ")
+            ),
+        );
         self.pending.push(Record::PipelineStarted {
             run_id: format!("{}-{id}", self.run_prefix),
             key: plan.key.clone(),
@@ -234,6 +263,14 @@ impl Supervisor {
         if succeeded {
             svc.failures = 0;
         }
+        let slot = match outcome.result {
+            PipelineResult::Succeeded => 0,
+            PipelineResult::Warned => 1,
+            PipelineResult::Failed => 2,
+            PipelineResult::Skipped => 3,
+        };
+        svc.counters.recoveries[slot] += 1;
+        svc.counters.last_recovery_duration_ms = Some(outcome.finished_ms - outcome.started_ms);
         let new_pid = outcome.started.as_ref().map(|s| s.pid);
         if let Some(started) = outcome.started.as_mut() {
             svc.started = Some(StartRecord {
@@ -266,6 +303,22 @@ impl Supervisor {
         svc.next_check = svc
             .next_check
             .min(Instant::now() + super::checks::WAIT_CADENCE);
+        let finished = format!(
+            "{} pipeline {}: {}",
+            trigger.as_str(),
+            outcome.result.as_str(),
+            outcome.message
+        );
+        self.emit_for(
+            &key,
+            protocol::EventKind::PipelineFinished,
+            None,
+            None,
+            finished,
+        );
+        let Some(svc) = self.services.get_mut(idx) else {
+            return;
+        };
         let report = ActionReport {
             key: key.clone(),
             result: outcome.result,
@@ -352,6 +405,13 @@ impl Supervisor {
             svc.cfg.key
         );
         tracing::error!(target: "supervisor", "{}: {message}", svc.cfg.key);
+        self.emit_for(
+            &svc.cfg.key,
+            protocol::EventKind::GaveUp,
+            None,
+            Some(protocol::ServiceState::GaveUp),
+            message.clone(),
+        );
         self.pending.push(Record::Event {
             key: svc.cfg.key.clone(),
             kind: "gave_up",

@@ -22,8 +22,9 @@ use crate::store::{Intent, Record};
 pub(super) const WAIT_CADENCE: Duration = Duration::from_millis(200);
 /// Checks due within this slack of each other go in one batch.
 const BATCH_SLACK: Duration = Duration::from_millis(20);
-/// Longest sleep of the owner when nothing is due (it also wakes on any message).
-const IDLE: Duration = Duration::from_secs(3600);
+/// Longest sleep of the owner when nothing is due (it also wakes on any message). Short, so
+/// that the turn heartbeat the systemd watchdog relies on keeps moving.
+const IDLE: Duration = Duration::from_secs(1);
 
 impl Supervisor {
     /// The next instant the owner has timed work: a check due or a waiter's deadline.
@@ -35,6 +36,10 @@ impl Supervisor {
             }
             for w in &svc.waiters {
                 wake = wake.min(w.deadline);
+            }
+            if let Some(until) = svc.off_until_ms {
+                let left = until.saturating_sub(protocol::time::now_millis()).max(0) as u64;
+                wake = wake.min(Instant::now() + Duration::from_millis(left));
             }
         }
         wake
@@ -80,6 +85,21 @@ impl Supervisor {
         if !due.is_empty() {
             self.dispatch_checks(due, None);
         }
+        self.end_maintenance();
+    }
+
+    /// Turns services back on whose maintenance window (`off --for`) has passed.
+    fn end_maintenance(&mut self) {
+        let now_ms = protocol::time::now_millis();
+        for idx in 0..self.services.len() {
+            if self.services[idx].off_until_ms.is_some_and(|t| t <= now_ms) {
+                self.services[idx].off_until_ms = None;
+                tracing::info!(target: "supervisor", "{}: maintenance window over; turning it back on", self.services[idx].cfg.key);
+                // Nobody waits for this answer; the outcome is in the log and the audit log.
+                let (reply, _) = tokio::sync::oneshot::channel();
+                self.request_action(idx, protocol::Trigger::On, reply);
+            }
+        }
     }
 
     /// Reads and classifies the given services on the blocking pool; the results come back as
@@ -96,13 +116,14 @@ impl Supervisor {
         let events = self.events_tx.clone();
         let epoch = self.epoch;
         tokio::spawn(async move {
-            let results = tokio::task::spawn_blocking(move || check_batch(&jobs))
+            let (results, tick_ms) = tokio::task::spawn_blocking(move || check_batch(&jobs))
                 .await
                 .unwrap_or_default();
             let _ = events
                 .send(Event::Checked {
                     epoch,
                     results,
+                    tick_ms,
                     reply,
                 })
                 .await;
@@ -114,8 +135,12 @@ impl Supervisor {
         &mut self,
         epoch: u64,
         mut results: Vec<(usize, Verdict)>,
+        tick_ms: f64,
         reply: Option<Reply>,
     ) {
+        self.facts.last_tick_ms = tick_ms;
+        self.facts.max_tick_ms = self.facts.max_tick_ms.max(tick_ms);
+        self.facts.checks_total += results.len() as u64;
         if epoch != self.epoch {
             // Dispatched before a reload renumbered the services: already re-dispatched.
             results.clear();
@@ -283,9 +308,11 @@ struct Job {
     owner: Option<u32>,
 }
 
-fn check_batch(jobs: &[Job]) -> Vec<(usize, Verdict)> {
+fn check_batch(jobs: &[Job]) -> (Vec<(usize, Verdict)>, f64) {
+    let started = std::time::Instant::now();
     let mut buf = Vec::with_capacity(1024);
-    jobs.iter()
+    let results = jobs
+        .iter()
         .map(|Job { idx, cfg, owner }| {
             let mut reading = heartbeat::read(&cfg.heartbeat_path, &mut buf);
             if let (heartbeat::Reading::Beat(b), Some(want)) = (&reading, owner)
@@ -308,5 +335,6 @@ fn check_batch(jobs: &[Job]) -> Vec<(usize, Verdict)> {
                 ),
             )
         })
-        .collect()
+        .collect();
+    (results, started.elapsed().as_secs_f64() * 1000.0)
 }

@@ -10,12 +10,35 @@ use protocol::{ErrorKind, Request, Response, ServiceStatus, StatusReply};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// What the owner publishes after each change.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshot {
     /// Sorted by key.
     pub services: Vec<ServiceStatus>,
+    /// Counters per service, in the same order.
+    pub counters: Vec<ServiceCounters>,
     /// Audit rows that could not be written.
     pub dropped_rows: u64,
+    /// The config in force.
+    pub config: Arc<crate::config::Config>,
+    pub daemon: DaemonFacts,
+}
+
+/// Counters of one service since the daemon started (for metrics).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceCounters {
+    /// Pipelines by result: succeeded, warned, failed, skipped.
+    pub recoveries: [u64; 4],
+    pub last_recovery_duration_ms: Option<i64>,
+}
+
+/// Facts about the daemon itself (for metrics and `--version`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DaemonFacts {
+    pub started_ms: i64,
+    /// Duration of the last check batch (read + classify), and the longest so far.
+    pub last_tick_ms: f64,
+    pub max_tick_ms: f64,
+    pub checks_total: u64,
 }
 
 /// A request for the owner, with where to send the answer.
@@ -30,6 +53,7 @@ pub struct SupervisorHandle {
     pub(super) snapshot: watch::Receiver<Arc<Snapshot>>,
     /// For audit rows about connections (refusals), which touch no service state.
     pub(super) store: crate::store::Store,
+    pub(super) live: tokio::sync::broadcast::Sender<protocol::EventRecord>,
 }
 
 fn unavailable() -> Response {
@@ -55,6 +79,21 @@ impl SupervisorHandle {
             return unavailable();
         }
         answer.await.unwrap_or_else(|_| unavailable())
+    }
+
+    /// The latest published snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// A receiver that sees each new snapshot.
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// A receiver of every live event from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<protocol::EventRecord> {
+        self.live.subscribe()
     }
 
     /// Records a daemon-level event (no service key) in the audit log.

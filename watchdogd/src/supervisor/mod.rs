@@ -22,11 +22,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use protocol::{EventKind, EventRecord, Health, ServiceState};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use handle::{Command, Snapshot, SupervisorHandle};
+pub use handle::{Command, DaemonFacts, ServiceCounters, Snapshot, SupervisorHandle, unknown_key};
 use state::Service;
 
 use crate::config::Config;
@@ -36,6 +39,8 @@ use crate::store::{Record, SavedState, Store};
 
 /// Room in the command and event channels.
 const CHANNEL: usize = 1024;
+/// Live events a slow follower may fall behind by before it is told it lagged.
+const LIVE_EVENTS: usize = 4096;
 /// How long shutdown lets running pipelines finish before cancelling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -47,6 +52,8 @@ pub(crate) enum Event {
     Checked {
         epoch: u64,
         results: Vec<(usize, Verdict)>,
+        /// How long the batch took to read and classify (ms).
+        tick_ms: f64,
         reply: Option<state::Reply>,
     },
     PipelineDone {
@@ -85,6 +92,13 @@ pub struct Supervisor {
     epoch: u64,
     /// Prefix of this daemon's pipeline run ids (its start time), unique across restarts.
     run_prefix: String,
+    /// Live events for `watchdogctl events` followers.
+    live: broadcast::Sender<EventRecord>,
+    facts: DaemonFacts,
+    /// When the metrics text file was last written.
+    metrics_written: Option<Instant>,
+    /// Set on every turn (ms since the epoch): the systemd watchdog pings only while it moves.
+    pub(crate) heartbeat: Arc<AtomicI64>,
 }
 
 impl Supervisor {
@@ -107,7 +121,18 @@ impl Supervisor {
             .collect();
         let (commands_tx, commands) = mpsc::channel(CHANNEL);
         let (events_tx, events) = mpsc::channel(CHANNEL);
-        let (snapshot, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
+        let facts = DaemonFacts {
+            started_ms: protocol::time::now_millis(),
+            ..DaemonFacts::default()
+        };
+        let (snapshot, snapshot_rx) = watch::channel(Arc::new(Snapshot {
+            services: Vec::new(),
+            counters: Vec::new(),
+            dropped_rows: 0,
+            config: config.clone(),
+            daemon: facts,
+        }));
+        let (live, _) = broadcast::channel(LIVE_EVENTS);
         let mut sup = Supervisor {
             config,
             services,
@@ -122,6 +147,10 @@ impl Supervisor {
             dirty: true,
             epoch: 0,
             run_prefix: format!("{}-{}", protocol::time::now_millis(), std::process::id()),
+            live: live.clone(),
+            facts,
+            metrics_written: None,
+            heartbeat: Arc::new(AtomicI64::new(protocol::time::now_millis())),
         };
         sup.publish();
         let store = sup.store.clone();
@@ -129,6 +158,7 @@ impl Supervisor {
             commands: commands_tx,
             snapshot: snapshot_rx,
             store,
+            live,
         };
         (sup, handle)
     }
@@ -144,6 +174,8 @@ impl Supervisor {
                 Some(event) = self.events.recv() => self.on_event(event),
                 () = tokio::time::sleep_until(wake) => {}
             }
+            self.heartbeat
+                .store(protocol::time::now_millis(), Ordering::Relaxed);
             self.on_timer();
             self.end_turn();
         }
@@ -155,8 +187,9 @@ impl Supervisor {
             Event::Checked {
                 epoch,
                 results,
+                tick_ms,
                 reply,
-            } => self.on_checked(epoch, results, reply),
+            } => self.on_checked(epoch, results, tick_ms, reply),
             Event::PipelineDone { key, id, outcome } => self.on_pipeline_done(&key, id, *outcome),
             Event::ChildExited { key, pid, status } => self.on_child_exited(&key, pid, &status),
             Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
@@ -175,12 +208,102 @@ impl Supervisor {
 
     fn publish(&mut self) {
         let now_us = protocol::time::now_micros();
-        let snap = Snapshot {
+        let snap = Arc::new(Snapshot {
             services: self.services.iter().map(|s| s.status(now_us)).collect(),
+            counters: self.services.iter().map(|s| s.counters).collect(),
             dropped_rows: self.store.dropped(),
-        };
-        self.snapshot.send_replace(Arc::new(snap));
+            config: self.config.clone(),
+            daemon: self.facts,
+        });
+        let before = self.snapshot.send_replace(snap.clone());
         self.dirty = false;
+        if self.live.receiver_count() > 0 {
+            self.emit_changes(&before, &snap);
+        }
+        self.write_metrics_file(&snap);
+    }
+
+    /// Live events for what changed between two snapshots: health and lifecycle state.
+    fn emit_changes(&self, before: &Snapshot, after: &Snapshot) {
+        let at_ms = protocol::time::now_millis();
+        for now in &after.services {
+            let was = before
+                .services
+                .binary_search_by(|s| s.key.cmp(&now.key))
+                .ok()
+                .map(|i| &before.services[i]);
+            if was.map(|w| w.health) != Some(now.health) && now.health.is_some() {
+                self.emit(EventRecord {
+                    at_ms,
+                    key: now.key.clone(),
+                    kind: EventKind::HealthChanged,
+                    health: now.health,
+                    state: Some(now.state),
+                    message: now.detail.clone(),
+                });
+            }
+            if was.map(|w| w.state) != Some(now.state) {
+                self.emit(EventRecord {
+                    at_ms,
+                    key: now.key.clone(),
+                    kind: EventKind::StateChanged,
+                    health: now.health,
+                    state: Some(now.state),
+                    message: format!(
+                        "{} → {}",
+                        was.map_or("-", |w| w.state.as_str()),
+                        now.state.as_str()
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Sends a live event to the followers, if there are any.
+    pub(crate) fn emit(&self, event: EventRecord) {
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(event);
+        }
+    }
+
+    /// A live event about one service.
+    pub(crate) fn emit_for(
+        &self,
+        key: &str,
+        kind: EventKind,
+        health: Option<Health>,
+        state: Option<ServiceState>,
+        message: String,
+    ) {
+        self.emit(EventRecord {
+            at_ms: protocol::time::now_millis(),
+            key: key.to_owned(),
+            kind,
+            health,
+            state,
+            message,
+        });
+    }
+
+    /// Rewrites `metrics_textfile` (atomically, off the runtime) at most once a second.
+    fn write_metrics_file(&mut self, snap: &Arc<Snapshot>) {
+        let Some(path) = self.config.metrics_textfile.clone() else {
+            return;
+        };
+        if self
+            .metrics_written
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.metrics_written = Some(Instant::now());
+        let snap = snap.clone();
+        tokio::task::spawn_blocking(move || {
+            let text = crate::metrics::render(&snap, crate::metrics::Format::Prometheus);
+            if let Err(e) = protocol::heartbeat::write_atomic(&path, text.as_bytes()) {
+                tracing::warn!(target: "metrics", "cannot write {}: {e}", path.display());
+            }
+        });
     }
 
     async fn wind_down(mut self) {

@@ -74,6 +74,16 @@ impl Supervisor {
                     ),
                     at_ms: protocol::time::now_millis(),
                 });
+                self.emit_for(
+                    "",
+                    protocol::EventKind::Reloaded,
+                    None,
+                    None,
+                    format!(
+                        "added {:?} removed {:?} changed {:?}",
+                        report.added, report.removed, report.changed
+                    ),
+                );
                 Response::Reload(report)
             }
         };

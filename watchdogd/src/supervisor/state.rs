@@ -78,6 +78,9 @@ pub struct Service {
     pub stall_mark: Option<(u64, i64)>,
     /// With `user` configured: the uid its heartbeat file must belong to.
     pub heartbeat_owner: Option<u32>,
+    /// A maintenance window (`off --for`): when to turn it back on (ms; persisted).
+    pub off_until_ms: Option<i64>,
+    pub counters: super::ServiceCounters,
 }
 
 impl Service {
@@ -104,6 +107,8 @@ impl Service {
             healthy_since_ms: None,
             stall_mark: None,
             heartbeat_owner: cfg.user.as_deref().and_then(crate::process::user_uid),
+            off_until_ms: saved.and_then(|s| s.off_until_ms),
+            counters: super::ServiceCounters::default(),
             cfg,
         }
     }
@@ -145,6 +150,7 @@ impl Service {
             restarts: self.restarts.iter().copied().collect(),
             gave_up: self.gave_up,
             started: self.started.map(|s| (s.pid, s.at_us)),
+            off_until_ms: self.off_until_ms,
         }
     }
 
@@ -165,6 +171,7 @@ impl Service {
             clock_skew_ms: v.and_then(|v| v.clock_skew_ms),
             restarts_in_window: self.restarts.len() as u32,
             next_attempt_ms: self.gave_up.and_then(|g| g.next_attempt_ms),
+            off_until_ms: self.off_until_ms,
         }
     }
 }

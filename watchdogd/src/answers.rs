@@ -1,0 +1,84 @@
+//! Answers to read-only requests that need no owner round trip: history and the detail view
+//! (from the database, on the blocking pool), metrics and version (from the snapshot).
+
+use protocol::{
+    ErrorKind, HistoryRequest, PROTOCOL_VERSION, Response, ServiceDetail, VersionReply,
+};
+
+use crate::heartbeat;
+use crate::metrics::{self, Format};
+use crate::store::history;
+use crate::supervisor::SupervisorHandle;
+
+/// Entries of history shown in the detail view.
+const DETAIL_HISTORY: u32 = 10;
+
+pub async fn history(handle: &SupervisorHandle, req: HistoryRequest) -> Response {
+    let snap = handle.snapshot();
+    if let Some(key) = &req.key
+        && snap.services.binary_search_by(|s| s.key.cmp(key)).is_err()
+        && !snap.config.processes.contains_key(key)
+    {
+        return crate::supervisor::unknown_key(key);
+    }
+    let db = snap.config.db_path.clone();
+    match tokio::task::spawn_blocking(move || history::query(&db, &req)).await {
+        Ok(Ok(entries)) => Response::History(entries),
+        Ok(Err(e)) => Response::Error {
+            kind: ErrorKind::Internal,
+            message: format!("cannot read the audit log: {e}"),
+        },
+        Err(e) => Response::Error {
+            kind: ErrorKind::Internal,
+            message: format!("history reader failed: {e}"),
+        },
+    }
+}
+
+pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
+    let snap = handle.snapshot();
+    let Ok(i) = snap.services.binary_search_by(|s| s.key.cmp(&key)) else {
+        return crate::supervisor::unknown_key(&key);
+    };
+    let status = snap.services[i].clone();
+    let Some(cfg) = snap.config.processes.get(&key).cloned() else {
+        return crate::supervisor::unknown_key(&key);
+    };
+    let db = snap.config.db_path.clone();
+    let config_json = serde_json::to_string_pretty(&cfg.to_json()).unwrap_or_default();
+    let req = HistoryRequest {
+        key: Some(key),
+        limit: DETAIL_HISTORY,
+        since_ms: None,
+    };
+    let found = tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::new();
+        let beat = match heartbeat::read(&cfg.heartbeat_path, &mut buf) {
+            heartbeat::Reading::Missing => format!("(no file at {})", cfg.heartbeat_path.display()),
+            heartbeat::Reading::Corrupt(why) => format!("(unreadable: {why})"),
+            heartbeat::Reading::Beat(_) => String::from_utf8_lossy(&buf).trim().to_owned(),
+        };
+        (beat, history::query(&db, &req).unwrap_or_default())
+    })
+    .await;
+    let (heartbeat, history) = found.unwrap_or_default();
+    Response::Detail(Box::new(ServiceDetail {
+        status,
+        config_json,
+        heartbeat,
+        history,
+    }))
+}
+
+pub fn metrics(handle: &SupervisorHandle) -> Response {
+    Response::Metrics(metrics::render(&handle.snapshot(), Format::OpenMetrics))
+}
+
+pub fn version(handle: &SupervisorHandle) -> Response {
+    Response::Version(VersionReply {
+        daemon_version: protocol::VERSION.to_owned(),
+        protocol: PROTOCOL_VERSION,
+        daemon_pid: std::process::id(),
+        started_ms: handle.snapshot().daemon.started_ms,
+    })
+}
