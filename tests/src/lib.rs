@@ -261,6 +261,26 @@ impl Sandbox {
         pid
     }
 
+    /// Like [`Sandbox::wait_healthy`], and also waits for the pipeline that started it to be
+    /// over (state `running`): a service beats before its start is verified, and until then a
+    /// `restart` joins that pipeline and failures are not yet reset.
+    pub fn wait_settled(&self, key: &str, not_pid: Option<u64>, timeout: Duration) -> u64 {
+        let mut pid = 0;
+        wait_until(
+            &format!("{key} healthy and running (not pid {not_pid:?})"),
+            timeout,
+            || {
+                let row = self.status_of(key);
+                pid = row["pid"].as_u64().unwrap_or(0);
+                row["health"] == "healthy"
+                    && row["state"] == "running"
+                    && pid != 0
+                    && Some(pid) != not_pid
+            },
+        );
+        pid
+    }
+
     /// PIDs the test service `key` recorded at its starts (one line each), in order.
     pub fn starts(&self, key: &str) -> Vec<i32> {
         read_pids(&self.path().join(format!("{key}.starts")))
@@ -373,8 +393,14 @@ impl Drop for Sandbox {
     }
 }
 
-/// The PID a heartbeat file names, if it is one.
+/// The PID a heartbeat file names, if it is one. Only small regular files are read: a test may
+/// leave a hostile heartbeat behind (a FIFO, a symlink to `/dev/zero`, a 1 GiB file), and
+/// cleanup must neither block on it nor read it whole.
 fn heartbeat_pid(path: &Path) -> Option<i32> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 64 * 1024 {
+        return None;
+    }
     let text = std::fs::read(path).ok()?;
     let beat: Value = serde_json::from_slice(&text).ok()?;
     i32::try_from(beat["pid"].as_i64()?).ok()

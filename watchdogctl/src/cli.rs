@@ -5,16 +5,20 @@
 //! socket or the config file: parsing stays cheap and side-effect free.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+
+use crate::duration;
 
 /// Control watchdogd, the process supervisor: show status, turn services on and off, restart them.
 ///
 /// Exit status: 0 success; 1 the action failed, the wait timed out or (for `status KEY`) the
 /// service is not healthy; 2 usage error, unknown key or bad config; 3 watchdogd unreachable or
 /// incompatible.
+// clap's own version flag would print only our version; `-V` also asks the daemon for its own.
 #[derive(Debug, Parser)]
-#[command(name = "watchdogctl", version)]
+#[command(name = "watchdogctl", version, disable_version_flag = true)]
 pub struct Cli {
     // The environment variables are read in `client::resolve_socket`, not by clap, because clap
     // rejects an empty variable (`WATCHDOG_SOCKET=`) where users expect "unset".
@@ -34,8 +38,31 @@ pub struct Cli {
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 
+    /// Print the versions of watchdogctl and of the running watchdogd, with their protocols.
+    #[arg(short = 'V', long, global = true)]
+    pub version: bool,
+
+    /// Only `--version` may stand without a command; [`Cli::parse_args`] enforces that.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses `std::env::args`, like `try_parse`, plus the rule that a command is required
+    /// unless `--version` is given.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        Self::check(Cli::try_parse()?)
+    }
+
+    fn check(cli: Cli) -> Result<Cli, clap::Error> {
+        if cli.command.is_none() && !cli.version {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::MissingSubcommand,
+                "a command is required (see --help)",
+            ));
+        }
+        Ok(cli)
+    }
 }
 
 /// What to ask the daemon.
@@ -51,10 +78,14 @@ pub enum Command {
         /// The service's key in the config.
         key: String,
     },
-    /// Stop a service and keep it stopped (it is not recovered until `on`).
+    /// Stop a service and keep it stopped (it is not recovered until `on`), or with `--for` only
+    /// for a maintenance window, after which watchdogd turns it back on by itself.
     Off {
         /// The service's key in the config.
         key: String,
+        /// Turn it back on after this long: 90s, 10m, 2h, 1d, 1h30m or plain seconds.
+        #[arg(long = "for", value_name = "DURATION", value_parser = duration::parse)]
+        for_: Option<Duration>,
     },
     /// Run a service's recovery pipeline now (kill, cleanups, start) and mark it wanted.
     Restart {
@@ -84,6 +115,52 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         timeout: u64,
     },
+    /// Show checks, recoveries (with each step) and events from the audit log, newest first.
+    History {
+        /// Only this service.
+        key: Option<String>,
+        /// Show at most this many entries.
+        #[arg(long, value_name = "N", default_value_t = 50,
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Only entries from the last DURATION (90s, 10m, 2h, 1d, ...).
+        #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+        since: Option<Duration>,
+    },
+    /// Show the recent audit events; with --follow, print state changes and recovery steps as
+    /// they happen, one line each, until interrupted.
+    Events {
+        /// Keep the connection open and print live events until watchdogd closes it.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Print OpenMetrics/Prometheus text for watchdogd and every service (never JSON).
+    Metrics,
+    /// Write one heartbeat file atomically, without contacting watchdogd (for shell scripts and
+    /// cron jobs).
+    Beat {
+        /// The heartbeat file (the service's `heartbeat_path`).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// The service's key (`process_key` in the file).
+        #[arg(long, value_name = "KEY")]
+        key: String,
+        /// The PID to name [default: the calling shell, i.e. watchdogctl's parent process].
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// `running` when all is well; anything else asks watchdogd to recover the service.
+        #[arg(long, value_name = "STATUS", default_value = "running")]
+        status: String,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) generated from these definitions.
+    Man,
+    /// Print the versions of watchdogctl and watchdogd (exit 3 if watchdogd is unreachable).
+    Version,
 }
 
 impl Command {
@@ -99,6 +176,13 @@ impl Command {
             Command::Check => "check",
             Command::Wait { .. } => "wait",
             Command::Reload => "reload",
+            Command::History { .. } => "history",
+            Command::Events { .. } => "events",
+            Command::Metrics => "metrics",
+            Command::Beat { .. } => "beat",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+            Command::Version => "version",
         }
     }
 }
@@ -109,7 +193,9 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("watchdogctl").chain(args.iter().copied()))
+        Cli::check(Cli::try_parse_from(
+            std::iter::once("watchdogctl").chain(args.iter().copied()),
+        )?)
     }
 
     #[test]
@@ -123,7 +209,7 @@ mod tests {
         assert!(cli.json);
         assert_eq!(cli.verbose, 2);
         assert_eq!(cli.socket, Some(PathBuf::from("/tmp/s")));
-        assert!(matches!(cli.command, Command::Status { key: Some(k) } if k == "api"));
+        assert!(matches!(cli.command, Some(Command::Status { key: Some(k) }) if k == "api"));
         let cli = parse(&["-c", "/etc/w.json", "check"]).unwrap();
         assert_eq!(cli.config, Some(PathBuf::from("/etc/w.json")));
     }
@@ -133,20 +219,20 @@ mod tests {
         let cli = parse(&["restart", "api"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Restart {
+            Some(Command::Restart {
                 wait: false,
                 timeout: 60,
                 ..
-            }
+            })
         ));
         let cli = parse(&["restart", "api", "--wait", "--timeout", "5"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Restart {
+            Some(Command::Restart {
                 wait: true,
                 timeout: 5,
                 ..
-            }
+            })
         ));
         let err = parse(&["restart", "api", "--timeout", "5"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
@@ -159,6 +245,13 @@ mod tests {
             &["frobnicate"],
             &["wait", "api", "--timeout", "soon"],
             &[],
+            &["-v"],
+            &["off", "api", "--for", "soon"],
+            &["off", "api", "--for", "0"],
+            &["history", "--limit", "0"],
+            &["history", "--since", "yesterday"],
+            &["completions", "tcsh"],
+            &["beat", "--key", "api"],
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
@@ -169,11 +262,62 @@ mod tests {
     fn kebab_case_commands() {
         assert!(matches!(
             parse(&["start-all"]).unwrap().command,
-            Command::StartAll
+            Some(Command::StartAll)
         ));
         assert!(matches!(
             parse(&["stop-all"]).unwrap().command,
-            Command::StopAll
+            Some(Command::StopAll)
+        ));
+    }
+
+    #[test]
+    fn off_for_takes_a_duration_and_names_a_bad_one() {
+        let cli = parse(&["off", "api", "--for", "10m"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Off { for_: Some(d), .. }) if d == Duration::from_secs(600)
+        ));
+        let cli = parse(&["off", "api"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Off { for_: None, .. })));
+        let err = parse(&["off", "api", "--for", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("\"soon\""), "{err}");
+    }
+
+    #[test]
+    fn history_defaults() {
+        let cli = parse(&["history"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::History {
+                key: None,
+                limit: 50,
+                since: None
+            })
+        ));
+        let cli = parse(&["history", "api", "--limit", "5", "--since", "2h"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::History { key: Some(k), limit: 5, since: Some(s) })
+                if k == "api" && s == Duration::from_secs(7200)
+        ));
+    }
+
+    #[test]
+    fn version_needs_no_command_and_beat_defaults_to_running() {
+        let cli = parse(&["--version"]).unwrap();
+        assert!(cli.version && cli.command.is_none());
+        assert!(parse(&["-V", "--json"]).unwrap().json);
+        assert!(parse(&["status", "-V"]).unwrap().version);
+        let cli = parse(&["beat", "--file", "/tmp/hb.json", "--key", "api"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Beat { pid: None, status, .. }) if status == "running"
+        ));
+        assert!(matches!(
+            parse(&["completions", "zsh"]).unwrap().command,
+            Some(Command::Completions {
+                shell: clap_complete::Shell::Zsh
+            })
         ));
     }
 }

@@ -115,6 +115,21 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// The reason alone, without the socket, for `--version`'s one-line report.
+    pub fn cause(&self) -> String {
+        match self {
+            CallError::Connect { source, .. } | CallError::Io { source, .. } => source.to_string(),
+            CallError::BadPath { source, .. } => format!("invalid socket path: {source}"),
+            CallError::PermissionDenied { source, .. } => format!("not allowed: {source}"),
+            CallError::Closed { .. } => "closed the connection before replying".to_owned(),
+            CallError::NoReply { after, .. } => format!("no reply within {}s", after.as_secs()),
+            CallError::Encode(e) => e.to_string(),
+            CallError::Decode { source, .. } => {
+                format!("cannot read its reply: {source}; is it another version?")
+            }
+        }
+    }
+
     /// The exit this failure leads to.
     pub fn exit(&self) -> Exit {
         match self {
@@ -228,7 +243,7 @@ impl Client {
         })
     }
 
-    fn connect(&self) -> Result<Stream, CallError> {
+    pub(crate) fn connect(&self) -> Result<Stream, CallError> {
         let connect = || {
             let name = self.socket.as_path().to_fs_name::<GenericFilePath>()?;
             ConnectOptions::new()
@@ -246,7 +261,7 @@ impl Client {
         })
     }
 
-    fn io(&self, source: io::Error) -> CallError {
+    pub(crate) fn io(&self, source: io::Error) -> CallError {
         CallError::Io {
             socket: self.socket.clone(),
             source,
@@ -254,7 +269,12 @@ impl Client {
     }
 
     /// Sorts an exchange error into closed / timed out / other I/O / undecodable.
-    fn classify(&self, e: CodecError, elapsed: Duration, timeout: Option<Duration>) -> CallError {
+    pub(crate) fn classify(
+        &self,
+        e: CodecError,
+        elapsed: Duration,
+        timeout: Option<Duration>,
+    ) -> CallError {
         let socket = self.socket.clone();
         match e {
             CodecError::Io(source) => match source.kind() {

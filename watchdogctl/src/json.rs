@@ -6,12 +6,12 @@
 //! scripts; the tests pin the shape.
 
 use protocol::time::format_millis;
-use protocol::{ActionReport, RecoverySummary, ServiceStatus, WaitOutcome, WaitReply};
+use protocol::{ActionReport, RecoverySummary, ServiceStatus, StepReport, WaitOutcome, WaitReply};
 use serde_json::{Value, json};
 
 /// One service: `{key, display_name, enabled, state, health, pid, heartbeat_age_seconds,
 /// consecutive_failures, last_check, last_recovery, detail, clock_skew, restarts_in_window,
-/// next_attempt}`.
+/// next_attempt, off_until}`.
 pub fn service(s: &ServiceStatus) -> Value {
     json!({
         "key": s.key,
@@ -29,6 +29,7 @@ pub fn service(s: &ServiceStatus) -> Value {
         "clock_skew": s.clock_skew_ms.map(|ms| ms as f64 / 1000.0),
         "restarts_in_window": s.restarts_in_window,
         "next_attempt": s.next_attempt_ms.map(format_millis),
+        "off_until": s.off_until_ms.map(format_millis),
     })
 }
 
@@ -60,18 +61,7 @@ pub fn services(list: &[ServiceStatus]) -> Value {
 /// `on` / `off` / `restart`: `{key, result, message, old_pid, steps: [{action, outcome, message,
 /// duration_ms}]}`.
 pub fn action(r: &ActionReport) -> Value {
-    let steps: Vec<Value> = r
-        .steps
-        .iter()
-        .map(|s| {
-            json!({
-                "action": s.action,
-                "outcome": s.outcome.as_str(),
-                "message": s.message,
-                "duration_ms": s.duration_ms,
-            })
-        })
-        .collect();
+    let steps: Vec<Value> = r.steps.iter().map(step).collect();
     json!({
         "key": r.key,
         "result": r.result.as_str(),
@@ -79,6 +69,24 @@ pub fn action(r: &ActionReport) -> Value {
         "old_pid": r.old_pid,
         "steps": steps,
     })
+}
+
+/// One pipeline step: `{action, outcome, message, duration_ms}`.
+pub fn step(s: &StepReport) -> Value {
+    json!({
+        "action": s.action,
+        "outcome": s.outcome.as_str(),
+        "message": s.message,
+        "duration_ms": s.duration_ms,
+    })
+}
+
+/// `off KEY --for D`: the [`action`] object plus `off_until` (as the client reckons it: the
+/// daemon's own value is in `status`).
+pub fn off_for(r: &ActionReport, until_ms: i64) -> Value {
+    let mut v = action(r);
+    v["off_until"] = json!(format_millis(until_ms));
+    v
 }
 
 /// `start-all` / `stop-all`: an array of [`action`] objects.
@@ -161,6 +169,7 @@ mod tests {
                 "clock_skew": null,
                 "restarts_in_window": 1,
                 "next_attempt": null,
+                "off_until": null,
             })
         );
     }
@@ -183,6 +192,7 @@ mod tests {
             "heartbeat_age_seconds",
             "last_check",
             "last_recovery",
+            "off_until",
         ] {
             assert_eq!(v[key], Value::Null, "{key}");
         }
@@ -223,6 +233,9 @@ mod tests {
             })
         );
         assert_eq!(bulk(&[report()]), json!([action(&report())]));
+        let off = off_for(&report(), 1_770_272_249_601);
+        assert_eq!(off["off_until"], "2026-02-05T06:17:29.601000+00:00");
+        assert_eq!(off["steps"], action(&report())["steps"]);
     }
 
     #[test]

@@ -4,25 +4,31 @@
 //! with a code scripts can trust. `main` is the only place that turns outcomes into an exit code
 //! and the only place failures are printed, so every path ends the same way.
 
+mod audit;
 mod cli;
 mod client;
+mod clock;
 mod commands;
+mod detail;
+mod duration;
 mod exit;
+mod heartbeat;
 mod json;
 mod output;
+mod stream;
+mod table;
+mod versions;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::exit::{Exit, Failure};
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and --version go to stdout and exit 0; usage errors go to stderr and exit 2.
+            // Help goes to stdout and exits 0; usage errors go to stderr and exit 2.
             // A closed pipe while printing help is not worth reporting.
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(Exit::Usage.code()));

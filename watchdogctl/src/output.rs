@@ -1,12 +1,14 @@
 //! Text rendering for people: the status table, action reports and wait results.
 //!
 //! Everything here is a pure function from replies (and "now") to a `String`, so layout is unit
-//! tested without a daemon or a terminal. Column widths are computed from the plain text and the
-//! colour codes are added around the padded-out text, so colour never breaks alignment.
+//! tested without a daemon or a terminal.
 
 use protocol::{
-    ActionReport, Health, PipelineResult, RecoverySummary, ServiceState, ServiceStatus,
+    ActionReport, Health, PipelineResult, RecoverySummary, ServiceState, ServiceStatus, StepReport,
 };
+
+use crate::clock::{format_age, format_ago, format_until};
+use crate::table::{self, Paint, Row, cell, clean};
 
 const HEADERS: [&str; 8] = [
     "KEY",
@@ -18,75 +20,11 @@ const HEADERS: [&str; 8] = [
     "FAILURES",
     "LAST RECOVERY",
 ];
-const GAP: &str = "  ";
 
 /// Whether to colour stdout: only on a terminal, and not when `NO_COLOR` is set to anything.
 pub fn use_color() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// The few ANSI styles we use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Paint {
-    Plain,
-    Bold,
-    Green,
-    Red,
-    Yellow,
-    Dim,
-}
-
-impl Paint {
-    fn code(self) -> Option<&'static str> {
-        match self {
-            Paint::Plain => None,
-            Paint::Bold => Some("\x1b[1m"),
-            Paint::Green => Some("\x1b[32m"),
-            Paint::Red => Some("\x1b[31m"),
-            Paint::Yellow => Some("\x1b[33m"),
-            Paint::Dim => Some("\x1b[2m"),
-        }
-    }
-}
-
-struct Cell {
-    text: String,
-    paint: Paint,
-}
-
-fn cell(text: impl Into<String>, paint: Paint) -> Cell {
-    Cell {
-        text: text.into(),
-        paint,
-    }
-}
-
-/// Display width, close enough for keys and names (one column per `char`).
-fn width(text: &str) -> usize {
-    text.chars().count()
-}
-
-/// A heartbeat age: `3s`, `2m05s`, `1h02m`, `3d04h`. Negative ages (clock skew) read as `0s`.
-pub fn format_age(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-/// A coarse "how long ago", one unit: `5s`, `2m`, `3h`, `4d`.
-pub fn format_ago(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
 }
 
 /// `succeeded 2m ago (automatic)`, or `-` when the service was never recovered.
@@ -130,16 +68,28 @@ fn health_paint(s: &ServiceStatus) -> Paint {
     }
 }
 
-fn row(s: &ServiceStatus, now_ms: i64) -> [Cell; 8] {
+/// The STATE cell: the state, plus when a maintenance window (`off --for`) ends.
+fn state_text(s: &ServiceStatus, now_ms: i64) -> String {
+    match s.off_until_ms {
+        Some(until) => format!(
+            "{} (until {})",
+            s.state.as_str(),
+            format_until(until, now_ms)
+        ),
+        None => s.state.as_str().to_owned(),
+    }
+}
+
+fn row(s: &ServiceStatus, now_ms: i64) -> Row {
     let name = if s.display_name.is_empty() {
         "-"
     } else {
         &s.display_name
     };
-    [
+    Row::new(vec![
         cell(s.key.clone(), Paint::Plain),
         cell(name, Paint::Plain),
-        cell(s.state.as_str(), state_paint(s)),
+        cell(state_text(s, now_ms), state_paint(s)),
         cell(dash(s.health.map(Health::as_str)), health_paint(s)),
         cell(dash(s.pid), Paint::Plain),
         cell(dash(s.heartbeat_age_ms.map(format_age)), Paint::Plain),
@@ -151,47 +101,13 @@ fn row(s: &ServiceStatus, now_ms: i64) -> [Cell; 8] {
                 _ => Paint::Plain,
             },
         ),
-    ]
-}
-
-fn push_line(out: &mut String, cells: &[Cell], widths: &[usize], color: bool) {
-    let last = cells.len().saturating_sub(1);
-    for (i, c) in cells.iter().enumerate() {
-        if i > 0 {
-            out.push_str(GAP);
-        }
-        match c.paint.code().filter(|_| color) {
-            Some(code) => {
-                out.push_str(code);
-                out.push_str(&c.text);
-                out.push_str("\x1b[0m");
-            }
-            None => out.push_str(&c.text),
-        }
-        if i < last {
-            let pad = widths[i].saturating_sub(width(&c.text));
-            out.extend(std::iter::repeat_n(' ', pad));
-        }
-    }
-    out.push('\n');
+    ])
 }
 
 /// The aligned status table (header plus one row per service), each line ending in `\n`.
 pub fn status_table(services: &[ServiceStatus], now_ms: i64, color: bool) -> String {
-    let rows: Vec<[Cell; 8]> = services.iter().map(|s| row(s, now_ms)).collect();
-    let mut widths = HEADERS.map(width);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(width(&c.text));
-        }
-    }
-    let mut out = String::new();
-    let header = HEADERS.map(|h| cell(h, Paint::Bold));
-    push_line(&mut out, &header, &widths, color);
-    for r in &rows {
-        push_line(&mut out, r, &widths, color);
-    }
-    out
+    let rows: Vec<Row> = services.iter().map(|s| row(s, now_ms)).collect();
+    table::render(&HEADERS, &rows, color)
 }
 
 /// `status KEY`: the one-row table plus the check's detail.
@@ -202,7 +118,7 @@ pub fn status_one(service: &ServiceStatus, now_ms: i64, color: bool) -> String {
     } else {
         &service.detail
     };
-    out.push_str(&format!("detail: {detail}\n"));
+    out.push_str(&format!("detail: {}\n", clean(detail)));
     if service.restarts_in_window > 0 {
         out.push_str(&format!(
             "automatic restarts in window: {}\n",
@@ -213,6 +129,12 @@ pub fn status_one(service: &ServiceStatus, now_ms: i64, color: bool) -> String {
         out.push_str(&format!(
             "next automatic attempt: {}\n",
             protocol::time::format_millis(at)
+        ));
+    }
+    if let Some(skew) = service.clock_skew_ms {
+        out.push_str(&format!(
+            "clock skew: the heartbeat's timestamp is {:.1}s in the future (judged by the file's mtime)\n",
+            skew as f64 / 1000.0
         ));
     }
     out
@@ -245,24 +167,38 @@ pub fn reload(r: &protocol::ReloadReport) -> String {
     out
 }
 
+/// One pipeline step: `kill: ok (12 ms) message` (no indent, no newline).
+pub fn step(step: &StepReport) -> String {
+    let mut line = format!(
+        "{}: {} ({} ms)",
+        step.action,
+        step.outcome.as_str(),
+        step.duration_ms
+    );
+    if !step.message.is_empty() {
+        line.push(' ');
+        line.push_str(&step.message);
+    }
+    clean(&line)
+}
+
 /// `KEY: message`, then each step as `  kill: ok (12 ms) message`.
 pub fn action(report: &ActionReport) -> String {
-    let mut out = format!("{}: {}\n", report.key, report.message);
-    for step in &report.steps {
-        let mut line = format!(
-            "  {}: {} ({} ms)",
-            step.action,
-            step.outcome.as_str(),
-            step.duration_ms
-        );
-        if !step.message.is_empty() {
-            line.push(' ');
-            line.push_str(&step.message);
-        }
-        out.push_str(&line);
+    let mut out = format!("{}: {}\n", report.key, clean(&report.message));
+    for s in &report.steps {
+        out.push_str("  ");
+        out.push_str(&step(s));
         out.push('\n');
     }
     out
+}
+
+/// `off KEY --for D`: when watchdogd turns the service back on (as the client reckons it).
+pub fn off_until(key: &str, window: &str, until_ms: i64, now_ms: i64) -> String {
+    format!(
+        "{key}: off for {window}, until {}; then watchdogd turns it back on\n",
+        format_until(until_ms, now_ms)
+    )
 }
 
 /// start-all / stop-all: one line per service, or the full report of each with `verbose`.
@@ -273,7 +209,7 @@ pub fn bulk(reports: &[ActionReport], verbose: bool) -> String {
             if verbose {
                 action(r)
             } else {
-                format!("{}: {}\n", r.key, r.message)
+                format!("{}: {}\n", r.key, clean(&r.message))
             }
         })
         .collect()
@@ -303,7 +239,7 @@ pub fn not_healthy(key: &str, timeout_secs: u64, service: &ServiceStatus) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{StepOutcome, StepReport, Trigger};
+    use protocol::{StepOutcome, Trigger};
 
     const NOW: i64 = 1_770_272_249_601;
 
@@ -345,20 +281,6 @@ mod tests {
             detail: String::new(),
             ..sample()
         }
-    }
-
-    #[test]
-    fn ages() {
-        assert_eq!(format_age(0), "0s");
-        assert_eq!(format_age(3_999), "3s");
-        assert_eq!(format_age(-5_000), "0s");
-        assert_eq!(format_age(125_000), "2m05s");
-        assert_eq!(format_age(3_720_000), "1h02m");
-        assert_eq!(format_age(86_400_000 * 3 + 3_600_000 * 4), "3d04h");
-        assert_eq!(format_ago(59_000), "59s");
-        assert_eq!(format_ago(125_000), "2m");
-        assert_eq!(format_ago(7_300_000), "2h");
-        assert_eq!(format_ago(86_400_000 * 2), "2d");
     }
 
     #[test]
@@ -411,6 +333,25 @@ queue-worker  Q           stopped  -        -     -    12        -
         assert_eq!(text.lines().count(), 3);
         assert!(text.ends_with("detail: -\n"));
         assert!(status_one(&sample(), NOW, false).ends_with("detail: heartbeat 3s old\n"));
+    }
+
+    #[test]
+    fn a_maintenance_window_shows_in_the_state_column() {
+        let mut w = worker();
+        w.off_until_ms = Some(NOW + 600_000);
+        let table = status_table(&[sample(), w.clone()], NOW, false);
+        let expected = "\
+KEY           NAME        STATE                      HEALTH   PID   AGE  FAILURES  LAST RECOVERY
+api           API server  running                    healthy  4242  3s   0         succeeded 2m ago (automatic)
+queue-worker  Q           stopped (until 06:27:29Z)  -        -     -    12        -
+";
+        assert_eq!(table, expected);
+        w.off_until_ms = Some(NOW + 2 * 86_400_000);
+        assert!(status_table(&[w], NOW, false).contains("stopped (until 2026-02-07T06:17:29Z)"));
+        assert_eq!(
+            off_until("api", "10m", NOW + 600_000, NOW),
+            "api: off for 10m, until 06:27:29Z; then watchdogd turns it back on\n"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
     let Ok(i) = snap.services.binary_search_by(|s| s.key.cmp(&key)) else {
         return crate::supervisor::unknown_key(&key);
     };
-    let status = snap.services[i].clone();
+    let status = protocol::ServiceStatus::clone(&snap.services[i]);
     let Some(cfg) = snap.config.processes.get(&key).cloned() else {
         return crate::supervisor::unknown_key(&key);
     };

@@ -50,6 +50,7 @@ pub const GLOBAL_FIELDS: &[&str] = &[
     "read_groups",
     "history_retention_days",
     "metrics_textfile",
+    "healthy_sample_seconds",
     "processes",
 ];
 
@@ -150,6 +151,9 @@ pub struct Config {
     pub history_retention: Duration,
     /// `metrics_textfile`: rewritten with OpenMetrics text about once a second (node_exporter).
     pub metrics_textfile: Option<PathBuf>,
+    /// `healthy_sample_seconds`: a healthy check is written to the audit log at most this often
+    /// per service (state changes and unhealthy checks always are); zero writes every check.
+    pub healthy_sample: Duration,
     /// By key, in key order.
     pub processes: BTreeMap<String, ProcessConfig>,
 }
@@ -216,6 +220,8 @@ pub struct AccessConfig {
 
 /// `socket_mode` when the file names none.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// `healthy_sample_seconds` when the file names none.
+pub const DEFAULT_HEALTHY_SAMPLE: Duration = Duration::from_secs(60);
 /// `history_retention_days` when the file names none.
 pub const DEFAULT_RETENTION_DAYS: f64 = 30.0;
 
@@ -318,6 +324,10 @@ impl Config {
         root.insert("control_groups".into(), json!(a.control_groups));
         root.insert("read_users".into(), json!(a.read_users));
         root.insert("read_groups".into(), json!(a.read_groups));
+        root.insert(
+            "healthy_sample_seconds".into(),
+            seconds_json(self.healthy_sample),
+        );
         if let Some(p) = &self.metrics_textfile {
             root.insert("metrics_textfile".into(), path_json(p));
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use protocol::Health;
 
 use crate::heartbeat::Reading;
+use crate::process::Liveness;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,7 @@ pub fn classify(
     reading: &Reading,
     now_us: i64,
     timeout: Duration,
-    alive: impl Fn(i32, i64) -> bool,
+    alive: impl Fn(i32, i64) -> Liveness,
 ) -> Verdict {
     let (hb, modified_us) = match reading {
         Reading::Missing => return verdict(Health::NoHeartbeat, "heartbeat file missing".into()),
@@ -74,9 +75,15 @@ pub fn classify(
     let pid = hb.pid as i32;
     v.pid = Some(pid as u32);
     let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-    if !alive(pid, written_us) {
+    let liveness = alive(pid, written_us);
+    if liveness == Liveness::Gone {
         v.health = Health::StalePid;
         v.detail = format!("pid {pid} is not running");
+    } else if liveness == Liveness::Reused {
+        v.health = Health::StalePid;
+        v.detail = format!(
+            "pid {pid} belongs to a process that started after this heartbeat was written (pid reused, or a wrong timestamp)"
+        );
     } else if age_ms > timeout_ms {
         v.health = Health::TimedOut;
         v.detail = format!(
@@ -133,7 +140,7 @@ mod tests {
             &beat_at(100, NOW + 3_600_000_000, NOW, "running"),
             NOW,
             Duration::from_secs(9),
-            |_, _| true,
+            |_, _| Liveness::Running,
         );
         assert_eq!(v.clock_skew_ms, Some(3_600_000));
         assert!(v.detail.contains("clock skew"), "{}", v.detail);
@@ -141,7 +148,7 @@ mod tests {
             &beat_at(100, NOW + 1_000_000, NOW, "running"),
             NOW,
             Duration::from_secs(9),
-            |_, _| true,
+            |_, _| Liveness::Running,
         );
         assert_eq!(v.clock_skew_ms, None, "within tolerance");
     }
@@ -168,13 +175,20 @@ mod tests {
             },
             modified_us,
             owner_uid: 0,
+            stamp: (0, 0, 0, 0),
         })
     }
 
     #[test]
     fn the_seed_order_decides() {
         let t = Duration::from_secs(30);
-        let alive = |p: i32, _| p == 100;
+        let alive = |p: i32, _| {
+            if p == 100 {
+                Liveness::Running
+            } else {
+                Liveness::Gone
+            }
+        };
         let cases = [
             (Reading::Missing, Health::NoHeartbeat),
             (Reading::Corrupt("bad".into()), Health::NoHeartbeat),
@@ -205,6 +219,18 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_pid_is_stale_with_its_own_reason() {
+        let v = classify(
+            &beat(300, 1, "running"),
+            NOW,
+            Duration::from_secs(30),
+            |_, _| Liveness::Reused,
+        );
+        assert_eq!(v.health, Health::StalePid);
+        assert!(v.detail.contains("pid reused"), "{}", v.detail);
+    }
+
+    #[test]
     fn impossible_pids_are_stale_and_never_probed() {
         for pid in [-1, 0, 1 << 40] {
             let v = classify(
@@ -222,7 +248,7 @@ mod tests {
     fn ancient_timestamps_time_out_without_overflow() {
         let r = beat_at(100, i64::MIN, i64::MIN, "running");
         assert_eq!(
-            classify(&r, NOW, Duration::from_secs(1), |_, _| true).health,
+            classify(&r, NOW, Duration::from_secs(1), |_, _| Liveness::Running).health,
             Health::TimedOut
         );
     }

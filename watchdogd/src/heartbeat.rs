@@ -31,6 +31,33 @@ pub struct Beat {
     pub modified_us: i64,
     /// The file's owner.
     pub owner_uid: u32,
+    /// Identity of the file's content as read: (device, inode, size, mtime ns).
+    pub stamp: (u64, u64, u64, i64),
+}
+
+fn stamp(m: &std::fs::Metadata) -> (u64, u64, u64, i64) {
+    (
+        m.dev(),
+        m.ino(),
+        m.len(),
+        m.mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(m.mtime_nsec()),
+    )
+}
+
+/// Like [`read`], but skips opening and parsing a file that has not changed since `previous`
+/// was read from it (same device, inode, size and mtime): one `stat` instead of open, read and
+/// parse. Writers replace the file by rename, so a new beat always has a new inode or mtime.
+pub fn read_unless_unchanged(path: &Path, buf: &mut Vec<u8>, previous: Option<Beat>) -> Reading {
+    if let Some(prev) = previous
+        && let Ok(m) = std::fs::metadata(path)
+        && m.is_file()
+        && stamp(&m) == prev.stamp
+    {
+        return Reading::Beat(prev);
+    }
+    read(path, buf)
 }
 
 /// Reads and parses the heartbeat at `path`, using `buf` as scratch space.
@@ -72,6 +99,7 @@ pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
                 .saturating_mul(1_000_000)
                 .saturating_add(meta.mtime_nsec() / 1000),
             owner_uid: meta.uid(),
+            stamp: stamp(&meta),
         }),
         Err(HeartbeatError::TooLarge) => {
             Reading::Corrupt(format!("heartbeat grew past {MAX_HEARTBEAT_BYTES} bytes"))
@@ -117,6 +145,36 @@ mod tests {
             Reading::Beat(b) => assert_eq!(b.heartbeat.pid, i64::from(std::process::id())),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_read_again_and_a_rewrite_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hb.json");
+        let mut buf = Vec::new();
+        let mut w = protocol::HeartbeatWriter::new(&path, "k");
+        w.beat("running").unwrap();
+        let Reading::Beat(first) = read(&path, &mut buf) else {
+            panic!()
+        };
+        // A marker the real file does not have: if it survives, the file was not re-read.
+        let mut marked = first.clone();
+        marked.heartbeat.status = "cached".into();
+        let Reading::Beat(again) = read_unless_unchanged(&path, &mut buf, Some(marked)) else {
+            panic!()
+        };
+        assert_eq!(again.heartbeat.status, "cached");
+        w.beat("running").unwrap();
+        let Reading::Beat(fresh) = read_unless_unchanged(&path, &mut buf, Some(again)) else {
+            panic!()
+        };
+        assert_eq!(fresh.heartbeat.status, "running");
+        assert_eq!(fresh.heartbeat.iteration, Some(2));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            read_unless_unchanged(&path, &mut buf, Some(fresh)),
+            Reading::Missing
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
+pub mod probe;
 pub mod process;
 pub mod server;
 pub mod signals;

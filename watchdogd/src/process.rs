@@ -43,7 +43,7 @@ pub fn is_alive(pid: i32) -> bool {
 
 /// The state letter of `/proc/PID/stat` is `Z` (or `X`). False where there is no `/proc`.
 fn is_zombie(pid: i32) -> bool {
-    proc_stat_field(pid, 0).is_some_and(|s| s == "Z" || s == "X")
+    proc_stat(pid).is_some_and(|st| matches!(st.state, b'Z' | b'X'))
 }
 
 /// Field `n` (0 = state, 1 = ppid, 2 = pgrp, 3 = session, …, 19 = starttime) of
@@ -82,19 +82,70 @@ pub fn is_signallable(pid: i32) -> Result<(), String> {
 /// different process that reused the PID (clock granularity and skew).
 const START_TOLERANCE_US: i64 = 2_000_000;
 
+/// What the hot path needs from `/proc/PID/stat`: the state letter and the start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcStat {
+    state: u8,
+    starttime_ticks: i64,
+}
+
+/// Reads `/proc/PID/stat` into a stack buffer (one open, one read, no allocation). `None` when
+/// the process does not exist (or there is no `/proc`).
+fn proc_stat(pid: i32) -> Option<ProcStat> {
+    use std::io::Read;
+    let mut path = [0u8; 32];
+    let path = {
+        use std::io::Write;
+        let mut cursor = std::io::Cursor::new(&mut path[..]);
+        write!(cursor, "/proc/{pid}/stat").ok()?;
+        let n = cursor.position() as usize;
+        std::str::from_utf8(&path[..n]).ok()?
+    };
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = [0u8; 1024];
+    let n = file.read(&mut buf).ok()?;
+    let text = &buf[..n];
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let mut fields = text[close + 1..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let state = *fields.next()?.first()?;
+    let starttime_ticks = std::str::from_utf8(fields.nth(18)?).ok()?.parse().ok()?;
+    Some(ProcStat {
+        state,
+        starttime_ticks,
+    })
+}
+
+/// Boot time (µs since the epoch) and clock ticks per second, read once: neither changes.
+fn boot_clock() -> Option<(i64, i64)> {
+    static BOOT: std::sync::OnceLock<Option<(i64, i64)>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let boot_s: i64 = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32).max(1);
+        Some((boot_s * 1_000_000, hz))
+    })
+}
+
+fn has_proc() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| Path::new("/proc/self/stat").exists())
+}
+
+fn ticks_to_us(ticks: i64) -> Option<i64> {
+    boot_clock().map(|(boot_us, hz)| boot_us + ticks * 1_000_000 / hz)
+}
+
 /// When a process started, in µs since the epoch (Linux: `/proc/PID/stat` starttime + boot time).
 pub fn start_time_us(pid: i32) -> Option<i64> {
-    let ticks: i64 = proc_stat_field(pid, 19)?.parse().ok()?;
-    let boot_s: i64 = std::fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32).max(1);
-    Some(boot_s * 1_000_000 + ticks * 1_000_000 / hz)
+    ticks_to_us(proc_stat(pid)?.starttime_ticks)
 }
 
 /// Refuses a PID whose process started after the heartbeat that names it: the PID was recycled
@@ -108,9 +159,40 @@ pub fn check_not_recycled(pid: i32, heartbeat_us: i64) -> Result<(), String> {
     }
 }
 
+/// Whether a heartbeat's PID still belongs to the process that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Running,
+    /// No such process (or only its zombie).
+    Gone,
+    /// A process with that PID started after the heartbeat was written: not its writer.
+    Reused,
+}
+
 /// Whether `pid` is alive and is still the process that wrote a heartbeat at `heartbeat_us`.
+/// The check's hot path: one read of `/proc/PID/stat` answers both questions.
+pub fn liveness(pid: i32, heartbeat_us: i64) -> Liveness {
+    if pid <= 0 {
+        return Liveness::Gone;
+    }
+    match proc_stat(pid) {
+        Some(st) if matches!(st.state, b'Z' | b'X') => Liveness::Gone,
+        Some(st) => match ticks_to_us(st.starttime_ticks) {
+            Some(start) if start > heartbeat_us.saturating_add(START_TOLERANCE_US) => {
+                Liveness::Reused
+            }
+            _ => Liveness::Running,
+        },
+        // No such entry: gone, unless there is no /proc at all (then ask the kernel).
+        None if has_proc() => Liveness::Gone,
+        None if is_alive(pid) => Liveness::Running,
+        None => Liveness::Gone,
+    }
+}
+
+/// [`liveness`] is [`Liveness::Running`].
 pub fn is_running_since(pid: i32, heartbeat_us: i64) -> bool {
-    is_alive(pid) && check_not_recycled(pid, heartbeat_us).is_ok()
+    liveness(pid, heartbeat_us) == Liveness::Running
 }
 
 /// Something to stop: one process, or a whole process group.
@@ -362,6 +444,25 @@ mod tests {
         assert!(out.contains("SIGTERM"), "{out}");
         let _ = child.wait().await;
         assert!(!Target::Group(pgid).is_alive());
+    }
+
+    #[test]
+    fn proc_stat_reads_this_process() {
+        let me = std::process::id() as i32;
+        let st = proc_stat(me).unwrap();
+        assert!(matches!(st.state, b'R' | b'S'));
+        let start = start_time_us(me).unwrap();
+        let now = protocol::time::now_micros();
+        assert!(
+            start <= now && now - start < 600_000_000,
+            "started within the last 10 minutes"
+        );
+        assert!(is_running_since(me, now));
+        assert!(
+            !is_running_since(me, start - 60_000_000),
+            "a heartbeat older than the process"
+        );
+        assert!(!is_running_since(i32::MAX - 3, now));
     }
 
     #[tokio::test]

@@ -81,27 +81,39 @@ pub struct Bound {
     pub lock: Flock<File>,
 }
 
-/// Takes the lock, clears a stale socket and binds with mode 0600. Must run inside a runtime.
+/// Takes the lock, clears a stale socket and binds with `socket_mode` (and `socket_group`).
+/// Must run inside a runtime.
 pub fn bind(config: &Config) -> Result<Bound, BindError> {
     let sock = &config.socket_path;
     let len = sock.as_os_str().len();
     if len > MAX_SOCKET_PATH {
         return Err(BindError::TooLong(sock.clone(), len));
     }
-    for dir in [sock.parent(), config.lock_path.parent()]
+    let group = match &config.access.socket_group {
+        Some(name) => Some(resolve_group(name).ok_or_else(|| BindError::NoGroup(name.clone()))?),
+        None => None,
+    };
+    let socket_dir = sock.parent().filter(|d| !d.as_os_str().is_empty());
+    for dir in [socket_dir, config.lock_path.parent()]
         .into_iter()
         .flatten()
     {
-        if !dir.as_os_str().is_empty() && !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| BindError::Io {
-                    what: "create folder",
-                    path: dir.into(),
-                    source,
-                })?;
+        if dir.as_os_str().is_empty() || dir.exists() {
+            continue;
+        }
+        // Private, unless a group is to share the socket: then group-searchable too.
+        let shared = group.is_some() && Some(dir) == socket_dir;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(if shared { 0o750 } else { 0o700 })
+            .create(dir)
+            .map_err(|source| BindError::Io {
+                what: "create folder",
+                path: dir.into(),
+                source,
+            })?;
+        if let (Some(gid), true) = (group, shared) {
+            chown_group(dir, gid)?;
         }
     }
     let lock = take_lock(&config.lock_path)?;
@@ -114,15 +126,42 @@ pub fn bind(config: &Config) -> Result<Bound, BindError> {
             path: sock.clone(),
             source,
         })?;
-    let old = umask(Mode::from_bits_truncate(0o077));
-    let listener = ListenerOptions::new().name(name).mode(0o600).create_tokio();
+    let mode = config.access.socket_mode;
+    // The umask would cut the mode, so while binding it is exactly what the mode leaves out:
+    // the socket never exists with other permissions than asked for.
+    let old = umask(Mode::from_bits_truncate(!mode & 0o777));
+    let listener = ListenerOptions::new()
+        .name(name)
+        .mode(mode as libc::mode_t)
+        .create_tokio();
     umask(old);
     let listener = listener.map_err(|source| BindError::Io {
         what: "listen on",
         path: sock.clone(),
         source,
     })?;
+    if let Some(gid) = group {
+        chown_group(sock, gid)?;
+    }
     Ok(Bound { listener, lock })
+}
+
+fn resolve_group(name: &str) -> Option<u32> {
+    match name.parse::<u32>() {
+        Ok(id) => Some(id),
+        Err(_) => nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw()),
+    }
+}
+
+fn chown_group(path: &Path, gid: u32) -> Result<(), BindError> {
+    std::os::unix::fs::chown(path, None, Some(gid)).map_err(|source| BindError::Io {
+        what: "set the group of",
+        path: path.into(),
+        source,
+    })
 }
 
 fn take_lock(path: &Path) -> Result<Flock<File>, BindError> {

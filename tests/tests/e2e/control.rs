@@ -83,10 +83,40 @@ fn on_starts_a_service_and_skips_a_healthy_one() {
     assert!(alive(pid as i32));
 }
 
+/// Fails today: a second `on` while the first one's process is still starting (inside its
+/// start grace, not beating yet) kills that process and starts another, so a deploy script
+/// that says `on` twice, or `start-all` then `on`, restarts a slow service mid-boot.
+#[test]
+#[ignore = "daemon bug: `on` restarts a service that is still starting (see the test's doc)"]
+fn a_second_on_leaves_a_starting_service_alone() {
+    let sb = sandbox();
+    let mut svc = sb.service("slow", "");
+    // Boots for a second before its first heartbeat, well inside its start grace. Each start
+    // shell records its PID at once (in a starts file, so the sandbox kills it in any case).
+    svc["commands"]["start"] = json!(format!(
+        "echo $$ >> shells.starts; sleep 1; {}",
+        sb.service_cmd("slow", "")
+    ));
+    svc["start_grace_seconds"] = json!(10);
+    svc["consecutive_failures_threshold"] = json!(NEVER);
+    sb.write_config(&sb.config(json!({ "slow": svc })));
+    let _d = sb.start_daemon();
+    assert_eq!(code(&sb.ctl(&["on", "slow"])), Some(0));
+    assert_eq!(sb.status_of("slow")["state"], "starting");
+    let out = sb.ctl(&["on", "slow", "--json"]);
+    let report = json_of(&out, 0);
+    let pid = sb.wait_healthy("slow", None, T);
+    assert_eq!(
+        sb.starts("shells"),
+        [pid as i32],
+        "the starting process was replaced: {report}"
+    );
+}
+
 #[test]
 fn off_stops_a_service_and_it_stays_stopped_until_on() {
     let (sb, _d) = one_service(None);
-    let pid = sb.wait_healthy("api", None, T);
+    let pid = sb.wait_settled("api", None, T);
     let out = sb.ctl(&["off", "api"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     wait_until("the service process to be gone", T, || !alive(pid as i32));
@@ -115,7 +145,7 @@ fn off_survives_a_daemon_restart() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let mut first = sb.start_daemon();
-    let pid = sb.wait_healthy("api", None, T);
+    let pid = sb.wait_settled("api", None, T);
     assert_eq!(sb.ctl(&["off", "api"]).status.code(), Some(0));
     wait_until("the service process to be gone", T, || !alive(pid as i32));
     assert_eq!(first.stop(), Some(0), "{}", first.log());
@@ -134,9 +164,32 @@ fn off_survives_a_daemon_restart() {
 }
 
 #[test]
+fn off_survives_a_daemon_crash() {
+    // `off` is answered only once its intent is in the database, so even a SIGKILL right after
+    // the reply cannot lose it.
+    let sb = sandbox();
+    sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
+    let mut first = sb.start_daemon();
+    let pid = sb.wait_settled("api", None, T);
+    assert_eq!(sb.ctl(&["off", "api"]).status.code(), Some(0));
+    first.crash();
+    assert!(!alive(pid as i32));
+    let starts = sb.starts("api").len();
+
+    let _second = sb.start_daemon();
+    wait_until("a check by the new daemon", T, || {
+        !sb.status_of("api")["health"].is_null()
+    });
+    // A negative, as in `off_survives_a_daemon_restart`.
+    std::thread::sleep(QUIET);
+    assert_eq!(sb.status_of("api")["state"], "stopped");
+    assert_eq!(sb.starts("api").len(), starts, "started by the new daemon");
+}
+
+#[test]
 fn restart_wait_returns_once_another_process_is_healthy() {
     let (sb, _d) = one_service(None);
-    let first = sb.wait_healthy("api", None, T);
+    let first = sb.wait_settled("api", None, T);
     let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20"]);
     assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
     // The reply came after a healthy check of the new process: no waiting needed here.
@@ -152,7 +205,7 @@ fn restart_wait_returns_once_another_process_is_healthy() {
 #[test]
 fn restart_wait_json_prints_the_restart_and_the_wait() {
     let (sb, _d) = one_service(None);
-    let first = sb.wait_healthy("api", None, T);
+    let first = sb.wait_settled("api", None, T);
     let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20", "--json"]);
     let doc = json_of(&out, 0);
     assert_eq!(doc["restart"]["key"], "api", "{doc}");
@@ -166,7 +219,7 @@ fn restart_wait_json_prints_the_restart_and_the_wait() {
 #[test]
 fn restart_brings_back_a_service_that_was_off() {
     let (sb, _d) = one_service(None);
-    let first = sb.wait_healthy("api", None, T);
+    let first = sb.wait_settled("api", None, T);
     assert_eq!(code(&sb.ctl(&["off", "api"])), Some(0));
     assert_eq!(sb.status_of("api")["state"], "stopped");
     let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20"]);
@@ -199,6 +252,30 @@ fn restart_wait_reports_a_failed_restart_without_waiting() {
     );
     assert_eq!(doc["restart"]["result"], "failed", "{doc}");
     assert!(doc["wait"].is_null(), "{doc}");
+}
+
+#[test]
+fn concurrent_restarts_share_one_pipeline() {
+    let sb = sandbox();
+    let mut cfg = sb.config(json!({ "api": sb.service("api", "") }));
+    // A long verify_delay keeps the pipeline running while all three requests arrive.
+    cfg["verify_delay"] = json!(1.5);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
+    // The first start's own pipeline is over (a restart would join it, by design).
+    let first = sb.wait_settled("api", None, T);
+    let reports: Vec<Value> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| json_of(&sb.ctl(&["restart", "api", "--json"]), 0)))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for r in &reports {
+        assert_eq!(r, &reports[0], "one pipeline answers all three");
+        assert_eq!(r["old_pid"], first, "{r}");
+    }
+    sb.wait_healthy("api", Some(first), T);
+    assert_eq!(sb.starts("api").len(), 2, "one start for three restarts");
 }
 
 #[test]
@@ -267,6 +344,29 @@ fn start_all_starts_enabled_services_and_stop_all_stops_them() {
         assert_eq!(sb.starts(key).len(), 1);
     }
     assert_eq!(sb.status_of("c")["state"], "disabled");
+}
+
+#[test]
+fn start_all_exits_1_when_a_service_fails_and_starts_the_others() {
+    let sb = sandbox();
+    let mut broken = sb.service("broken", "");
+    broken["commands"]["start"] = json!("exit 7");
+    let mut cfg = sb.config(json!({ "a": sb.service("a", ""), "broken": broken }));
+    cfg["consecutive_failures_threshold"] = json!(NEVER);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
+    let out = sb.ctl(&["start-all", "--json"]);
+    let reports = json_of(&out, 1);
+    assert_eq!(reports[0]["key"], "a", "{reports}");
+    assert_eq!(reports[0]["result"], "succeeded", "{reports}");
+    assert_eq!(reports[1]["key"], "broken", "{reports}");
+    assert_eq!(reports[1]["result"], "failed", "{reports}");
+    assert!(
+        stderr(&out).contains("start-all: 1 of 2 services failed"),
+        "{}",
+        stderr(&out)
+    );
+    sb.wait_healthy("a", None, T);
 }
 
 #[test]
@@ -390,7 +490,7 @@ fn an_unreachable_daemon_exits_3_and_names_the_socket() {
 #[test]
 fn json_output_has_the_documented_keys() {
     let (sb, _d) = one_service(None);
-    let pid = sb.wait_healthy("api", None, T);
+    let pid = sb.wait_settled("api", None, T);
     let rows = json_of(&sb.ctl(&["status", "--json"]), 0);
     let row = &rows.as_array().expect("an array")[0];
     for key in [

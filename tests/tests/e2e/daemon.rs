@@ -22,8 +22,8 @@ fn sigterm_exits_0_removes_the_socket_and_leaves_services_running() {
         "b": sb.service("b", "--fork-child"),
     })));
     let mut d = sb.start_daemon();
-    sb.wait_healthy("a", None, T);
-    sb.wait_healthy("b", None, T);
+    sb.wait_settled("a", None, T);
+    sb.wait_settled("b", None, T);
     let services: Vec<i32> = ["a", "b"].iter().flat_map(|k| sb.starts(k)).collect();
     assert_eq!(services.len(), 3, "a, b and b's child: {services:?}");
     let mode = std::fs::metadata(sb.socket()).unwrap().permissions().mode();
@@ -47,7 +47,7 @@ fn a_second_daemon_on_the_same_config_refuses_to_start() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let _d = sb.start_daemon();
-    let pid = sb.wait_healthy("api", None, T);
+    let pid = sb.wait_settled("api", None, T);
     let config = sb.config_path();
     let elsewhere = sb.path().join("other.sock");
     for args in [
@@ -99,7 +99,7 @@ fn a_stale_socket_from_a_crash_is_replaced_and_services_are_kept() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let mut first = sb.start_daemon();
-    let pid = sb.wait_healthy("api", None, T);
+    let pid = sb.wait_settled("api", None, T);
     first.crash();
     assert!(sb.socket().exists(), "SIGKILL cannot remove the socket");
     assert_eq!(sb.ctl(&["status"]).status.code(), Some(3));
@@ -129,9 +129,9 @@ fn the_database_records_checks_states_and_recoveries() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let mut d = sb.start_daemon();
-    let first = sb.wait_healthy("api", None, T);
+    let first = sb.wait_settled("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
-    let second = sb.wait_healthy("api", Some(first), T);
+    let second = sb.wait_settled("api", Some(first), T);
     // A clean stop flushes the store's queue.
     assert_eq!(d.stop(), Some(0), "{}", d.log());
 

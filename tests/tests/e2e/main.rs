@@ -2,10 +2,16 @@
 //! `watchdogctl`. One integration target, a module per feature.
 
 mod config;
+mod contrib;
 mod control;
+mod crash;
 mod daemon;
+mod hostile_heartbeat;
+mod hostile_socket;
 mod recovery;
+mod reload;
 mod safety;
+mod security;
 
 use watchdog_tests::Sandbox;
 

@@ -18,7 +18,8 @@ fn a_crashed_service_is_restarted() {
     let _d = sb.start_daemon();
     let first = sb.wait_healthy("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
-    let second = sb.wait_healthy("api", Some(first), T);
+    // Settled: failures are reset when the recovery pipeline ends, not at the first good beat.
+    let second = sb.wait_settled("api", Some(first), T);
     assert_ne!(first, second);
     assert!(!alive(first as i32));
     let row = sb.status_of("api");
@@ -85,7 +86,8 @@ fn a_failing_cleanup_warns_and_the_pipeline_goes_on() {
     svc["recovery_actions"] = json!(["kill", "clear_db", "start"]);
     sb.write_config(&sb.config(json!({ "api": svc })));
     let _d = sb.start_daemon();
-    let first = sb.wait_healthy("api", None, T);
+    // Settled, so the restart does not join the first start's pipeline.
+    let first = sb.wait_settled("api", None, T);
     let out = sb.ctl(&["restart", "api", "--json"]);
     assert_eq!(
         out.status.code(),

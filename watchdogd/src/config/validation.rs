@@ -117,6 +117,9 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
             "socket_mode: world-writable; anyone can connect (requests are still checked against control_users/read_users)".into(),
         );
     }
+    let healthy_sample = top
+        .read(found, "healthy_sample_seconds", non_negative_seconds)
+        .or(super::DEFAULT_HEALTHY_SAMPLE);
     let metrics_textfile = top
         .read(found, "metrics_textfile", non_empty_string)
         .found()
@@ -183,6 +186,7 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         access,
         history_retention,
         metrics_textfile,
+        healthy_sample,
         processes,
     })
 }

@@ -155,7 +155,7 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
             &reading,
             protocol::time::now_micros(),
             process.timeout,
-            crate::process::is_running_since,
+            crate::process::liveness,
         );
         if v.health.is_healthy() {
             out.result = PipelineResult::Skipped;

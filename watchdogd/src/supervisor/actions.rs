@@ -79,7 +79,13 @@ impl Supervisor {
         Response::Status(StatusReply {
             daemon_version: protocol::VERSION.to_owned(),
             daemon_pid: std::process::id(),
-            services: self.snapshot.borrow().services.clone(),
+            services: self
+                .snapshot
+                .borrow()
+                .services
+                .iter()
+                .map(|s| protocol::ServiceStatus::clone(s))
+                .collect(),
             audit_rows_dropped: self.store.dropped(),
         })
     }

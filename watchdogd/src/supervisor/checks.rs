@@ -5,7 +5,6 @@
 //! over the interval so that thousands of services do not all read at the same instant. A
 //! service someone waits for is checked every [`WAIT_CADENCE`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::{Response, WaitOutcome, WaitReply};
@@ -13,9 +12,7 @@ use tokio::time::Instant;
 
 use super::state::Reply;
 use super::{Event, Supervisor, flap};
-use crate::config::ProcessConfig;
-use crate::health::{self, Verdict};
-use crate::heartbeat;
+use crate::probe::{self, Job, Probe};
 use crate::store::{Intent, Record};
 
 /// How often a service with a waiter (`wait`, `restart --wait`) is checked.
@@ -30,6 +27,11 @@ impl Supervisor {
     /// The next instant the owner has timed work: a check due or a waiter's deadline.
     pub(super) fn next_wake(&self) -> Instant {
         let mut wake = Instant::now() + IDLE;
+        if self.dirty
+            && let Some(t) = self.published
+        {
+            wake = wake.min(t + super::PUBLISH_EVERY);
+        }
         for svc in &self.services {
             if svc.cfg.enabled && !svc.checking {
                 wake = wake.min(svc.next_check);
@@ -107,16 +109,20 @@ impl Supervisor {
     pub(super) fn dispatch_checks(&mut self, idxs: Vec<usize>, reply: Option<Reply>) {
         let jobs: Vec<Job> = idxs
             .into_iter()
-            .map(|i| Job {
-                idx: i,
-                cfg: self.services[i].cfg.clone(),
-                owner: self.services[i].heartbeat_owner,
+            .map(|i| {
+                let svc = &mut self.services[i];
+                Job {
+                    idx: i,
+                    cfg: svc.cfg.clone(),
+                    owner: svc.heartbeat_owner,
+                    cache: svc.beat_cache.take(),
+                }
             })
             .collect();
         let events = self.events_tx.clone();
         let epoch = self.epoch;
         tokio::spawn(async move {
-            let (results, tick_ms) = tokio::task::spawn_blocking(move || check_batch(&jobs))
+            let (results, tick_ms) = tokio::task::spawn_blocking(move || probe::check_batch(jobs))
                 .await
                 .unwrap_or_default();
             let _ = events
@@ -134,7 +140,7 @@ impl Supervisor {
     pub(super) fn on_checked(
         &mut self,
         epoch: u64,
-        mut results: Vec<(usize, Verdict)>,
+        mut results: Vec<Probe>,
         tick_ms: f64,
         reply: Option<Reply>,
     ) {
@@ -147,12 +153,19 @@ impl Supervisor {
         }
         let now_ms = protocol::time::now_millis();
         let now_us = now_ms * 1000;
+        let sample_ms = i64::try_from(self.config.healthy_sample.as_millis()).unwrap_or(i64::MAX);
         let mut to_recover = Vec::new();
-        for (idx, mut verdict) in results {
+        for Probe {
+            idx,
+            mut verdict,
+            cache,
+        } in results
+        {
             let Some(svc) = self.services.get_mut(idx) else {
                 continue;
             };
             svc.checking = false;
+            svc.beat_cache = cache;
             detect_stall(svc, &mut verdict, now_us);
             let previous = svc.verdict.as_ref().map(|v| v.health);
             let healthy = verdict.health.is_healthy();
@@ -201,18 +214,30 @@ impl Supervisor {
             if counted && svc.failures >= svc.cfg.failure_threshold {
                 to_recover.push(idx);
             }
-            self.pending.push(Record::Check {
-                key: svc.cfg.key.clone(),
-                health: verdict.health,
-                pid: verdict.pid,
-                age_ms: verdict.age_ms,
-                failures: svc.failures,
-                detail: verdict.detail.clone(),
-                at_ms: now_ms,
-            });
+            // The audit log keeps every state change and every unhealthy check, and samples
+            // healthy ones (`healthy_sample_seconds`): thousands of services at 1 s would
+            // otherwise write most of a billion rows a day that nobody reads.
+            let sample_due = svc.last_sampled_ms.is_none_or(|t| now_ms - t >= sample_ms);
+            let changed = previous != Some(verdict.health);
+            if changed || !healthy || sample_due {
+                svc.last_sampled_ms = Some(now_ms);
+                self.pending.push(Record::Check {
+                    key: svc.cfg.key.clone(),
+                    health: verdict.health,
+                    pid: verdict.pid,
+                    age_ms: verdict.age_ms,
+                    failures: svc.failures,
+                    detail: verdict.detail.clone(),
+                    at_ms: now_ms,
+                });
+            }
             svc.verdict = Some(verdict);
             svc.last_check_ms = Some(now_ms);
-            self.pending.push(Record::State(svc.saved()));
+            let fingerprint = svc.state_fingerprint();
+            if fingerprint != svc.persisted || (sample_due && healthy) {
+                svc.persisted = fingerprint;
+                self.pending.push(Record::State(svc.saved()));
+            }
             answer_waiters(svc, now_us);
             self.dirty = true;
         }
@@ -252,7 +277,11 @@ impl Supervisor {
 
 /// With `stall_seconds`, a healthy verdict whose `iteration` has not grown for that long is
 /// `stalled`. A heartbeat without `iteration` cannot stall.
-fn detect_stall(svc: &mut super::state::Service, verdict: &mut Verdict, now_us: i64) {
+fn detect_stall(
+    svc: &mut super::state::Service,
+    verdict: &mut crate::health::Verdict,
+    now_us: i64,
+) {
     let (Some(stall), Some(iteration)) = (svc.cfg.stall, verdict.iteration) else {
         return;
     };
@@ -297,44 +326,4 @@ fn answer_waiters(svc: &mut super::state::Service, now_us: i64) {
             }));
         }
     }
-}
-
-/// Reads and classifies each job's heartbeat. Runs on the blocking pool; one buffer per batch.
-/// One service to check.
-struct Job {
-    idx: usize,
-    cfg: Arc<ProcessConfig>,
-    /// The uid the heartbeat file must belong to (`user` configured).
-    owner: Option<u32>,
-}
-
-fn check_batch(jobs: &[Job]) -> (Vec<(usize, Verdict)>, f64) {
-    let started = std::time::Instant::now();
-    let mut buf = Vec::with_capacity(1024);
-    let results = jobs
-        .iter()
-        .map(|Job { idx, cfg, owner }| {
-            let mut reading = heartbeat::read(&cfg.heartbeat_path, &mut buf);
-            if let (heartbeat::Reading::Beat(b), Some(want)) = (&reading, owner)
-                && b.owner_uid != *want
-            {
-                // Someone else's file in the service's place: not the service's word.
-                reading = heartbeat::Reading::Corrupt(format!(
-                    "heartbeat file is owned by uid {}, not the configured user (uid {want})",
-                    b.owner_uid
-                ));
-            }
-            let now_us = protocol::time::now_micros();
-            (
-                *idx,
-                health::classify(
-                    &reading,
-                    now_us,
-                    cfg.timeout,
-                    crate::process::is_running_since,
-                ),
-            )
-        })
-        .collect();
-    (results, started.elapsed().as_secs_f64() * 1000.0)
 }

@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// What the owner publishes after each change.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// Sorted by key.
-    pub services: Vec<ServiceStatus>,
+    /// Sorted by key. Shared with the owner's cache: unchanged services cost a refcount.
+    pub services: Vec<Arc<ServiceStatus>>,
     /// Counters per service, in the same order.
     pub counters: Vec<ServiceCounters>,
     /// Audit rows that could not be written.
@@ -110,9 +110,13 @@ impl SupervisorHandle {
     pub fn status(&self, key: Option<&str>) -> Response {
         let snap = self.snapshot.borrow().clone();
         let services = match key {
-            None => snap.services.clone(),
+            None => snap
+                .services
+                .iter()
+                .map(|s| ServiceStatus::clone(s))
+                .collect(),
             Some(k) => match snap.services.binary_search_by(|s| s.key.as_str().cmp(k)) {
-                Ok(i) => vec![snap.services[i].clone()],
+                Ok(i) => vec![ServiceStatus::clone(&snap.services[i])],
                 Err(_) => return unknown_key(k),
             },
         };

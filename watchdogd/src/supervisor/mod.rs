@@ -33,12 +33,13 @@ pub use handle::{Command, DaemonFacts, ServiceCounters, Snapshot, SupervisorHand
 use state::Service;
 
 use crate::config::Config;
-use crate::health::Verdict;
 use crate::pipeline::Outcome;
 use crate::store::{Record, SavedState, Store};
 
 /// Room in the command and event channels.
 const CHANNEL: usize = 1024;
+/// Shortest gap between two snapshots published for check results alone.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Live events a slow follower may fall behind by before it is told it lagged.
 const LIVE_EVENTS: usize = 4096;
 /// How long shutdown lets running pipelines finish before cancelling them.
@@ -51,7 +52,7 @@ pub(crate) enum Event {
     /// starts a new one).
     Checked {
         epoch: u64,
-        results: Vec<(usize, Verdict)>,
+        results: Vec<crate::probe::Probe>,
         /// How long the batch took to read and classify (ms).
         tick_ms: f64,
         reply: Option<state::Reply>,
@@ -97,6 +98,10 @@ pub struct Supervisor {
     facts: DaemonFacts,
     /// When the metrics text file was last written.
     metrics_written: Option<Instant>,
+    /// When the last snapshot was published.
+    published: Option<Instant>,
+    /// This turn handled a command or an outcome: publish at its end, unthrottled.
+    publish_now: bool,
     /// Set on every turn (ms since the epoch): the systemd watchdog pings only while it moves.
     pub(crate) heartbeat: Arc<AtomicI64>,
 }
@@ -150,6 +155,8 @@ impl Supervisor {
             live: live.clone(),
             facts,
             metrics_written: None,
+            published: None,
+            publish_now: false,
             heartbeat: Arc::new(AtomicI64::new(protocol::time::now_millis())),
         };
         sup.publish();
@@ -170,8 +177,14 @@ impl Supervisor {
             let wake = self.next_wake();
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                Some(cmd) = self.commands.recv() => self.on_command(cmd),
-                Some(event) = self.events.recv() => self.on_event(event),
+                Some(cmd) = self.commands.recv() => {
+                    self.publish_now = true;
+                    self.on_command(cmd);
+                }
+                Some(event) = self.events.recv() => {
+                    self.publish_now |= !matches!(event, Event::Checked { reply: None, .. });
+                    self.on_event(event);
+                }
                 () = tokio::time::sleep_until(wake) => {}
             }
             self.heartbeat
@@ -201,15 +214,23 @@ impl Supervisor {
         if !self.pending.is_empty() {
             self.store.write(std::mem::take(&mut self.pending));
         }
-        if self.dirty {
+        // Check results alone publish at most every PUBLISH_EVERY (thousands of services
+        // report in many small batches); anything an operator just asked for publishes now.
+        let due = self.published.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY);
+        if self.dirty && (self.publish_now || due) {
             self.publish();
         }
+        self.publish_now = false;
     }
 
     fn publish(&mut self) {
         let now_us = protocol::time::now_micros();
         let snap = Arc::new(Snapshot {
-            services: self.services.iter().map(|s| s.status(now_us)).collect(),
+            services: self
+                .services
+                .iter_mut()
+                .map(|s| s.cached_status(now_us))
+                .collect(),
             counters: self.services.iter().map(|s| s.counters).collect(),
             dropped_rows: self.store.dropped(),
             config: self.config.clone(),
@@ -217,6 +238,7 @@ impl Supervisor {
         });
         let before = self.snapshot.send_replace(snap.clone());
         self.dirty = false;
+        self.published = Some(Instant::now());
         if self.live.receiver_count() > 0 {
             self.emit_changes(&before, &snap);
         }
@@ -226,7 +248,10 @@ impl Supervisor {
     /// Live events for what changed between two snapshots: health and lifecycle state.
     fn emit_changes(&self, before: &Snapshot, after: &Snapshot) {
         let at_ms = protocol::time::now_millis();
-        for now in &after.services {
+        for (i, now) in after.services.iter().enumerate() {
+            if before.services.get(i).is_some_and(|b| Arc::ptr_eq(b, now)) {
+                continue;
+            }
             let was = before
                 .services
                 .binary_search_by(|s| s.key.cmp(&now.key))

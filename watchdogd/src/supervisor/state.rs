@@ -81,6 +81,29 @@ pub struct Service {
     /// A maintenance window (`off --for`): when to turn it back on (ms; persisted).
     pub off_until_ms: Option<i64>,
     pub counters: super::ServiceCounters,
+    /// The heartbeat parsed at the last check (lent to each check; see `probe`).
+    pub beat_cache: Option<crate::heartbeat::Beat>,
+    /// The last published status and what it was built from: rebuilt only when that changes.
+    pub status_cache: Option<(StatusKey, Arc<ServiceStatus>)>,
+    /// When a check row was last written (healthy checks are sampled).
+    pub last_sampled_ms: Option<i64>,
+    /// Fingerprint of the state last written to the store: unchanged state is not rewritten.
+    pub persisted: u64,
+}
+
+/// Everything a [`ServiceStatus`] is derived from that can change without a new check; with the
+/// check time (a new check changes it) it tells whether a cached status is still right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusKey {
+    /// The settings in force (a reload swaps the `Arc`).
+    cfg: usize,
+    last_check_ms: Option<i64>,
+    state: ServiceState,
+    failures: u32,
+    recovery_ms: Option<i64>,
+    restarts: usize,
+    next_attempt_ms: Option<i64>,
+    off_until_ms: Option<i64>,
 }
 
 impl Service {
@@ -109,6 +132,10 @@ impl Service {
             heartbeat_owner: cfg.user.as_deref().and_then(crate::process::user_uid),
             off_until_ms: saved.and_then(|s| s.off_until_ms),
             counters: super::ServiceCounters::default(),
+            beat_cache: None,
+            status_cache: None,
+            last_sampled_ms: None,
+            persisted: 0,
             cfg,
         }
     }
@@ -152,6 +179,48 @@ impl Service {
             started: self.started.map(|s| (s.pid, s.at_us)),
             off_until_ms: self.off_until_ms,
         }
+    }
+
+    /// The status as published, rebuilt only when something it shows has changed.
+    pub fn cached_status(&mut self, now_us: i64) -> Arc<ServiceStatus> {
+        let key = StatusKey {
+            cfg: Arc::as_ptr(&self.cfg) as usize,
+            last_check_ms: self.last_check_ms,
+            state: self.state(now_us),
+            failures: self.failures,
+            recovery_ms: self.last_recovery.as_ref().map(|r| r.finished_ms),
+            restarts: self.restarts.len(),
+            next_attempt_ms: self.gave_up.and_then(|g| g.next_attempt_ms),
+            off_until_ms: self.off_until_ms,
+        };
+        match &self.status_cache {
+            Some((k, status)) if *k == key => status.clone(),
+            _ => {
+                let status = Arc::new(self.status(now_us));
+                self.status_cache = Some((key, status.clone()));
+                status
+            }
+        }
+    }
+
+    /// A fingerprint of what [`Service::saved`] would write, without building it.
+    pub fn state_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        self.failures.hash(&mut h);
+        (self.intent == Intent::On).hash(&mut h);
+        self.verdict.as_ref().map(|v| v.health).hash(&mut h);
+        self.last_recovery
+            .as_ref()
+            .map(|r| (r.started_ms, r.finished_ms))
+            .hash(&mut h);
+        self.restarts.hash(&mut h);
+        self.gave_up
+            .map(|g| (g.since_ms, g.attempts, g.next_attempt_ms))
+            .hash(&mut h);
+        self.started.map(|s| (s.pid, s.at_us)).hash(&mut h);
+        self.off_until_ms.hash(&mut h);
+        h.finish()
     }
 
     pub fn status(&self, now_us: i64) -> ServiceStatus {

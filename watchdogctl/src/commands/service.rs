@@ -1,12 +1,6 @@
-//! One function per subcommand: build the request, make the call, check the reply's variant,
-//! print, and say how the process should end.
-//!
-//! Results go to stdout (text or `--json`), diagnostics to stderr. A command returns
-//! `Ok(exit)` after printing its result, or a [`Failure`] whose message `main` prints; when
-//! stdout is gone (`| head`) the command stops and the process exits 0.
+//! Status, the detail view, and the actions on services (on, off, off --for, restart, start-all,
+//! stop-all, check, wait, reload).
 
-use std::io::{self, Write};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use protocol::time::now_millis;
@@ -15,111 +9,20 @@ use protocol::{
     WaitOutcome, WaitReply, WaitRequest,
 };
 
-use crate::cli::{Cli, Command};
-use crate::client::{Client, SocketInputs, resolve_socket};
+use super::{Context, READ_REPLY_TIMEOUT};
 use crate::exit::{Exit, Failure};
-use crate::{json, output};
+use crate::{detail, duration, json, output};
 
 /// Extra time a wait reply may take beyond the wait itself before we give up on the daemon.
 const WAIT_REPLY_MARGIN: Duration = Duration::from_secs(30);
-/// A status reply comes from a snapshot; this long without one means the daemon is wedged.
-const STATUS_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs the parsed command line and returns how the process should end.
-pub fn run(cli: &Cli) -> Result<Exit, Failure> {
-    let (socket, source) = resolve_socket(SocketInputs::from_env(
-        cli.socket.clone(),
-        cli.config.clone(),
-    ))?;
-    let mut ctx = Context {
-        client: Client::new(socket),
-        json: cli.json,
-        verbose: cli.verbose > 0,
-        color: !cli.json && output::use_color(),
-        stdout: io::stdout(),
-    };
-    ctx.note(&format!(
-        "socket {} ({source})",
-        ctx.client.socket().display()
-    ));
-    let verb = cli.command.name();
-    match &cli.command {
-        Command::Status { key } => ctx.status(key.as_deref()),
-        Command::On { key } => ctx.action(Request::On { key: key.clone() }, verb),
-        Command::Off { key } => ctx.action(Request::Off { key: key.clone() }, verb),
-        Command::Restart {
-            key,
-            wait: false,
-            timeout: _,
-        } => ctx.action(Request::Restart { key: key.clone() }, verb),
-        Command::Restart {
-            key,
-            wait: true,
-            timeout,
-        } => ctx.restart_and_wait(key, *timeout),
-        Command::StartAll => ctx.bulk(Request::StartAll, verb),
-        Command::StopAll => ctx.bulk(Request::StopAll, verb),
-        Command::Check => ctx.check(),
-        Command::Wait { key, timeout } => ctx.wait(key, *timeout),
-        Command::Reload => ctx.reload(),
-    }
-}
-
-/// What every command needs: the client, the output mode and stdout.
-struct Context {
-    client: Client,
-    json: bool,
-    verbose: bool,
-    color: bool,
-    stdout: io::Stdout,
-}
 
 fn secs_to_ms(secs: u64) -> u64 {
     secs.saturating_mul(1000)
 }
 
 impl Context {
-    /// A `-v` diagnostic on stderr; a failing stderr is ignored (there is nowhere to report it).
-    fn note(&self, message: &str) {
-        if self.verbose {
-            let _ = writeln!(io::stderr(), "watchdogctl: {message}");
-        }
-    }
-
-    /// Writes a result to stdout; a closed pipe ends the command quietly with exit 0.
-    fn emit(&mut self, text: &str) -> Result<(), Failure> {
-        let mut out = self.stdout.lock();
-        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure::StdoutClosed),
-            Err(e) => Err(Failure::new(
-                Exit::Usage,
-                format!("cannot write to stdout: {e}"),
-            )),
-        }
-    }
-
-    /// One round trip, timed under `-v`.
-    fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Response, Failure> {
-        let started = Instant::now();
-        let response = self.client.call(request, timeout)?;
-        self.note(&format!(
-            "reply in {:.1} ms",
-            started.elapsed().as_secs_f64() * 1000.0
-        ));
-        Ok(response)
-    }
-
-    /// The failure for a reply of the wrong kind: a refusal, or a daemon that is not ours.
-    fn refused(&self, response: Response) -> Failure {
-        match response {
-            Response::Error { kind, message } => Failure::new(Exit::for_error_kind(kind), message),
-            other => unexpected(self.client.socket(), &other),
-        }
-    }
-
     fn status_reply(&self, request: Request) -> Result<StatusReply, Failure> {
-        let timeout = matches!(request, Request::Status { .. }).then_some(STATUS_REPLY_TIMEOUT);
+        let timeout = matches!(request, Request::Status { .. }).then_some(READ_REPLY_TIMEOUT);
         match self.call(&request, timeout)? {
             Response::Status(reply) => {
                 self.note(&format!(
@@ -132,7 +35,12 @@ impl Context {
         }
     }
 
-    fn status(&mut self, key: Option<&str>) -> Result<Exit, Failure> {
+    pub(super) fn status(&mut self, key: Option<&str>) -> Result<Exit, Failure> {
+        match key {
+            // Scripts read `status KEY --json` as an array of one service: keep it that way.
+            Some(key) if !self.json => return self.detail(key),
+            _ => {}
+        }
         let reply = self.status_reply(Request::Status {
             key: key.map(str::to_owned),
         })?;
@@ -149,20 +57,34 @@ impl Context {
                 ),
             ));
         };
-        let text = if self.json {
-            json::line(&json::services(std::slice::from_ref(service)))
-        } else {
-            output::status_one(service, now_millis(), self.color)
-        };
-        self.emit(&text)?;
-        Ok(if service.health == Some(Health::Healthy) {
-            Exit::Success
-        } else {
-            Exit::Failed
-        })
+        self.emit(&json::line(&json::services(std::slice::from_ref(service))))?;
+        Ok(health_exit(service))
     }
 
-    fn reload(&mut self) -> Result<Exit, Failure> {
+    /// `status KEY` as text: the detail view, with the same exit as the one-row status.
+    fn detail(&mut self, key: &str) -> Result<Exit, Failure> {
+        let request = Request::Detail {
+            key: key.to_owned(),
+        };
+        let found = match self.call(&request, Some(READ_REPLY_TIMEOUT))? {
+            Response::Detail(found) => found,
+            other => return Err(self.refused(other)),
+        };
+        if found.status.key != key {
+            return Err(Failure::new(
+                Exit::Unreachable,
+                format!(
+                    "watchdogd at {} sent the detail of {} for {key} (is it another version?)",
+                    self.client.socket().display(),
+                    found.status.key
+                ),
+            ));
+        }
+        self.emit(&detail::view(&found, now_millis(), self.color))?;
+        Ok(health_exit(&found.status))
+    }
+
+    pub(super) fn reload(&mut self) -> Result<Exit, Failure> {
         match self.call(&Request::Reload, None)? {
             Response::Reload(report) => {
                 let text = if self.json {
@@ -177,7 +99,7 @@ impl Context {
         }
     }
 
-    fn check(&mut self) -> Result<Exit, Failure> {
+    pub(super) fn check(&mut self) -> Result<Exit, Failure> {
         let reply = self.status_reply(Request::Check)?;
         self.print_services(&reply.services, reply.audit_rows_dropped)?;
         Ok(Exit::Success)
@@ -214,13 +136,35 @@ impl Context {
         self.emit(&text)
     }
 
-    fn action(&mut self, request: Request, verb: &str) -> Result<Exit, Failure> {
+    pub(super) fn action(&mut self, request: Request, verb: &str) -> Result<Exit, Failure> {
         let report = self.action_reply(&request)?;
         self.print_action(&report)?;
         action_failure(verb, &report).map_or(Ok(Exit::Success), Err)
     }
 
-    fn bulk(&mut self, request: Request, verb: &str) -> Result<Exit, Failure> {
+    /// `off KEY --for D`: off now, back on after the window. The reply is the `off` pipeline's
+    /// report; the window's end is reckoned here from the moment of asking, which is at most a
+    /// round trip earlier than the daemon's own (shown by `status`).
+    pub(super) fn off_for(&mut self, key: &str, window: Duration) -> Result<Exit, Failure> {
+        let for_ms = duration::millis(window);
+        let asked = now_millis();
+        let until = asked.saturating_add(i64::try_from(for_ms).unwrap_or(i64::MAX));
+        let report = self.action_reply(&Request::OffFor {
+            key: key.to_owned(),
+            for_ms,
+        })?;
+        // The daemon keeps the window even when the kill failed, so it is always reported.
+        let text = if self.json {
+            json::line(&json::off_for(&report, until))
+        } else {
+            let window = duration::format(window);
+            output::action(&report) + &output::off_until(key, &window, until, asked)
+        };
+        self.emit(&text)?;
+        action_failure("off", &report).map_or(Ok(Exit::Success), Err)
+    }
+
+    pub(super) fn bulk(&mut self, request: Request, verb: &str) -> Result<Exit, Failure> {
         let reports = match self.call(&request, None)? {
             Response::Bulk(reports) => reports,
             other => return Err(self.refused(other)),
@@ -252,7 +196,7 @@ impl Context {
         }
     }
 
-    fn wait(&mut self, key: &str, timeout_secs: u64) -> Result<Exit, Failure> {
+    pub(super) fn wait(&mut self, key: &str, timeout_secs: u64) -> Result<Exit, Failure> {
         let reply = self.wait_reply(WaitRequest {
             key: key.to_owned(),
             timeout_ms: secs_to_ms(timeout_secs),
@@ -271,7 +215,11 @@ impl Context {
 
     /// `restart --wait`: one budget covers both calls; the wait insists on a PID other than the
     /// one the restart replaced, so the old process's last heartbeat cannot pass for the new one.
-    fn restart_and_wait(&mut self, key: &str, timeout_secs: u64) -> Result<Exit, Failure> {
+    pub(super) fn restart_and_wait(
+        &mut self,
+        key: &str,
+        timeout_secs: u64,
+    ) -> Result<Exit, Failure> {
         let started = Instant::now();
         let report = self.action_reply(&Request::Restart {
             key: key.to_owned(),
@@ -303,6 +251,15 @@ impl Context {
     }
 }
 
+/// Exit 0 only for a healthy service (`status KEY`); not yet checked counts as unhealthy.
+fn health_exit(service: &ServiceStatus) -> Exit {
+    if service.health == Some(Health::Healthy) {
+        Exit::Success
+    } else {
+        Exit::Failed
+    }
+}
+
 /// The stderr failure for an action whose pipeline failed, if it did.
 fn action_failure(verb: &str, report: &ActionReport) -> Option<Failure> {
     (report.result == PipelineResult::Failed).then(|| {
@@ -322,28 +279,4 @@ fn wait_result(key: &str, timeout_secs: u64, reply: &WaitReply) -> Result<Exit, 
             output::not_healthy(key, timeout_secs, &reply.status),
         )),
     }
-}
-
-/// A reply of a variant the request cannot produce: the daemon is not the version we speak.
-fn unexpected(socket: &Path, response: &Response) -> Failure {
-    let kind = match response {
-        Response::Error { .. } => "error",
-        Response::Status(_) => "status",
-        Response::Action(_) => "action",
-        Response::Bulk(_) => "bulk",
-        Response::Wait(_) => "wait",
-        Response::Reload(_) => "reload",
-        Response::History(_) => "history",
-        Response::Event(_) => "event",
-        Response::Detail(_) => "detail",
-        Response::Metrics(_) => "metrics",
-        Response::Version(_) => "version",
-    };
-    Failure::new(
-        Exit::Unreachable,
-        format!(
-            "watchdogd at {} sent an unexpected {kind} reply (is it another version?)",
-            socket.display()
-        ),
-    )
 }
