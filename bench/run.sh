@@ -18,8 +18,15 @@
 #   BENCH_KILLS=5 BENCH_HANGS=3   kill -9 and SIGSTOP trials (only for N <= 500)
 #   BENCH_SIM_INTERVAL_MS=1000 BENCH_SIM_TIMEOUT_S=5   heartbeat interval and timeout_seconds of
 #                             every service but s0
+#   BENCH_HB_BASE=/dev/shm    where the heartbeat files go (a tmpfs; see below); "" → the run's
+#                             temp folder under /tmp
 #   BENCH_KEEP=1              keep each run's temp folder (config, daemon log, database)
 #   BENCH_RESULTS_DIR=DIR     where the results file goes (default bench/results)
+#
+# Heartbeat files live on a tmpfs (/dev/shm) by default: on a disk file system one Python writer
+# cannot replace 10,000 files a second (ext4 starts writeback on every rename over an existing
+# file), and the daemon's reads cost the same either way (page cache). The database stays in the
+# run's folder under /tmp, on the disk.
 #
 # Everything it starts is stopped by PID (never by name) when it ends or is interrupted.
 set -euo pipefail
@@ -36,6 +43,8 @@ HANGS=${BENCH_HANGS:-3}
 SIM_INTERVAL_MS=${BENCH_SIM_INTERVAL_MS:-1000}
 SIM_TIMEOUT_S=${BENCH_SIM_TIMEOUT_S:-5}
 RESULTS_DIR=${BENCH_RESULTS_DIR:-$HERE/results}
+HB_BASE=${BENCH_HB_BASE-/dev/shm}
+if [ -n "$HB_BASE" ] && ! { [ -d "$HB_BASE" ] && [ -w "$HB_BASE" ]; }; then HB_BASE=""; fi
 REAL_MAX=100         # N up to this: every service is a real process
 LATENCY_MAX=500      # N up to this: kill -9 and hang trials
 CLK_TCK=$(getconf CLK_TCK)
@@ -72,6 +81,7 @@ done
 
 # --- state of the current run, for cleanup -------------------------------------------------
 RUN_DIR=""   # temp folder of the current N
+HB_DIR=""    # its heartbeat folder (on HB_BASE, or RUN_DIR/hb)
 DPID=""      # the daemon
 SIM_PID=""   # the simulated-services writer
 NREAL=0      # real services of the current N (s0..s(NREAL-1))
@@ -90,9 +100,9 @@ cpu_ticks() {
 
 rss_kib() { awk -v k="${2:-VmRSS}" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 
-# Whether PID belongs to this run: its command line names the run's temp folder.
+# Whether PID is one of this run's services: its command line names the run's heartbeat folder.
 owned() {
-    [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$RUN_DIR/"
+    [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$HB_DIR/"
 }
 
 # PID's descendants (through /proc/PID/task/*/children).
@@ -151,9 +161,9 @@ stop_run() {
         wait "$DPID" 2>/dev/null || true
     fi
     DPID=""
-    if [ -n "$RUN_DIR" ]; then
+    if [ -n "$HB_DIR" ]; then
         for ((i = 0; i < NREAL; i++)); do
-            f=$RUN_DIR/hb/s$i.json
+            f=$HB_DIR/s$i.json
             [ -f "$f" ] || continue
             pid=$(sed -n 's/.*"pid": *\([0-9][0-9]*\).*/\1/p' "$f")
             [ -n "$pid" ] && kids+=("$pid")
@@ -167,8 +177,12 @@ stop_run() {
         wait "$SIM_PID" 2>/dev/null || true
     fi
     SIM_PID=""
-    if [ -n "$RUN_DIR" ] && [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$RUN_DIR"; fi
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then
+        [ -n "$HB_DIR" ] && rm -rf "$HB_DIR"
+        [ -n "$RUN_DIR" ] && rm -rf "$RUN_DIR"
+    fi
     RUN_DIR=""
+    HB_DIR=""
 }
 trap 'stop_run' EXIT
 trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
@@ -195,16 +209,21 @@ run_one() {
     local nsim=$(( N - NREAL ))
     RUN_DIR=$(mktemp -d /tmp/wdb.XXXXXX)
     local sock=$RUN_DIR/s.sock db=$RUN_DIR/wd.db
-    mkdir -p "$RUN_DIR/hb"
+    if [ -n "$HB_BASE" ]; then
+        HB_DIR=$(mktemp -d "$HB_BASE/wdb-hb.XXXXXX")
+    else
+        HB_DIR=$RUN_DIR/hb
+        mkdir -p "$HB_DIR"
+    fi
 
-    python3 - "$RUN_DIR" "$N" "$NREAL" "$SVC" "$SIM_INTERVAL_MS" "$SIM_TIMEOUT_S" >"$RUN_DIR/config.json" <<'EOF'
+    python3 - "$RUN_DIR" "$HB_DIR" "$N" "$NREAL" "$SVC" "$SIM_INTERVAL_MS" "$SIM_TIMEOUT_S" >"$RUN_DIR/config.json" <<'EOF'
 import json, sys
-d, n, nreal, svc, sim_ms, sim_timeout = sys.argv[1:7]
+d, hbdir, n, nreal, svc, sim_ms, sim_timeout = sys.argv[1:8]
 n, nreal, sim_ms = int(n), int(nreal), int(sim_ms)
 procs = {}
 for i in range(n):
     key = f"s{i}"
-    hb = f"{d}/hb/{key}.json"
+    hb = f"{hbdir}/{key}.json"
     if i < nreal:
         interval = 100 if i == 0 else sim_ms
         procs[key] = {
@@ -240,7 +259,7 @@ EOF
 
     # 1. The simulated services first: every heartbeat exists before the daemon starts.
     if [ "$nsim" -gt 0 ]; then
-        python3 "$SIM" "$RUN_DIR/hb" "$nsim" "$SIM_INTERVAL_MS" --first "$NREAL" \
+        python3 "$SIM" "$HB_DIR" "$nsim" "$SIM_INTERVAL_MS" --first "$NREAL" \
             --ready "$RUN_DIR/sim.ready" --stats "$RUN_DIR/sim.json" &
         SIM_PID=$!
         for _ in $(seq 1 1200); do [ -f "$RUN_DIR/sim.ready" ] && break; sleep 0.1; done
@@ -338,13 +357,13 @@ EOF
     local kill_cell="-" hang_cell="-" kill_json="" hang_json=""
     if [ "$N" -le "$LATENCY_MAX" ]; then
         log "kill -9 s0 x $KILLS"
-        kill_json=$(python3 "$PROBE" kill "$CTL" "$sock" s0 "$RUN_DIR/hb/s0.json" "$KILLS" "$RUN_DIR/") || true
+        kill_json=$(python3 "$PROBE" kill "$CTL" "$sock" s0 "$HB_DIR/s0.json" "$KILLS" "$HB_DIR/") || true
         local k_med k_max
         read -r k_med _ k_max < <(python3 -c 'import json,sys; print(*json.loads(sys.argv[1] or "{}").get("latencies_ms", []))' "$kill_json" | stats)
         kill_cell="$k_med / $k_max"
         log "kill→healthy $kill_cell ms"
         log "SIGSTOP s0 x $HANGS"
-        hang_json=$(python3 "$PROBE" hang "$CTL" "$sock" s0 "$RUN_DIR/hb/s0.json" "$HANGS" "$RUN_DIR/") || true
+        hang_json=$(python3 "$PROBE" hang "$CTL" "$sock" s0 "$HB_DIR/s0.json" "$HANGS" "$HB_DIR/") || true
         read -r hang_cell _ _ < <(python3 -c 'import json,sys; print(*json.loads(sys.argv[1] or "{}").get("latencies_ms", []))' "$hang_json" | stats)
         log "hang→replacement median $hang_cell ms"
     fi
@@ -363,12 +382,13 @@ EOF
     NOTES+=("- **N = $N** ($NREAL real, $nsim simulated): $checks_s checks/s in the CPU window; CPU while metrics were sampled once a second: $cpu_sampled %; RSS after the client runs $rss_loaded MiB (peak VmHWM $hwm MiB); tick max since start $tick_max_ever ms; audit rows dropped: $dropped; start-all exit $start_all_rc; daemon log lines (WARNING and above): $warn_lines$sim_note.")
     if [ -n "$kill_json" ]; then NOTES+=("  - kill -9 trials: \`$kill_json\`"); fi
     if [ -n "$hang_json" ]; then NOTES+=("  - SIGSTOP trials: \`$hang_json\`"); fi
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then NOTES+=("  - kept: $RUN_DIR"); fi
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then NOTES+=("  - kept: $RUN_DIR, $HB_DIR"); fi
 
     stop_run
 }
 
 T_START=$(now)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in "${SIZES[@]}"; do
     run_one "$n" || { echo "run.sh: N=$n failed" >&2; stop_run; exit 1; }
 done
@@ -405,7 +425,7 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "- kernel: $(uname -r)"
     echo "- $(rustc --version 2>/dev/null || echo 'rustc: not found')"
     echo "- commit: $REV; binaries: $BUILT_FROM"
-    echo "- load average at the end: $LOAD"
+    echo "- load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $LOAD"
     echo "- tools: $(hyperfine --version), $(python3 --version 2>&1), $( [ "$HAVE_SQLITE3" = 1 ] && echo "sqlite3 $(sqlite3 --version | cut -d' ' -f1)" || echo "python sqlite3 module")"
     echo
     echo "## Setup"
@@ -413,7 +433,8 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "check_interval_seconds 1, consecutive_failures_threshold 1, verify_delay 0.2, log_level WARNING."
     echo "s0: wd-test-service, heartbeat every 100 ms, timeout_seconds 3. Other services: heartbeat every"
     echo "$SIM_INTERVAL_MS ms, timeout_seconds $SIM_TIMEOUT_S; real processes for N <= $REAL_MAX, else written by one"
-    echo "sim_writer.py process (recovery_actions [\"start\"], start \`true\`). Windows: ${WINDOW_S} s. Metrics read with"
+    echo "sim_writer.py process (recovery_actions [\"start\"], start \`true\`). Heartbeat files in ${HB_BASE:-the run folder}, database under /tmp."
+    echo "Windows: ${WINDOW_S} s. Metrics read with"
     echo "$( [ "$METRICS_VIA" = ctl ] && echo '`watchdogctl metrics`' || echo 'bench/probe.py metrics-via-socket (this watchdogctl has no `metrics` command)')."
     echo
     echo "## Notes"

@@ -1,8 +1,10 @@
 //! `watchdogctl`: the thin client of `watchdogd`.
 //!
 //! It parses argv, sends one request over the daemon's Unix socket, prints the reply and exits
-//! with a code scripts can trust. `main` is the only place that turns outcomes into an exit code
-//! and the only place failures are printed, so every path ends the same way.
+//! with a code scripts can trust. `events --follow` keeps reading replies until the daemon
+//! closes; `beat`, `completions` and `man` work without any daemon. `main` is the only place
+//! that turns outcomes into an exit code and the only place failures are printed, so every path
+//! ends the same way.
 
 mod audit;
 mod cli;

@@ -45,7 +45,14 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
         return crate::supervisor::unknown_key(&key);
     };
     let db = snap.config.db_path.clone();
-    let config_json = serde_json::to_string_pretty(&cfg.to_json()).unwrap_or_default();
+    // Anyone with read rights sees this: environment values may be secrets.
+    let mut shown = cfg.to_json();
+    if let Some(serde_json::Value::Object(env)) = shown.get_mut("env") {
+        for value in env.values_mut() {
+            *value = serde_json::Value::String("<redacted>".into());
+        }
+    }
+    let config_json = serde_json::to_string_pretty(&shown).unwrap_or_default();
     let req = HistoryRequest {
         key: Some(key),
         limit: DETAIL_HISTORY,

@@ -37,17 +37,17 @@ fn daemon() -> (Sandbox, Daemon) {
 /// Panics if the daemon neither answers nor closes within [`ANSWER`].
 fn send_raw(socket: &Path, bytes: &[u8], end_write: bool) -> Option<Response> {
     let mut stream = UnixStream::connect(socket).expect("connect");
-    stream.set_read_timeout(Some(ANSWER)).unwrap();
     // The daemon may refuse and close before reading everything: a failed write is fine, the
     // reply (or the close) is what is judged.
     let _ = stream.write_all(bytes);
     if end_write {
         let _ = stream.shutdown(Shutdown::Write);
     }
+    let deadline = Instant::now() + ANSWER;
     let mut got = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        match stream.read(&mut chunk) {
+        match read_until(&mut stream, &mut chunk, deadline) {
             Ok(0) => break,
             Ok(n) => got.extend_from_slice(&chunk[..n]),
             // Closed with our unread bytes still queued on its side.
@@ -68,6 +68,26 @@ fn send_raw(socket: &Path, bytes: &[u8], end_write: bool) -> Option<Response> {
         "one reply frame, then the close: {got:?}"
     );
     Some(decode_response(&got[4..]).expect("the reply decodes"))
+}
+
+/// One `read` that gives up at `deadline`, retried when a signal interrupts it (a read with a
+/// timeout is not restarted by the kernel, e.g. after the test process was stopped and resumed).
+fn read_until(
+    stream: &mut UnixStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> std::io::Result<usize> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(IoKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(buf) {
+            Err(e) if e.kind() == IoKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 /// A well-formed request payload (header + `Check`) to corrupt.
@@ -218,10 +238,9 @@ fn five_hundred_idle_connections_do_not_delay_a_status() {
 fn a_client_that_sends_nothing_is_disconnected() {
     let (sb, _d) = daemon();
     let mut stream = UnixStream::connect(sb.socket()).unwrap();
-    stream.set_read_timeout(Some(ANSWER)).unwrap();
     let started = Instant::now();
     let mut byte = [0u8; 1];
-    let read = stream.read(&mut byte);
+    let read = read_until(&mut stream, &mut byte, started + ANSWER);
     assert!(
         matches!(read, Ok(0)),
         "expected the daemon to close the idle connection within {ANSWER:?}, got {read:?}"

@@ -76,16 +76,16 @@ fn an_invalid_config_is_refused_whole_and_the_old_one_stays() {
 fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
     let sb = sandbox();
     let cfg = sb.config(json!({
-        "kept_off": sb.service("kept_off", ""),
+        "parked": sb.service("parked", ""),
         "failing": placeholder(&sb, "failing"),
-        "removed": sb.service("removed", ""),
-        "changed": sb.service("changed", ""),
+        "old": sb.service("old", ""),
+        "renamed": sb.service("renamed", ""),
     }));
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["off", "kept_off"]).status.code(), Some(0));
-    let removed_pid = sb.wait_healthy("removed", None, T);
-    sb.wait_healthy("changed", None, T);
+    assert_eq!(sb.ctl(&["off", "parked"]).status.code(), Some(0));
+    let old_pid = sb.wait_healthy("old", None, T);
+    sb.wait_healthy("renamed", None, T);
     wait_until("failures to be counted", T, || {
         sb.status_of("failing")["consecutive_failures"].as_u64() >= Some(3)
     });
@@ -95,33 +95,31 @@ fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
 
     let mut new = cfg.clone();
     let processes = new["processes"].as_object_mut().unwrap();
-    processes.remove("removed");
-    processes["changed"]["display_name"] = json!("Changed, renamed");
-    processes.insert("added".into(), sb.service("added", ""));
+    processes.remove("old");
+    processes["renamed"]["display_name"] = json!("A new name");
+    processes.insert("new".into(), sb.service("new", ""));
     sb.write_config(&new);
     let out = sb.ctl(&["reload"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains("added added;")
-            && text.contains("removed removed;")
-            && text.contains("changed changed"),
-        "{text}"
-    );
+    for change in ["added new", "removed old", "changed renamed"] {
+        assert!(text.contains(change), "{change:?} not in:\n{text}");
+    }
 
     let mut now = keys(&sb);
     now.sort();
-    assert_eq!(now, ["added", "changed", "failing", "kept_off"]);
-    assert!(alive(removed_pid as i32), "the removed service was stopped");
-    assert_eq!(sb.status_of("changed")["display_name"], "Changed, renamed");
-    assert_eq!(sb.status_of("kept_off")["state"], "stopped", "intent kept");
+    assert_eq!(now, ["failing", "new", "parked", "renamed"]);
+    assert!(alive(old_pid as i32), "the removed service was stopped");
+    assert_eq!(sb.status_of("renamed")["display_name"], "A new name");
+    assert_eq!(sb.status_of("parked")["state"], "stopped", "intent lost");
     let after = sb.status_of("failing")["consecutive_failures"]
         .as_u64()
         .unwrap();
     assert!(after >= failures, "failures reset: {failures} → {after}");
 
-    assert_eq!(sb.ctl(&["on", "added"]).status.code(), Some(0));
-    sb.wait_healthy("added", None, T);
+    // The new key is monitored: `on` starts it and its heartbeat is read.
+    assert_eq!(sb.ctl(&["on", "new"]).status.code(), Some(0));
+    sb.wait_healthy("new", None, T);
 }
 
 #[test]

@@ -325,6 +325,9 @@ impl Supervisor {
         let snap = snap.clone();
         tokio::task::spawn_blocking(move || {
             let text = crate::metrics::render(&snap, crate::metrics::Format::Prometheus);
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
             if let Err(e) = protocol::heartbeat::write_atomic(&path, text.as_bytes()) {
                 tracing::warn!(target: "metrics", "cannot write {}: {e}", path.display());
             }

@@ -67,7 +67,7 @@ impl Supervisor {
                 );
                 self.pending.push(Record::Event {
                     key: String::new(),
-                    kind: "reload",
+                    kind: "reloaded",
                     message: format!(
                         "added {:?} removed {:?} changed {:?}",
                         report.added, report.removed, report.changed
