@@ -274,13 +274,24 @@ EOF
     DPID=$!
     for _ in $(seq 1 3000); do [ -S "$sock" ] && break; sleep 0.01; done
     [ -S "$sock" ] || { log "no socket after 30 s"; cat "$RUN_DIR/daemon.log" >&2; return 1; }
-    local start_all_rc=0
-    "$CTL" --socket "$sock" start-all >"$RUN_DIR/start-all.out" 2>&1 || start_all_rc=$?
-    t_ok=$(python3 "$PROBE" wait-healthy "$CTL" "$sock" "$N" 120) || {
-        log "not all services healthy after 120 s"; return 1; }
+    # start-all runs alongside the polling: "startup" ends when every service is healthy, even if
+    # start-all is still answering (its own duration goes to the notes).
+    local start_all_rc=0 sa_pid t_sa t_sa_end
+    t_sa=$(now)
+    { rc=0; "$CTL" --socket "$sock" start-all >"$RUN_DIR/start-all.out" 2>&1 || rc=$?
+      echo "$rc" >"$RUN_DIR/start-all.rc"; now >"$RUN_DIR/start-all.end"; } &
+    sa_pid=$!
+    t_ok=$(python3 "$PROBE" wait-healthy "$CTL" "$sock" "$N" 300) || {
+        log "not all services healthy after 300 s"; return 1; }
     local startup_s
     startup_s=$(awk -v a="$t_ok" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
-    log "all $N healthy after $startup_s s (start-all exit $start_all_rc)"
+    log "all $N healthy after $startup_s s; waiting for start-all to return"
+    wait "$sa_pid" || true
+    start_all_rc=$(cat "$RUN_DIR/start-all.rc")
+    t_sa_end=$(cat "$RUN_DIR/start-all.end")
+    local start_all_s
+    start_all_s=$(awk -v a="$t_sa_end" -v b="$t_sa" 'BEGIN { printf "%.2f", a - b }')
+    log "start-all took $start_all_s s (exit $start_all_rc)"
 
     if "$CTL" --socket "$sock" metrics >/dev/null 2>&1; then
         METRICS_VIA=ctl
@@ -375,11 +386,18 @@ EOF
         SIM_PID=""
         sim_note="; sim writer ($nsim files every ${SIM_INTERVAL_MS} ms): ${sim_pct} % CPU in the CPU window, $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("%s writes/s, max lag %s ms" % (s["writes_per_s"], s["max_lag_ms"]))' "$RUN_DIR/sim.json" 2>/dev/null || echo "no stats")"
     fi
-    local warn_lines
+    local warn_lines unhealthy
     warn_lines=$(grep -c . "$RUN_DIR/daemon.log" || true)
+    # Unhealthy checks recorded during the whole run, by health (startup included).
+    if [ "$HAVE_SQLITE3" = 1 ]; then
+        unhealthy=$(sqlite3 -readonly "$db" "SELECT group_concat(h || ' ' || c, ', ') FROM
+            (SELECT health AS h, count(*) AS c FROM check_history WHERE health <> 'healthy' GROUP BY 1)" 2>/dev/null || true)
+    else
+        unhealthy=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True); print(", ".join("%s %s" % r for r in c.execute("SELECT health, count(*) FROM check_history WHERE health <> '"'healthy'"' GROUP BY 1")))' "$db" 2>/dev/null || true)
+    fi
 
     ROWS+=("| $N | $st_med | $st_p95 | $js_med | $rss_mib | $cpu_pct | $tick_med | $tick_max | $rows_s | $kill_cell | $hang_cell | $startup_s |")
-    NOTES+=("- **N = $N** ($NREAL real, $nsim simulated): $checks_s checks/s in the CPU window; CPU while metrics were sampled once a second: $cpu_sampled %; RSS after the client runs $rss_loaded MiB (peak VmHWM $hwm MiB); tick max since start $tick_max_ever ms; audit rows dropped: $dropped; start-all exit $start_all_rc; daemon log lines (WARNING and above): $warn_lines$sim_note.")
+    NOTES+=("- **N = $N** ($NREAL real, $nsim simulated): $checks_s checks/s in the CPU window; CPU while metrics were sampled once a second: $cpu_sampled %; RSS after the client runs $rss_loaded MiB (peak VmHWM $hwm MiB); tick max since start $tick_max_ever ms; audit rows dropped: $dropped; start-all took $start_all_s s (exit $start_all_rc); unhealthy checks recorded: ${unhealthy:-none}; daemon log lines (WARNING and above): $warn_lines$sim_note.")
     if [ -n "$kill_json" ]; then NOTES+=("  - kill -9 trials: \`$kill_json\`"); fi
     if [ -n "$hang_json" ]; then NOTES+=("  - SIGSTOP trials: \`$hang_json\`"); fi
     if [ "${BENCH_KEEP:-0}" = 1 ]; then NOTES+=("  - kept: $RUN_DIR, $HB_DIR"); fi

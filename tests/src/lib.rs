@@ -129,7 +129,7 @@ impl Sandbox {
     pub fn service(&self, key: &str, extra: &str) -> Value {
         json!({
             "display_name": format!("Service {key}"),
-            "timeout_seconds": 1,
+            "timeout_seconds": 2,
             "heartbeat_path": format!("hb/{key}.json"),
             "commands": { "start": self.service_cmd(key, extra) },
             "recovery_actions": ["kill", "start"],

@@ -14,6 +14,7 @@ pub mod answers;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod exitwatch;
 pub mod health;
 pub mod heartbeat;
 pub mod logging;

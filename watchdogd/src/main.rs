@@ -24,6 +24,16 @@ fn main() -> ExitCode {
     };
     let mut config = loaded.config;
     if let Some(sock) = args.socket {
+        // A lock left at its default (beside the config's socket) moves with the socket, so
+        // two daemons on two sockets do not lock each other out.
+        let lock_name = std::path::Path::new("watchdogd.lock");
+        if config.socket_path.parent().map(|d| d.join(lock_name)) == Some(config.lock_path.clone())
+        {
+            config.lock_path = sock
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(lock_name);
+        }
         config.socket_path = sock;
     }
     if args.check_config {

@@ -87,7 +87,6 @@ fn on_starts_a_service_and_skips_a_healthy_one() {
 /// start grace, not beating yet) kills that process and starts another, so a deploy script
 /// that says `on` twice, or `start-all` then `on`, restarts a slow service mid-boot.
 #[test]
-#[ignore = "daemon bug: `on` restarts a service that is still starting (see the test's doc)"]
 fn a_second_on_leaves_a_starting_service_alone() {
     let sb = sandbox();
     let mut svc = sb.service("slow", "");

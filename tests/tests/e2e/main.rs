@@ -8,6 +8,7 @@ mod crash;
 mod daemon;
 mod hostile_heartbeat;
 mod hostile_socket;
+mod mechanisms;
 mod operator;
 mod recovery;
 mod reload;

@@ -22,7 +22,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn wait_exit_codes_tell_healthy_timed_out_unknown_and_unreachable_apart() {
     let sb = sandbox();
     let mut silent = sb.service("silent", "");
-    silent["commands"]["start"] = json!("exec sleep 1000");
+    silent["commands"]["start"] = json!("echo $$ >> silent.starts; exec sleep 1000");
     sb.write_config(&sb.config(json!({ "api": sb.service("api", ""), "silent": silent })));
     let _d = sb.start_daemon();
     assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));

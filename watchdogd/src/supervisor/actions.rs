@@ -138,6 +138,19 @@ impl Supervisor {
             self.pending.push(Record::State(svc.saved()));
             self.dirty = true;
         }
+        if trigger == Trigger::On && svc.pipeline.is_none() && svc.is_starting() {
+            // Still inside its start grace with its process group alive: `on` again must not
+            // kill a service that is merely slow to write its first heartbeat.
+            let message = "already starting (inside its start grace)".to_owned();
+            let _ = reply.send(Response::Action(ActionReport {
+                key: svc.cfg.key.clone(),
+                result: PipelineResult::Skipped,
+                message,
+                steps: Vec::new(),
+                old_pid: svc.started.map(|s| s.pid),
+            }));
+            return;
+        }
         let Some(running) = svc.pipeline.as_mut() else {
             self.start_pipeline(idx, trigger, vec![reply]);
             return;

@@ -238,6 +238,7 @@ impl Supervisor {
                 svc.persisted = fingerprint;
                 self.pending.push(Record::State(svc.saved()));
             }
+            watch_exit(svc, &self.events_tx);
             answer_waiters(svc, now_us);
             self.dirty = true;
         }
@@ -261,6 +262,18 @@ impl Supervisor {
         }
     }
 
+    /// A watched process exited: check its service now rather than at its next tick.
+    pub(super) fn on_process_exited(&mut self, key: &str, pid: u32) {
+        let Some(svc) = self.index.get(key).and_then(|&i| self.services.get_mut(i)) else {
+            return;
+        };
+        if svc.exit_watch.as_ref().is_some_and(|(p, _)| *p == pid) {
+            svc.exit_watch = None;
+            tracing::debug!(target: "supervisor", "{key}: pid {pid} exited; checking now");
+            svc.next_check = Instant::now();
+        }
+    }
+
     /// Every enabled service, checked now (`watchdogctl check`).
     /// A service whose check is already in flight is not checked twice (that would count one
     /// failure twice); its result lands about as soon.
@@ -273,6 +286,35 @@ impl Supervisor {
         }
         self.dispatch_checks(idxs, Some(reply));
     }
+}
+
+/// Watches the exit of the PID a healthy check names, replacing the watch of an older PID.
+fn watch_exit(svc: &mut super::state::Service, events: &tokio::sync::mpsc::Sender<super::Event>) {
+    let Some(v) = &svc.verdict else { return };
+    let (true, Some(pid)) = (v.health.is_healthy() && svc.cfg.enabled, v.pid) else {
+        return;
+    };
+    if svc.exit_watch.as_ref().is_some_and(|(p, _)| *p == pid) {
+        return;
+    }
+    if let Some((_, old)) = svc.exit_watch.take() {
+        old.cancel();
+    }
+    let Ok(exited) = crate::exitwatch::exited(pid as i32) else {
+        return;
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    svc.exit_watch = Some((pid, stop.clone()));
+    let events = events.clone();
+    let key = svc.cfg.key.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = exited => {
+                let _ = events.send(super::Event::ProcessExited { key, pid }).await;
+            }
+        }
+    });
 }
 
 /// With `stall_seconds`, a healthy verdict whose `iteration` has not grown for that long is

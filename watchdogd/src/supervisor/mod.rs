@@ -68,6 +68,8 @@ pub(crate) enum Event {
         pid: u32,
         status: String,
     },
+    /// A process a heartbeat named has exited (seen through its pidfd).
+    ProcessExited { key: String, pid: u32 },
     /// The config file was re-read for a reload.
     ConfigLoaded {
         result: Box<Result<crate::config::Loaded, String>>,
@@ -205,6 +207,7 @@ impl Supervisor {
             } => self.on_checked(epoch, results, tick_ms, reply),
             Event::PipelineDone { key, id, outcome } => self.on_pipeline_done(&key, id, *outcome),
             Event::ChildExited { key, pid, status } => self.on_child_exited(&key, pid, &status),
+            Event::ProcessExited { key, pid } => self.on_process_exited(&key, pid),
             Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
         }
     }

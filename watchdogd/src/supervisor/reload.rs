@@ -148,6 +148,9 @@ impl Supervisor {
                     });
                 }
             }
+            if let Some((_, watch)) = &svc.exit_watch {
+                watch.cancel();
+            }
             if svc.pipeline.is_some() {
                 tracing::info!(target: "supervisor", "{key}: removed while a pipeline runs; it finishes on its own");
             }

@@ -89,6 +89,8 @@ pub struct Service {
     pub last_sampled_ms: Option<i64>,
     /// Fingerprint of the state last written to the store: unchanged state is not rewritten.
     pub persisted: u64,
+    /// The PID whose exit is being watched (pidfd), and how to stop watching it.
+    pub exit_watch: Option<(u32, CancellationToken)>,
 }
 
 /// Everything a [`ServiceStatus`] is derived from that can change without a new check; with the
@@ -136,6 +138,7 @@ impl Service {
             status_cache: None,
             last_sampled_ms: None,
             persisted: 0,
+            exit_watch: None,
             cfg,
         }
     }
@@ -143,6 +146,18 @@ impl Service {
     /// Whether checks of this service count towards recovery.
     pub fn is_supervised(&self) -> bool {
         self.cfg.enabled && self.intent == Intent::On && self.pipeline.is_none()
+    }
+
+    /// Started by watchdogd, inside its start grace, not yet healthy, and its process group
+    /// still alive: starting, not failed.
+    pub fn is_starting(&self) -> bool {
+        let now_us = protocol::time::now_micros();
+        let healthy = self.verdict.as_ref().is_some_and(|v| v.health.is_healthy());
+        !healthy
+            && self.grace_until_us.is_some_and(|u| now_us < u)
+            && self
+                .started
+                .is_some_and(|s| crate::process::Target::Group(s.pid as i32).is_alive())
     }
 
     /// Whether a start is recent enough that a heartbeat older than it is forgiven.
