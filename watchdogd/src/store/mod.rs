@@ -19,17 +19,19 @@
 pub mod history;
 mod rows;
 mod schema;
+mod writer;
+
+use writer::{Writer, open_rw};
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
 
 use protocol::{Health, PipelineResult, RecoverySummary, StepReport, Trigger};
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 /// Batches that may wait for the disk before new ones are dropped.
@@ -194,16 +196,7 @@ impl Store {
         };
         let (tx, rx) = sync_channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
-        let mut writer = Writer {
-            path: path.to_path_buf(),
-            inode: conn.as_ref().and_then(|_| inode(path)),
-            conn,
-            dropped: dropped.clone(),
-            failing: false,
-            last_reopen: Instant::now(),
-            retention,
-            last_prune: None,
-        };
+        let mut writer = Writer::new(path, conn, dropped.clone(), retention);
         let thread = std::thread::Builder::new()
             .name("store".into())
             .spawn(move || writer.run(rx))
@@ -248,161 +241,6 @@ impl Store {
     /// Rows that could not be written since the start.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
-    }
-}
-
-/// Opens the database read-write and readies its schema. A file that is not a database is
-/// moved aside (`NAME.corrupt-TIMESTAMP`) and a new one created in its place.
-fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let attempt = || -> rusqlite::Result<Connection> {
-        let conn = Connection::open(path)?;
-        schema::init(&conn)?;
-        schema::migrate(&conn)?;
-        Ok(conn)
-    };
-    match attempt() {
-        Err(e) if is_corrupt(&e) => {
-            let aside = PathBuf::from(format!(
-                "{}.corrupt-{}",
-                path.display(),
-                protocol::time::now_millis()
-            ));
-            tracing::error!(
-                target: "store",
-                "database {} is corrupt ({e}); moving it to {} and starting a new one",
-                path.display(),
-                aside.display()
-            );
-            let _ = std::fs::rename(path, &aside);
-            for suffix in ["-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            attempt()
-        }
-        other => other,
-    }
-}
-
-fn is_corrupt(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
-    )
-}
-
-fn inode(path: &Path) -> Option<u64> {
-    std::fs::metadata(path).ok().map(|m| m.ino())
-}
-
-/// The store thread's state.
-struct Writer {
-    path: PathBuf,
-    conn: Option<Connection>,
-    /// The database file's inode when opened: a different one (or none) means it was deleted
-    /// or replaced under us, and SQLite would go on writing to the unlinked file.
-    inode: Option<u64>,
-    dropped: Arc<AtomicU64>,
-    /// The last write failed (logged once per failing spell, not per batch).
-    failing: bool,
-    last_reopen: Instant,
-    retention: Duration,
-    last_prune: Option<Instant>,
-}
-
-impl Writer {
-    fn run(&mut self, rx: Receiver<Msg>) {
-        loop {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(Msg::Batch(mut batch, ack)) => {
-                    // Take whatever else is queued: one transaction for all of it.
-                    let mut acks: Vec<oneshot::Sender<()>> = ack.into_iter().collect();
-                    while batch.len() < 50_000 {
-                        match rx.try_recv() {
-                            Ok(Msg::Batch(more, ack)) => {
-                                batch.extend(more);
-                                acks.extend(ack);
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    self.write(&batch);
-                    for ack in acks {
-                        let _ = ack.send(());
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-            self.prune_if_due();
-        }
-    }
-
-    fn write(&mut self, batch: &[Record]) {
-        self.check_file();
-        let result = match self.conn.as_mut() {
-            Some(conn) => rows::write_batch(conn, batch).map_err(|e| e.to_string()),
-            None => Err("the database is not open".into()),
-        };
-        match result {
-            Ok(()) if self.failing => {
-                self.failing = false;
-                tracing::info!(target: "store", "writing audit rows to {} again", self.path.display());
-            }
-            Ok(()) => {}
-            Err(e) => {
-                let total = self
-                    .dropped
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed)
-                    + batch.len() as u64;
-                if !self.failing {
-                    tracing::error!(
-                        target: "store",
-                        "cannot write audit rows to {}: {e}; counting dropped rows ({total} so far) and retrying",
-                        self.path.display()
-                    );
-                }
-                self.failing = true;
-            }
-        }
-    }
-
-    /// Reopens the database when it is not open (after a delay) or when its file was deleted or
-    /// replaced.
-    fn check_file(&mut self) {
-        let replaced = self.conn.is_some() && inode(&self.path) != self.inode;
-        if replaced {
-            tracing::error!(target: "store", "database {} was deleted or replaced; opening a new one", self.path.display());
-            self.conn = None;
-        }
-        if self.conn.is_none() && (replaced || self.last_reopen.elapsed() >= REOPEN_EVERY) {
-            self.last_reopen = Instant::now();
-            if let Ok(conn) = open_rw(&self.path) {
-                self.inode = inode(&self.path);
-                self.conn = Some(conn);
-            }
-        }
-    }
-
-    fn prune_if_due(&mut self) {
-        if self.last_prune.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
-            return;
-        }
-        self.last_prune = Some(Instant::now());
-        let Some(conn) = self.conn.as_ref() else {
-            return;
-        };
-        let cutoff = protocol::time::now_millis()
-            - i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
-        match schema::prune(conn, cutoff) {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(target: "store", "pruned {n} audit rows older than the retention")
-            }
-            Err(e) => tracing::warn!(target: "store", "cannot prune old audit rows: {e}"),
-        }
     }
 }
 
