@@ -21,3 +21,15 @@ use watchdog_tests::Sandbox;
 pub fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_wd-test-service"))
 }
+
+/// The messages of the audit log's `audit_events` rows of one kind, oldest first.
+pub fn audit_events(db: &std::path::Path, kind: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).expect("open the audit log");
+    let mut st = conn
+        .prepare("SELECT message FROM audit_events WHERE kind = ?1 ORDER BY id")
+        .expect("query");
+    st.query_map([kind], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect()
+}

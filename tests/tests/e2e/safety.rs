@@ -9,7 +9,7 @@ use nix::unistd::Pid;
 use serde_json::json;
 use watchdog_tests::{alive, wait_until};
 
-use crate::sandbox;
+use crate::{audit_events, sandbox};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -23,17 +23,6 @@ fn forged_heartbeat(path: &std::path::Path, pid: i64, age: Duration, status: &st
         iteration: Some(1),
     };
     protocol::heartbeat::write_atomic(path, hb.to_json().as_bytes()).unwrap();
-}
-
-fn audit_events(db: &std::path::Path, kind: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut st = conn
-        .prepare("SELECT message FROM audit_events WHERE kind = ?1")
-        .unwrap();
-    st.query_map([kind], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
 }
 
 /// Zombie children of `parent` (state Z in /proc).

@@ -10,7 +10,7 @@ use nix::unistd::User;
 use serde_json::{Value, json};
 use watchdog_tests::{Sandbox, bins, run_ctl, wait_until};
 
-use crate::sandbox;
+use crate::{audit_events, sandbox};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -92,17 +92,6 @@ fn open_sandbox(access: Value) -> Sandbox {
     }
     sb.write_config(&cfg);
     sb
-}
-
-fn audit_events(db: &Path, kind: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut st = conn
-        .prepare("SELECT message FROM audit_events WHERE kind = ?1")
-        .unwrap();
-    st.query_map([kind], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
 }
 
 #[test]
