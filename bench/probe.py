@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Helpers for bench/run.sh that need millisecond timing or JSON (run.sh stays the orchestrator).
 
-    probe.py wait-healthy CTL SOCK N TIMEOUT_S
+    probe.py wait-healthy CTL SOCK N TIMEOUT_S [TRACE]
         Poll `CTL --socket SOCK status --json` until N services are healthy. Prints the wall-clock
         time (epoch seconds) of the reply that first showed all N healthy; exit 1 on timeout.
+        TRACE: append one line per poll (time sent, reply ms, healthy, not yet checked) and a
+        final JSON summary line.
     probe.py kill CTL SOCK KEY HEARTBEAT COUNT TAG
     probe.py hang CTL SOCK KEY HEARTBEAT COUNT TAG
         kill: COUNT times SIGKILL the PID the heartbeat file names and poll the FILE (not the
@@ -47,17 +49,33 @@ def status_json(ctl, sock, key=None, timeout=30):
         return []
 
 
-def wait_healthy(ctl, sock, n, timeout_s):
-    deadline = time.time() + timeout_s
+def wait_healthy(ctl, sock, n, timeout_s, trace=None):
+    start = time.time()
+    deadline = start + timeout_s
     healthy = 0
-    while time.time() < deadline:
-        rows = status_json(ctl, sock)
-        seen = time.time()
-        healthy = sum(1 for r in rows if r.get("health") == "healthy")
-        if healthy >= n:
-            print(f"{seen:.6f}")
-            return 0
-        time.sleep(0.05)
+    polls, slowest = 0, 0.0
+    out = open(trace, "a") if trace else None
+    try:
+        while time.time() < deadline:
+            sent = time.time()
+            rows = status_json(ctl, sock)
+            seen = time.time()
+            polls += 1
+            slowest = max(slowest, seen - sent)
+            healthy = sum(1 for r in rows if r.get("health") == "healthy")
+            unchecked = sum(1 for r in rows if r.get("health") is None)
+            if out:
+                out.write(f"{sent - start:.3f} {1000 * (seen - sent):.1f}ms healthy={healthy} "
+                          f"unchecked={unchecked} rows={len(rows)}\n")
+            if healthy >= n:
+                if out:
+                    out.write(json.dumps({"polls": polls, "slowest_reply_ms": round(1000 * slowest, 1)}) + "\n")
+                print(f"{seen:.6f}")
+                return 0
+            time.sleep(0.05)
+    finally:
+        if out:
+            out.close()
     print(f"timeout: {healthy}/{n} healthy", file=sys.stderr)
     return 1
 
@@ -246,7 +264,8 @@ def main(argv):
         return 2
     cmd, rest = argv[1], argv[2:]
     if cmd == "wait-healthy":
-        return wait_healthy(rest[0], rest[1], int(rest[2]), float(rest[3]))
+        return wait_healthy(rest[0], rest[1], int(rest[2]), float(rest[3]),
+                            rest[4] if len(rest) > 4 else None)
     if cmd in ("kill", "hang"):
         return kill_or_hang(cmd, rest[0], rest[1], rest[2], rest[3], int(rest[4]), rest[5])
     if cmd == "metric":

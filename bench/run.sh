@@ -14,6 +14,7 @@
 # Environment (all optional):
 #   WATCHDOG_BIN_DIR=DIR      use the watchdogd/watchdogctl/wd-test-service binaries in DIR instead
 #                             of building this checkout (cargo build --release)
+#   BENCH_REV=TEXT            what those binaries were built from (goes into the results file)
 #   BENCH_WINDOW_S=30         length of the CPU window and of the tick-sampling window
 #   BENCH_KILLS=5 BENCH_HANGS=3   kill -9 and SIGSTOP trials (only for N <= 500)
 #   BENCH_SIM_INTERVAL_MS=1000 BENCH_SIM_TIMEOUT_S=5   heartbeat interval and timeout_seconds of
@@ -65,7 +66,7 @@ command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE3=1
 # --- binaries ------------------------------------------------------------------------------
 if [ -n "${WATCHDOG_BIN_DIR:-}" ]; then
     BIN=$(cd "$WATCHDOG_BIN_DIR" && pwd)
-    BUILT_FROM="prebuilt binaries in $BIN"
+    BUILT_FROM="prebuilt binaries in $BIN, built from ${BENCH_REV:-an unrecorded revision (set BENCH_REV)}"
 else
     echo "run.sh: cargo build --release ..." >&2
     (cd "$ROOT" && cargo build --release -p watchdogd -p watchdogctl -p watchdog-tests --bins) >&2
@@ -281,7 +282,7 @@ EOF
     { rc=0; "$CTL" --socket "$sock" start-all >"$RUN_DIR/start-all.out" 2>&1 || rc=$?
       echo "$rc" >"$RUN_DIR/start-all.rc"; now >"$RUN_DIR/start-all.end"; } &
     sa_pid=$!
-    t_ok=$(python3 "$PROBE" wait-healthy "$CTL" "$sock" "$N" 300) || {
+    t_ok=$(python3 "$PROBE" wait-healthy "$CTL" "$sock" "$N" 300 "$RUN_DIR/startup.trace") || {
         log "not all services healthy after 300 s"; return 1; }
     local startup_s
     startup_s=$(awk -v a="$t_ok" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
@@ -386,8 +387,12 @@ EOF
         SIM_PID=""
         sim_note="; sim writer ($nsim files every ${SIM_INTERVAL_MS} ms): ${sim_pct} % CPU in the CPU window, $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("%s writes/s, max lag %s ms" % (s["writes_per_s"], s["max_lag_ms"]))' "$RUN_DIR/sim.json" 2>/dev/null || echo "no stats")"
     fi
-    local warn_lines unhealthy
+    local warn_lines unhealthy top_warn slow_startup
     warn_lines=$(grep -c . "$RUN_DIR/daemon.log" || true)
+    # The commonest log messages, with times and keys masked.
+    top_warn=$(sed -E 's/^\[[^]]*\] //; s/\bs[0-9]+\b/sN/g; s/[0-9]+/#/g; s/\x60/\x27/g' "$RUN_DIR/daemon.log" \
+        | sort | uniq -c | sort -rn | head -3 | awk '{ c = $1; $1 = ""; printf "%s%d× \"%s\"", (NR > 1 ? "; " : ""), c, substr($0, 2) }' || true)
+    slow_startup=$(tail -1 "$RUN_DIR/startup.trace" 2>/dev/null || true)
     # Unhealthy checks recorded during the whole run, by health (startup included).
     if [ "$HAVE_SQLITE3" = 1 ]; then
         unhealthy=$(sqlite3 -readonly "$db" "SELECT group_concat(h || ' ' || c, ', ') FROM
@@ -397,7 +402,7 @@ EOF
     fi
 
     ROWS+=("| $N | $st_med | $st_p95 | $js_med | $rss_mib | $cpu_pct | $tick_med | $tick_max | $rows_s | $kill_cell | $hang_cell | $startup_s |")
-    NOTES+=("- **N = $N** ($NREAL real, $nsim simulated): $checks_s checks/s in the CPU window; CPU while metrics were sampled once a second: $cpu_sampled %; RSS after the client runs $rss_loaded MiB (peak VmHWM $hwm MiB); tick max since start $tick_max_ever ms; audit rows dropped: $dropped; start-all took $start_all_s s (exit $start_all_rc); unhealthy checks recorded: ${unhealthy:-none}; daemon log lines (WARNING and above): $warn_lines$sim_note.")
+    NOTES+=("- **N = $N** ($NREAL real, $nsim simulated): $checks_s checks/s in the CPU window; CPU while metrics were sampled once a second: $cpu_sampled %; RSS after the client runs $rss_loaded MiB (peak VmHWM $hwm MiB); tick max since start $tick_max_ever ms; audit rows dropped: $dropped; start-all took $start_all_s s (exit $start_all_rc); unhealthy checks recorded: ${unhealthy:-none}; startup polls: ${slow_startup:-?}; daemon log lines (WARNING and above): $warn_lines${top_warn:+ ($top_warn)}$sim_note.")
     if [ -n "$kill_json" ]; then NOTES+=("  - kill -9 trials: \`$kill_json\`"); fi
     if [ -n "$hang_json" ]; then NOTES+=("  - SIGSTOP trials: \`$hang_json\`"); fi
     if [ "${BENCH_KEEP:-0}" = 1 ]; then NOTES+=("  - kept: $RUN_DIR, $HB_DIR"); fi

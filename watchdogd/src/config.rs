@@ -151,6 +151,8 @@ pub struct Config {
     pub history_retention: Duration,
     /// `metrics_textfile`: rewritten with OpenMetrics text about once a second (node_exporter).
     pub metrics_textfile: Option<PathBuf>,
+    /// The socket (and lock) came from `watchdogd --socket`, not the file: a reload keeps them.
+    pub socket_from_command_line: bool,
     /// `healthy_sample_seconds`: a healthy check is written to the audit log at most this often
     /// per service (state changes and unhealthy checks always are); zero writes every check.
     pub healthy_sample: Duration,

@@ -1,8 +1,9 @@
-//! Classifying a heartbeat reading into one of the five health states.
+//! Classifying a heartbeat reading into one of the health states.
 //!
 //! Pure logic: the caller supplies the reading, the time and a liveness probe, so every rule is
 //! table-tested here without processes. The order is the seed's: `no_heartbeat`, `stale_pid`,
-//! `timed_out`, `error_status`, `healthy`; the first that applies wins.
+//! `timed_out`, `error_status`, `healthy`; the first that applies wins. (The sixth state,
+//! `stalled`, needs memory across checks: the supervisor derives it from a healthy verdict.)
 
 use std::time::Duration;
 

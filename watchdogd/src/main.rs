@@ -35,6 +35,7 @@ fn main() -> ExitCode {
                 .join(lock_name);
         }
         config.socket_path = sock;
+        config.socket_from_command_line = true;
     }
     if args.check_config {
         for w in &loaded.warnings {

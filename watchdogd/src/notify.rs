@@ -31,8 +31,7 @@ impl Notifier {
         let addr = {
             let bytes = target.as_encoded_bytes();
             if let Some(name) = bytes.strip_prefix(b"@") {
-                use std::os::linux::net::SocketAddrExt;
-                std::os::unix::net::SocketAddr::from_abstract_name(name)
+                abstract_address(name)
             } else {
                 std::os::unix::net::SocketAddr::from_pathname(&target)
             }
@@ -60,6 +59,21 @@ impl Notifier {
     pub fn is_active(&self) -> bool {
         self.socket.is_some()
     }
+}
+
+/// An abstract socket address (`@name`): Linux only.
+#[cfg(target_os = "linux")]
+fn abstract_address(name: &[u8]) -> std::io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    std::os::unix::net::SocketAddr::from_abstract_name(name)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn abstract_address(_name: &[u8]) -> std::io::Result<std::os::unix::net::SocketAddr> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "abstract sockets are Linux-only",
+    ))
 }
 
 /// The systemd watchdog period from `$WATCHDOG_USEC`, when it is meant for this process.

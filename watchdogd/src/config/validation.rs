@@ -186,6 +186,7 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         access,
         history_retention,
         metrics_textfile,
+        socket_from_command_line: false,
         healthy_sample,
         processes,
     })

@@ -42,6 +42,12 @@ pub fn build(
     };
     if let Some(creds) = process::credentials(process.user.as_deref(), process.group.as_deref())? {
         cmd.uid(creds.uid).gid(creds.gid);
+        // The account's own HOME and names, not root's: services read their dotfiles there.
+        if let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(creds.uid)) {
+            cmd.env("HOME", &user.dir)
+                .env("USER", &user.name)
+                .env("LOGNAME", &user.name);
+        }
     }
     Ok(cmd)
 }

@@ -38,11 +38,13 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
             _ => {}
         }
     }
-    if let Some(group) = ctx.plan.started_group
+    if let Some((group, started_us)) = ctx.plan.started_group
         && !targets.contains(&Target::Group(group))
         && Target::Group(group).is_alive()
     {
-        match process::is_signallable(group) {
+        match process::is_signallable(group)
+            .and_then(|()| process::check_not_recycled(group, started_us))
+        {
             Ok(()) => targets.push(Target::Group(group)),
             Err(why) => refused.push(why),
         }

@@ -31,7 +31,9 @@ pub struct Plan {
     pub trigger: Trigger,
     pub actions: Vec<String>,
     /// The process group of the last session watchdogd started for this service.
-    pub started_group: Option<i32>,
+    /// With its start time (µs), to refuse a group whose leader PID was reused since (a
+    /// reboot, a long outage).
+    pub started_group: Option<(i32, i64)>,
     /// Do nothing when a fresh read finds the service healthy (`on`).
     pub skip_if_healthy: bool,
     /// The health that triggered it (`None` for a manual action).

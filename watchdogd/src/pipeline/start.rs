@@ -19,12 +19,16 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
         Ok(c) => c,
         Err(e) => return Step::failed(e),
     };
+    let owner =
+        crate::process::credentials(ctx.process.user.as_deref(), ctx.process.group.as_deref())
+            .ok()
+            .flatten();
     for (path, is_stdout) in [
         (&ctx.process.stdout_log, true),
         (&ctx.process.stderr_log, false),
     ] {
         if let Some(path) = path {
-            match append(path).await {
+            match append(path, owner).await {
                 Ok(file) if is_stdout => cmd.stdout(file),
                 Ok(file) => cmd.stderr(file),
                 Err(e) => return Step::failed(format!("cannot open {}: {e}", path.display())),
@@ -70,18 +74,22 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
     }
 }
 
-/// Opens a log file for appending, creating it and its folder (off the async runtime).
-async fn append(path: &Path) -> std::io::Result<Stdio> {
+/// Opens a log file for appending, creating it and its folder (off the async runtime). With
+/// `user` configured the file is given to that user, so the service can reopen or rotate it.
+async fn append(path: &Path, owner: Option<crate::process::Credentials>) -> std::io::Result<Stdio> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
-            .map(Stdio::from)
+            .open(&path)?;
+        if let Some(c) = owner {
+            std::os::unix::fs::fchown(&file, Some(c.uid), Some(c.gid))?;
+        }
+        Ok(Stdio::from(file))
     })
     .await
     .map_err(std::io::Error::other)?

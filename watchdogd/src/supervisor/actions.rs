@@ -203,7 +203,7 @@ impl Supervisor {
             key: svc.cfg.key.clone(),
             trigger,
             actions,
-            started_group: svc.started.map(|s| s.pid as i32),
+            started_group: svc.started.map(|s| (s.pid as i32, s.at_us)),
             skip_if_healthy: trigger == Trigger::On,
             health: (trigger == Trigger::Automatic)
                 .then(|| svc.verdict.as_ref().map(|v| v.health))

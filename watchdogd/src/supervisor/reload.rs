@@ -92,8 +92,13 @@ impl Supervisor {
         }
     }
 
-    fn apply(&mut self, new: Config, warnings: Vec<String>) -> ReloadReport {
+    fn apply(&mut self, mut new: Config, warnings: Vec<String>) -> ReloadReport {
         let old = &self.config;
+        if old.socket_from_command_line {
+            new.socket_path = old.socket_path.clone();
+            new.lock_path = old.lock_path.clone();
+            new.socket_from_command_line = true;
+        }
         let mut needs_restart = Vec::new();
         for (name, differs) in [
             ("socket_path", old.socket_path != new.socket_path),
@@ -101,6 +106,14 @@ impl Supervisor {
             ("lock_path", old.lock_path != new.lock_path),
             ("log_dir", old.log_dir != new.log_dir),
             ("log_level", old.log_level != new.log_level),
+            (
+                "access settings (socket_mode, socket_group, control_*, read_*)",
+                old.access != new.access,
+            ),
+            (
+                "history_retention_days",
+                old.history_retention != new.history_retention,
+            ),
         ] {
             if differs {
                 needs_restart.push(name.to_owned());
