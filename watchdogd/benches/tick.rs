@@ -25,12 +25,7 @@ fn write_heartbeats(dir: &Path, n: usize) -> Vec<Arc<config::ProcessConfig>> {
     }
     let text = serde_json::json!({ "processes": processes }).to_string();
     let loaded = config::parse(&text, &dir.join("config.json")).unwrap();
-    loaded
-        .config
-        .processes
-        .into_values()
-        .map(Arc::new)
-        .collect()
+    loaded.config.processes.into_values().collect()
 }
 
 fn jobs(

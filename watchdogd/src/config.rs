@@ -20,6 +20,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -157,7 +158,7 @@ pub struct Config {
     /// per service (state changes and unhealthy checks always are); zero writes every check.
     pub healthy_sample: Duration,
     /// By key, in key order.
-    pub processes: BTreeMap<String, ProcessConfig>,
+    pub processes: BTreeMap<String, Arc<ProcessConfig>>,
 }
 
 /// One supervised service.

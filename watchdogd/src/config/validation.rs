@@ -188,7 +188,10 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         metrics_textfile,
         socket_from_command_line: false,
         healthy_sample,
-        processes,
+        processes: processes
+            .into_iter()
+            .map(|(k, p)| (k, std::sync::Arc::new(p)))
+            .collect(),
     })
 }
 

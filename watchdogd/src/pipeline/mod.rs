@@ -46,7 +46,7 @@ pub struct Plan {
 
 impl Plan {
     fn process(&self) -> Option<&ProcessConfig> {
-        self.config.processes.get(&self.key)
+        self.config.processes.get(&self.key).map(|p| &**p)
     }
 }
 

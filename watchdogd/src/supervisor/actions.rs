@@ -364,17 +364,12 @@ impl Supervisor {
         svc.stall_mark = None;
         let queued = svc.queued.take();
         self.dirty = true;
-        // This turn's earlier rows go first, so the acknowledged batch lands after them.
-        self.store.write(std::mem::take(&mut self.pending));
-        let committed = self.store.write_acked(records);
-        let replies = running.replies;
-        if !replies.is_empty() {
-            tokio::spawn(async move {
-                let _ = committed.await;
-                for r in replies {
-                    let _ = r.send(Response::Action(report.clone()));
-                }
-            });
+        // Answered once this turn's rows are committed (one transaction for the whole turn,
+        // however many pipelines ended in it).
+        self.pending.extend(records);
+        for r in running.replies {
+            self.after_commit
+                .push((r, Response::Action(report.clone())));
         }
         if let Some((trigger, replies)) = queued {
             self.start_pipeline(idx, trigger, replies);

@@ -88,6 +88,8 @@ pub struct Supervisor {
     snapshot: watch::Sender<Arc<Snapshot>>,
     /// Rows gathered during this turn, written as one batch at its end.
     pending: Vec<Record>,
+    /// Replies to send once this turn's rows are committed.
+    after_commit: Vec<(state::Reply, protocol::Response)>,
     next_pipeline_id: u64,
     /// Something visible changed this turn: publish a new snapshot.
     dirty: bool,
@@ -119,7 +121,7 @@ impl Supervisor {
         let services: Vec<Service> = config
             .processes
             .values()
-            .map(|p| Service::new(Arc::new(p.clone()), saved.get(&p.key), now))
+            .map(|p| Service::new(p.clone(), saved.get(&p.key), now))
             .collect();
         let index = services
             .iter()
@@ -150,6 +152,7 @@ impl Supervisor {
             events,
             snapshot,
             pending: Vec::new(),
+            after_commit: Vec::new(),
             next_pipeline_id: 1,
             dirty: true,
             epoch: 0,
@@ -214,7 +217,18 @@ impl Supervisor {
 
     /// Writes the turn's rows and publishes the snapshot if anything changed.
     fn end_turn(&mut self) {
-        if !self.pending.is_empty() {
+        if !self.after_commit.is_empty() {
+            let committed = self.store.write_acked(std::mem::take(&mut self.pending));
+            let replies = std::mem::take(&mut self.after_commit);
+            tokio::spawn(async move {
+                // An error means the rows could not be written (counted and logged): the
+                // action still happened, so the callers are answered either way.
+                let _ = committed.await;
+                for (reply, response) in replies {
+                    let _ = reply.send(response);
+                }
+            });
+        } else if !self.pending.is_empty() {
             self.store.write(std::mem::take(&mut self.pending));
         }
         // Check results alone publish at most every PUBLISH_EVERY (thousands of services

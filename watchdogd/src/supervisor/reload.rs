@@ -128,9 +128,9 @@ impl Supervisor {
         for (key, cfg) in &new.processes {
             let svc = match previous.remove(key) {
                 Some(mut svc) => {
-                    if *svc.cfg != *cfg {
+                    if *svc.cfg != **cfg {
                         changed.push(key.clone());
-                        svc.cfg = Arc::new(cfg.clone());
+                        svc.cfg = cfg.clone();
                         svc.heartbeat_owner =
                             cfg.user.as_deref().and_then(crate::process::user_uid);
                     }
@@ -138,7 +138,7 @@ impl Supervisor {
                 }
                 None => {
                     added.push(key.clone());
-                    Service::new(Arc::new(cfg.clone()), None, now)
+                    Service::new(cfg.clone(), None, now)
                 }
             };
             self.services.push(svc);
