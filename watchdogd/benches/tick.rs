@@ -40,6 +40,7 @@ fn jobs(
             cfg: cfg.clone(),
             owner: None,
             cache: cache.take(),
+            watched_pid: None,
         })
         .collect()
 }

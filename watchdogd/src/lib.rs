@@ -98,6 +98,7 @@ pub async fn run(
             }
         }
     });
+    tokio::spawn(return_freed_memory(token.clone()));
     // The socket is bound and listening: connections queue until the accept loop takes them,
     // so READY=1 may go out now.
     let notifier = Arc::new(notify::Notifier::from_env());
@@ -129,4 +130,20 @@ pub async fn run(
         .map_err(|_| anyhow::anyhow!("store thread panicked"))?;
     tracing::info!(target: "watchdogd", "stopped");
     Ok(())
+}
+
+/// Hands freed heap pages back to the OS now and then. A burst (loading a large config,
+/// `start-all` over thousands of services) leaves glibc's heap fragmented, and without this the
+/// daemon's resident size stays at its high-water mark for good.
+async fn return_freed_memory(stop: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free memory; it is safe to call from any thread.
+        let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+    }
 }

@@ -20,6 +20,10 @@ pub struct Job {
     pub owner: Option<u32>,
     /// The heartbeat parsed at the previous check.
     pub cache: Option<Beat>,
+    /// A PID whose exit is being watched through its pidfd and has not fired: that process is
+    /// alive, and is the same process (a pidfd cannot follow a reused PID), so no `/proc` read
+    /// is needed to know it.
+    pub watched_pid: Option<u32>,
 }
 
 /// One service checked.
@@ -42,6 +46,7 @@ pub fn check_batch(jobs: Vec<Job>) -> (Vec<Probe>, f64) {
                  cfg,
                  owner,
                  cache,
+                 watched_pid,
              }| {
                 let mut reading =
                     heartbeat::read_unless_unchanged(&cfg.heartbeat_path, &mut buf, cache);
@@ -55,8 +60,13 @@ pub fn check_batch(jobs: Vec<Job>) -> (Vec<Probe>, f64) {
                     ));
                 }
                 let now_us = protocol::time::now_micros();
-                let verdict =
-                    health::classify(&reading, now_us, cfg.timeout, crate::process::liveness);
+                let verdict = health::classify(&reading, now_us, cfg.timeout, |pid, written_us| {
+                    if watched_pid.is_some_and(|w| i64::from(w) == i64::from(pid)) {
+                        crate::process::Liveness::Running
+                    } else {
+                        crate::process::liveness(pid, written_us)
+                    }
+                });
                 let cache = match reading {
                     Reading::Beat(b) => Some(b),
                     _ => None,

@@ -18,40 +18,34 @@ use crate::store::{Intent, Record};
 /// How often a service with a waiter (`wait`, `restart --wait`) is checked.
 pub(super) const WAIT_CADENCE: Duration = Duration::from_millis(200);
 /// Checks due within this slack of each other go in one batch.
-const BATCH_SLACK: Duration = Duration::from_millis(20);
+const BATCH_SLACK: Duration = Duration::from_millis(50);
 /// Longest sleep of the owner when nothing is due (it also wakes on any message). Short, so
 /// that the turn heartbeat the systemd watchdog relies on keeps moving.
 const IDLE: Duration = Duration::from_secs(1);
 
 impl Supervisor {
-    /// The next instant the owner has timed work: a check due or a waiter's deadline.
+    /// The next instant the owner has timed work (computed by the last [`Self::on_timer`]
+    /// scan), or when a throttled snapshot is due.
     pub(super) fn next_wake(&self) -> Instant {
-        let mut wake = Instant::now() + IDLE;
+        let mut wake = self.wake_at.min(Instant::now() + IDLE);
         if self.dirty
             && let Some(t) = self.published
         {
             wake = wake.min(t + super::PUBLISH_EVERY);
         }
-        for svc in &self.services {
-            if svc.cfg.enabled && !svc.checking {
-                wake = wake.min(svc.next_check);
-            }
-            for w in &svc.waiters {
-                wake = wake.min(w.deadline);
-            }
-            if let Some(until) = svc.off_until_ms {
-                let left = until.saturating_sub(protocol::time::now_millis()).max(0) as u64;
-                wake = wake.min(Instant::now() + Duration::from_millis(left));
-            }
-        }
         wake
     }
 
-    /// Dispatches due checks and expires waiters.
+    /// One pass over the services after every turn: dispatches due checks, expires waiters,
+    /// ends maintenance windows, and notes when the next of these is due. One pass, because at
+    /// thousands of services the scans, not the checks, would dominate the owner's time.
     pub(super) fn on_timer(&mut self) {
         let now = Instant::now();
+        let now_ms = protocol::time::now_millis();
         let horizon = now + BATCH_SLACK;
+        let mut wake = now + IDLE;
         let mut due = Vec::new();
+        let mut windows_over = Vec::new();
         let n = self.services.len().max(1) as u32;
         for (idx, svc) in self.services.iter_mut().enumerate() {
             if svc.cfg.enabled && !svc.checking && svc.next_check <= horizon {
@@ -69,39 +63,51 @@ impl Supervisor {
                 if !svc.waiters.is_empty() {
                     svc.next_check = svc.next_check.min(now + WAIT_CADENCE);
                 }
+            } else if svc.cfg.enabled && !svc.checking {
+                wake = wake.min(svc.next_check);
             }
-            if svc.waiters.iter().any(|w| w.deadline <= now) {
-                let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut svc.waiters)
-                    .into_iter()
-                    .partition(|w| w.deadline <= now);
-                svc.waiters = kept;
-                let status = svc.status(protocol::time::now_micros());
-                for w in expired {
-                    let _ = w.reply.send(Response::Wait(WaitReply {
-                        outcome: WaitOutcome::TimedOut,
-                        status: status.clone(),
-                    }));
+            if !svc.waiters.is_empty() {
+                if svc.waiters.iter().any(|w| w.deadline <= now) {
+                    let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut svc.waiters)
+                        .into_iter()
+                        .partition(|w| w.deadline <= now);
+                    svc.waiters = kept;
+                    let status = svc.status(protocol::time::now_micros());
+                    for w in expired {
+                        let _ = w.reply.send(Response::Wait(WaitReply {
+                            outcome: WaitOutcome::TimedOut,
+                            status: status.clone(),
+                        }));
+                    }
+                }
+                for w in &svc.waiters {
+                    wake = wake.min(w.deadline);
+                }
+            }
+            if let Some(until) = svc.off_until_ms {
+                if until <= now_ms {
+                    windows_over.push(idx);
+                } else {
+                    wake = wake.min(now + Duration::from_millis((until - now_ms) as u64));
                 }
             }
         }
+        self.wake_at = wake;
         if !due.is_empty() {
             self.dispatch_checks(due, None);
         }
-        self.end_maintenance();
+        for idx in windows_over {
+            self.end_maintenance(idx);
+        }
     }
 
-    /// Turns services back on whose maintenance window (`off --for`) has passed.
-    fn end_maintenance(&mut self) {
-        let now_ms = protocol::time::now_millis();
-        for idx in 0..self.services.len() {
-            if self.services[idx].off_until_ms.is_some_and(|t| t <= now_ms) {
-                self.services[idx].off_until_ms = None;
-                tracing::info!(target: "supervisor", "{}: maintenance window over; turning it back on", self.services[idx].cfg.key);
-                // Nobody waits for this answer; the outcome is in the log and the audit log.
-                let (reply, _) = tokio::sync::oneshot::channel();
-                self.request_action(idx, protocol::Trigger::On, reply);
-            }
-        }
+    /// Turns a service back on whose maintenance window (`off --for`) has passed.
+    fn end_maintenance(&mut self, idx: usize) {
+        self.services[idx].off_until_ms = None;
+        tracing::info!(target: "supervisor", "{}: maintenance window over; turning it back on", self.services[idx].cfg.key);
+        // Nobody waits for this answer; the outcome is in the log and the audit log.
+        let (reply, _) = tokio::sync::oneshot::channel();
+        self.request_action(idx, protocol::Trigger::On, reply);
     }
 
     /// Reads and classifies the given services on the blocking pool; the results come back as
@@ -116,6 +122,7 @@ impl Supervisor {
                     cfg: svc.cfg.clone(),
                     owner: svc.heartbeat_owner,
                     cache: svc.beat_cache.take(),
+                    watched_pid: svc.exit_watch.as_ref().map(|(pid, _)| *pid),
                 }
             })
             .collect();

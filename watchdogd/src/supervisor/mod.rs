@@ -88,6 +88,8 @@ pub struct Supervisor {
     snapshot: watch::Sender<Arc<Snapshot>>,
     /// Rows gathered during this turn, written as one batch at its end.
     pending: Vec<Record>,
+    /// When timed work is next due (set by each `on_timer` scan).
+    wake_at: Instant,
     /// Replies to send once this turn's rows are committed.
     after_commit: Vec<(state::Reply, protocol::Response)>,
     next_pipeline_id: u64,
@@ -153,6 +155,7 @@ impl Supervisor {
             snapshot,
             pending: Vec::new(),
             after_commit: Vec::new(),
+            wake_at: now,
             next_pipeline_id: 1,
             dirty: true,
             epoch: 0,
