@@ -64,6 +64,11 @@ HAVE_SQLITE3=0
 command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE3=1
 
 # --- binaries ------------------------------------------------------------------------------
+# The checkout's revision as it is when the binaries are built (bench/ itself does not count).
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$ROOT" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
+    REV="$REV with uncommitted changes"
+fi
 if [ -n "${WATCHDOG_BIN_DIR:-}" ]; then
     BIN=$(cd "$WATCHDOG_BIN_DIR" && pwd)
     BUILT_FROM="prebuilt binaries in $BIN, built from ${BENCH_REV:-an unrecorded revision (set BENCH_REV)}"
@@ -151,7 +156,9 @@ metrics() {
     fi
 }
 
-stop_run() {
+# Stops what the current run started: the daemon first (so that it sees no service die), then
+# the services it started, then the simulated writer.
+stop_procs() {
     local kids=() p pid f
     if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
         # The services the daemon started are its children (in sessions of their own).
@@ -178,6 +185,20 @@ stop_run() {
         wait "$SIM_PID" 2>/dev/null || true
     fi
     SIM_PID=""
+}
+
+# A sleep that a signal interrupts at once (bash runs traps only between foreground commands).
+NAP_PID=""
+nap() {
+    sleep "$1" &
+    NAP_PID=$!
+    wait "$NAP_PID" || true
+    NAP_PID=""
+}
+
+stop_run() {
+    if [ -n "$NAP_PID" ]; then kill "$NAP_PID" 2>/dev/null || true; fi
+    stop_procs
     if [ "${BENCH_KEEP:-0}" != 1 ]; then
         [ -n "$HB_DIR" ] && rm -rf "$HB_DIR"
         [ -n "$RUN_DIR" ] && rm -rf "$RUN_DIR"
@@ -302,7 +323,7 @@ EOF
         [ -n "$PROTO" ] || { log "cannot read the daemon's metrics"; return 1; }
     fi
 
-    sleep 3   # let the post-startup burst (audit backlog, first recoveries) drain
+    nap 3   # let the post-startup burst (audit backlog, first recoveries) drain
 
     # 3. CPU, rows written and RSS over a quiet window: nothing talks to the daemon meanwhile.
     log "CPU window ${WINDOW_S} s"
@@ -310,21 +331,21 @@ EOF
     m0=$(metrics | python3 "$PROBE" metric watchdogd_checks_total)
     tw0=$(now); c0=$(cpu_ticks "$DPID"); r0=$(db_rows "$db")
     s0=0; [ -n "$SIM_PID" ] && s0=$(cpu_ticks "$SIM_PID")
-    sleep "$WINDOW_S"
-    tw1=$(now); c1=$(cpu_ticks "$DPID"); r1=$(db_rows "$db")
+    nap "$WINDOW_S"
+    tw1=$(now); c1=$(cpu_ticks "$DPID")
     s1=0; [ -n "$SIM_PID" ] && s1=$(cpu_ticks "$SIM_PID")
-    local rss_kib
+    local rss_kib mem_note
     rss_kib=$(rss_kib "$DPID")
+    mem_note=$(awk '$1 ~ /^(RssAnon|RssFile|Threads):$/ { printf "%s%s %s%s", (n++ ? ", " : ""), $1, $2, ($3 ? " " $3 : "") }' "/proc/$DPID/status")
     m1=$(metrics | python3 "$PROBE" metric watchdogd_checks_total)
     local secs cpu_pct rows_s sim_pct checks_s
     secs=$(awk -v a="$tw1" -v b="$tw0" 'BEGIN { print a - b }')
     cpu_pct=$(awk -v d="$((c1 - c0))" -v t="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.2f", 100 * d / t / s }')
     sim_pct=$(awk -v d="$((s1 - s0))" -v t="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.1f", 100 * d / t / s }')
-    rows_s=$(awk -v d="$((r1 - r0))" -v s="$secs" 'BEGIN { printf "%.0f", d / s }')
     checks_s=$(awk -v a="$m1" -v b="$m0" -v s="$secs" 'BEGIN { if (a == "nan" || b == "nan") print "-"; else printf "%.0f", (a - b) / s }')
     local rss_mib
     rss_mib=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
-    log "CPU $cpu_pct %, RSS $rss_mib MiB, $rows_s rows/s, $checks_s checks/s"
+    log "CPU $cpu_pct %, RSS $rss_mib MiB ($mem_note), $checks_s checks/s"
 
     # 4. Tick duration: the daemon's last-batch gauge, sampled once a second.
     log "tick window ${WINDOW_S} s"
@@ -333,18 +354,16 @@ EOF
     for _ in $(seq 1 "$WINDOW_S"); do
         t=$(metrics | python3 "$PROBE" metric watchdogd_tick_duration_seconds)
         ticks+="$(awk -v v="$t" 'BEGIN { if (v == "nan") print "nan"; else printf "%.3f", v * 1000 }') "
-        sleep 1
+        nap 1
     done
-    tw3=$(now); c3=$(cpu_ticks "$DPID")
+    tw3=$(now); c3=$(cpu_ticks "$DPID"); r1=$(db_rows "$db")
+    # Rows over both windows (2 x 30 s): healthy checks are sampled once per service per
+    # healthy_sample_seconds (default 60), so a shorter window can miss them altogether.
+    rows_s=$(awk -v d="$((r1 - r0))" -v a="$tw3" -v b="$tw0" 'BEGIN { r = d / (a - b); printf (r < 100 ? "%.1f" : "%.0f"), r }')
     local cpu_sampled
     cpu_sampled=$(awk -v d="$((c3 - c2))" -v t="$CLK_TCK" -v a="$tw3" -v b="$tw2" 'BEGIN { printf "%.2f", 100 * d / t / (a - b) }')
     read -r tick_med _ tick_max < <(echo "$ticks" | stats)
-    local final_metrics tick_max_ever dropped
-    final_metrics=$(metrics)
-    read -r tick_max_ever dropped < <(python3 "$PROBE" metric watchdogd_tick_duration_max_seconds \
-        watchdogd_audit_rows_dropped_total <<<"$final_metrics" | tr '\n' ' ')
-    tick_max_ever=$(awk -v v="$tick_max_ever" 'BEGIN { if (v == "nan") print "-"; else printf "%.1f", v * 1000 }')
-    log "tick median $tick_med ms, max $tick_max ms (max since start $tick_max_ever ms)"
+    log "tick median $tick_med ms, max $tick_max ms; $rows_s audit rows/s over both windows"
 
     # 5. Client latency.
     log "hyperfine status / status --json"
@@ -380,11 +399,16 @@ EOF
         log "hang→replacement median $hang_cell ms"
     fi
 
+    # 7. Whole-run figures, then stop everything before reading the logs and the database.
+    local final_metrics tick_max_ever dropped
+    final_metrics=$(metrics)
+    read -r tick_max_ever dropped < <(python3 "$PROBE" metric watchdogd_tick_duration_max_seconds \
+        watchdogd_audit_rows_dropped_total <<<"$final_metrics" | tr '\n' ' ')
+    tick_max_ever=$(awk -v v="$tick_max_ever" 'BEGIN { if (v == "nan") print "-"; else printf "%.1f", v * 1000 }')
+    stop_procs
+
     local sim_note=""
-    if [ -n "$SIM_PID" ]; then
-        kill -TERM "$SIM_PID" 2>/dev/null || true
-        wait "$SIM_PID" 2>/dev/null || true
-        SIM_PID=""
+    if [ "$nsim" -gt 0 ]; then
         sim_note="; sim writer ($nsim files every ${SIM_INTERVAL_MS} ms): ${sim_pct} % CPU in the CPU window, $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("%s writes/s, max lag %s ms" % (s["writes_per_s"], s["max_lag_ms"]))' "$RUN_DIR/sim.json" 2>/dev/null || echo "no stats")"
     fi
     local warn_lines unhealthy top_warn slow_startup
@@ -402,7 +426,7 @@ EOF
     fi
 
     ROWS+=("| $N | $st_med | $st_p95 | $js_med | $rss_mib | $cpu_pct | $tick_med | $tick_max | $rows_s | $kill_cell | $hang_cell | $startup_s |")
-    NOTES+=("- **N = $N** ($NREAL real, $nsim simulated): $checks_s checks/s in the CPU window; CPU while metrics were sampled once a second: $cpu_sampled %; RSS after the client runs $rss_loaded MiB (peak VmHWM $hwm MiB); tick max since start $tick_max_ever ms; audit rows dropped: $dropped; start-all took $start_all_s s (exit $start_all_rc); unhealthy checks recorded: ${unhealthy:-none}; startup polls: ${slow_startup:-?}; daemon log lines (WARNING and above): $warn_lines${top_warn:+ ($top_warn)}$sim_note.")
+    NOTES+=("- **N = $N** ($NREAL real, $nsim simulated): $checks_s checks/s in the CPU window; CPU while metrics were sampled once a second: $cpu_sampled %; RSS in the quiet window: $mem_note; after the client runs $rss_loaded MiB (peak VmHWM $hwm MiB); longest check batch since start $tick_max_ever ms; audit rows dropped (whole run): $dropped; start-all took $start_all_s s (exit $start_all_rc); unhealthy checks recorded: ${unhealthy:-none}; startup polls: ${slow_startup:-?}; daemon log lines (WARNING and above): $warn_lines${top_warn:+ ($top_warn)}$sim_note.")
     if [ -n "$kill_json" ]; then NOTES+=("  - kill -9 trials: \`$kill_json\`"); fi
     if [ -n "$hang_json" ]; then NOTES+=("  - SIGSTOP trials: \`$hang_json\`"); fi
     if [ "${BENCH_KEEP:-0}" = 1 ]; then NOTES+=("  - kept: $RUN_DIR, $HB_DIR"); fi
@@ -427,10 +451,6 @@ echo "$TABLE"
 mkdir -p "$RESULTS_DIR"
 HOST=$(uname -n)
 OUT=$RESULTS_DIR/$(date +%Y-%m-%d-%H%M)-$HOST.md
-REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$ROOT" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
-    REV="$REV (working tree has uncommitted changes)"
-fi
 MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -447,7 +467,7 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "- memory: $MEM"
     echo "- kernel: $(uname -r)"
     echo "- $(rustc --version 2>/dev/null || echo 'rustc: not found')"
-    echo "- commit: $REV; binaries: $BUILT_FROM"
+    echo "- checkout at the start: $REV; binaries: $BUILT_FROM"
     echo "- load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $LOAD"
     echo "- tools: $(hyperfine --version), $(python3 --version 2>&1), $( [ "$HAVE_SQLITE3" = 1 ] && echo "sqlite3 $(sqlite3 --version | cut -d' ' -f1)" || echo "python sqlite3 module")"
     echo

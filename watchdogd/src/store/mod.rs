@@ -35,7 +35,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 /// Batches that may wait for the disk before new ones are dropped.
-const QUEUE: usize = 256;
+const QUEUE: usize = 1024;
 
 /// Whether the operator wants a service running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

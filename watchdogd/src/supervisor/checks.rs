@@ -17,6 +17,8 @@ use crate::store::{Intent, Record};
 
 /// How often a service with a waiter (`wait`, `restart --wait`) is checked.
 pub(super) const WAIT_CADENCE: Duration = Duration::from_millis(200);
+/// How long after a heartbeat's timeout the check that catches it runs.
+const TIMEOUT_MARGIN: Duration = Duration::from_millis(20);
 /// Checks due within this slack of each other go in one batch.
 const BATCH_SLACK: Duration = Duration::from_millis(50);
 /// Longest sleep of the owner when nothing is due (it also wakes on any message). Short, so
@@ -244,6 +246,18 @@ impl Supervisor {
             if fingerprint != svc.persisted || (sample_due && healthy) {
                 svc.persisted = fingerprint;
                 self.pending.push(Record::State(svc.saved()));
+            }
+            // A healthy service is next checked when its heartbeat would time out, if that comes
+            // before its regular check: a hang is then seen within moments, not an interval.
+            if let Some(v) = &svc.verdict
+                && v.health.is_healthy()
+                && let Some(age_ms) = v.age_ms
+            {
+                let left = svc
+                    .cfg
+                    .timeout
+                    .saturating_sub(Duration::from_millis(age_ms.max(0) as u64));
+                svc.next_check = svc.next_check.min(Instant::now() + left + TIMEOUT_MARGIN);
             }
             watch_exit(svc, &self.events_tx);
             answer_waiters(svc, now_us);

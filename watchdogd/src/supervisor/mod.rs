@@ -38,6 +38,8 @@ use crate::store::{Record, SavedState, Store};
 
 /// Room in the command and event channels.
 const CHANNEL: usize = 1024;
+/// Most events handled in one turn of the owner (after the one that woke it).
+const TURN_EVENTS: usize = 255;
 /// Shortest gap between two snapshots published for check results alone.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Live events a slow follower may fall behind by before it is told it lagged.
@@ -194,6 +196,15 @@ impl Supervisor {
                     self.on_event(event);
                 }
                 () = tokio::time::sleep_until(wake) => {}
+            }
+            // A burst (thousands of pipelines ending after `start-all`) is taken in one turn:
+            // one pass over the services and one store batch for all of it.
+            for _ in 0..TURN_EVENTS {
+                let Ok(event) = self.events.try_recv() else {
+                    break;
+                };
+                self.publish_now |= !matches!(event, Event::Checked { reply: None, .. });
+                self.on_event(event);
             }
             self.heartbeat
                 .store(protocol::time::now_millis(), Ordering::Relaxed);
