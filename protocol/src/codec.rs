@@ -375,6 +375,34 @@ mod tests {
         }
     }
 
+    /// A property test of the whole read path (frame decoder, then request decoding) over
+    /// random byte streams, including random length prefixes: no panic, no abort, and no
+    /// allocation beyond the frame limit (a forged length is refused before reading).
+    #[test]
+    fn random_streams_through_frames_and_requests_never_panic() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..4000 {
+            let len = (next() % 300) as usize;
+            let mut stream: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 3 == 0 && stream.len() >= 4 {
+                // A plausible small length prefix, so that payloads reach the decoder.
+                let n = (next() % 64) as u32;
+                stream[..4].copy_from_slice(&n.to_be_bytes());
+            }
+            let mut reader = stream.as_slice();
+            while let Ok(frame) = read_frame(&mut reader, MAX_REQUEST_FRAME) {
+                assert!(frame.len() <= MAX_REQUEST_FRAME);
+                let _ = decode_request(&frame);
+            }
+        }
+    }
+
     #[test]
     fn frames_refuse_oversized_lengths_before_allocating() {
         let mut buf = Vec::new();

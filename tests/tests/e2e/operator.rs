@@ -100,6 +100,14 @@ fn history_lists_checks_and_recoveries_with_their_steps() {
     let first = sb.wait_healthy("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
     sb.wait_healthy("api", Some(first), T);
+    // The audit log is written in batches behind the supervisor: wait for the finished row.
+    wait_until("the automatic recovery in the audit log", T, || {
+        let out = sb.ctl(&["history", "api", "--json", "--limit", "100"]);
+        let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        entries.iter().any(|e| {
+            e["kind"] == "recovery" && e["trigger"] == "automatic" && e["outcome"] != "running"
+        })
+    });
     let out = sb.ctl(&["history", "api", "--json", "--limit", "100"]);
     assert_eq!(
         out.status.code(),
@@ -116,7 +124,9 @@ fn history_lists_checks_and_recoveries_with_their_steps() {
     );
     let auto = entries
         .iter()
-        .find(|e| e["kind"] == "recovery" && e["trigger"] == "automatic")
+        .find(|e| {
+            e["kind"] == "recovery" && e["trigger"] == "automatic" && e["outcome"] != "running"
+        })
         .expect("the automatic recovery");
     let steps: Vec<&str> = auto["steps"]
         .as_array()

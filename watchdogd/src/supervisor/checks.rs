@@ -49,19 +49,12 @@ impl Supervisor {
         let mut due = Vec::new();
         let mut windows_over = Vec::new();
         let n = self.services.len().max(1) as u32;
+        let origin = self.origin;
         for (idx, svc) in self.services.iter_mut().enumerate() {
             if svc.cfg.enabled && !svc.checking && svc.next_check <= horizon {
                 svc.checking = true;
                 due.push(idx);
-                let interval = svc.cfg.check_interval;
-                // Spread: service i of n is checked at phase i/n of its interval.
-                let phase = interval.mul_f64(f64::from(idx as u32) / f64::from(n));
-                let base = if svc.verdict.is_none() {
-                    now + phase
-                } else {
-                    now
-                };
-                svc.next_check = base + interval;
+                svc.next_check = slot_after(origin, now, svc.cfg.check_interval, idx, n);
                 if !svc.waiters.is_empty() {
                     svc.next_check = svc.next_check.min(now + WAIT_CADENCE);
                 }
@@ -309,6 +302,19 @@ impl Supervisor {
     }
 }
 
+/// The next check time of service `idx` of `n`: service i is checked at phase i/n of its
+/// interval, counted from `origin`, so thousands of services stay spread evenly over the
+/// interval even after something (a `start-all`, a reload) checked them all at once.
+fn slot_after(origin: Instant, now: Instant, interval: Duration, idx: usize, n: u32) -> Instant {
+    let period = interval.as_secs_f64().max(0.001);
+    let phase = period * f64::from(idx as u32) / f64::from(n.max(1));
+    let since = now.saturating_duration_since(origin).as_secs_f64();
+    let k = ((since - phase) / period).floor() + 1.0;
+    let next = origin + Duration::from_secs_f64((phase + k.max(0.0) * period).max(0.0));
+    // Never sooner than a tenth of the interval: a service checked early waits a while.
+    next.max(now + interval / 10)
+}
+
 /// Watches the exit of the PID a healthy check names, replacing the watch of an older PID.
 fn watch_exit(svc: &mut super::state::Service, events: &tokio::sync::mpsc::Sender<super::Event>) {
     let Some(v) = &svc.verdict else { return };
@@ -387,6 +393,33 @@ fn answer_waiters(svc: &mut super::state::Service, now_us: i64) {
                 outcome: WaitOutcome::Healthy,
                 status: status.clone(),
             }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_spread_services_over_the_interval_and_stay_ahead() {
+        let origin = Instant::now();
+        let interval = Duration::from_secs(1);
+        // All checked at the same moment (a burst): their next checks spread out again.
+        let now = origin + Duration::from_millis(5_300);
+        let next: Vec<Duration> = (0..4)
+            .map(|i| slot_after(origin, now, interval, i, 4) - origin)
+            .collect();
+        assert_eq!(
+            next.iter().map(Duration::as_millis).collect::<Vec<_>>(),
+            [6000, 6250, 5500, 5750]
+                .iter()
+                .map(|&m| m as u128)
+                .collect::<Vec<_>>()
+        );
+        for n in next {
+            let after = (origin + n).saturating_duration_since(now);
+            assert!(after >= interval / 10 && after <= interval, "{after:?}");
         }
     }
 }

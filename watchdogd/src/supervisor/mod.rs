@@ -92,6 +92,8 @@ pub struct Supervisor {
     pending: Vec<Record>,
     /// When timed work is next due (set by each `on_timer` scan).
     wake_at: Instant,
+    /// The time check slots are counted from (see `checks::slot_after`).
+    origin: Instant,
     /// Replies to send once this turn's rows are committed.
     after_commit: Vec<(state::Reply, protocol::Response)>,
     next_pipeline_id: u64,
@@ -158,6 +160,7 @@ impl Supervisor {
             pending: Vec::new(),
             after_commit: Vec::new(),
             wake_at: now,
+            origin: now,
             next_pipeline_id: 1,
             dirty: true,
             epoch: 0,
