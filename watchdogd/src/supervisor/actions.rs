@@ -44,6 +44,7 @@ impl Supervisor {
                 let svc = &mut s.services[i];
                 svc.off_until_ms = Some(until);
                 tracing::info!(target: "supervisor", "{}: off until {}", svc.cfg.key, protocol::time::format_millis(until));
+                s.wake_at = s.wake_at.min(Instant::now() + std::time::Duration::from_millis(for_ms));
                 s.pending.push(Record::State(s.services[i].saved()));
             }),
             // Answered by the connection itself, from the snapshot and the database.
@@ -62,6 +63,7 @@ impl Supervisor {
                     reply: r,
                 });
                 svc.next_check = svc.next_check.min(Instant::now());
+                s.wake_at = Instant::now();
             }),
         }
     }
@@ -322,6 +324,7 @@ impl Supervisor {
         svc.next_check = svc
             .next_check
             .min(Instant::now() + super::checks::WAIT_CADENCE);
+        self.wake_at = self.wake_at.min(svc.next_check);
         let finished = format!(
             "{} pipeline {}: {}",
             trigger.as_str(),

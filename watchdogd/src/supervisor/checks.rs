@@ -43,6 +43,12 @@ impl Supervisor {
     /// thousands of services the scans, not the checks, would dominate the owner's time.
     pub(super) fn on_timer(&mut self) {
         let now = Instant::now();
+        // Nothing is due before `wake_at` (every change that makes something due sooner lowers
+        // it): most turns, woken by a message, skip the pass altogether. Scanning on every turn
+        // with a sliding horizon would also chop the checks into slivers of one or two.
+        if now < self.wake_at {
+            return;
+        }
         let now_ms = protocol::time::now_millis();
         let horizon = now + BATCH_SLACK;
         let mut wake = now + IDLE;
@@ -252,6 +258,8 @@ impl Supervisor {
                     .saturating_sub(Duration::from_millis(age_ms.max(0) as u64));
                 svc.next_check = svc.next_check.min(Instant::now() + left + TIMEOUT_MARGIN);
             }
+            // Its check is back: its next one counts towards the owner's next wake again.
+            self.wake_at = self.wake_at.min(svc.next_check);
             watch_exit(svc, &self.events_tx);
             answer_waiters(svc, now_us);
             self.dirty = true;
@@ -273,6 +281,7 @@ impl Supervisor {
         tracing::info!(target: "supervisor", "{}: started process {pid} exited ({status})", svc.cfg.key);
         if svc.started.is_some_and(|s| s.pid == pid) && svc.cfg.enabled {
             svc.next_check = Instant::now();
+            self.wake_at = Instant::now();
         }
     }
 
@@ -285,6 +294,7 @@ impl Supervisor {
             svc.exit_watch = None;
             tracing::debug!(target: "supervisor", "{key}: pid {pid} exited; checking now");
             svc.next_check = Instant::now();
+            self.wake_at = Instant::now();
         }
     }
 
@@ -308,7 +318,11 @@ impl Supervisor {
 fn slot_after(origin: Instant, now: Instant, interval: Duration, idx: usize, n: u32) -> Instant {
     let period = interval.as_secs_f64().max(0.001);
     let phase = period * f64::from(idx as u32) / f64::from(n.max(1));
-    let since = now.saturating_duration_since(origin).as_secs_f64();
+    // A check may run up to BATCH_SLACK before its slot: count from the end of that window, or
+    // an early check would land in its own slot again.
+    let since = (now + BATCH_SLACK)
+        .saturating_duration_since(origin)
+        .as_secs_f64();
     let k = ((since - phase) / period).floor() + 1.0;
     let next = origin + Duration::from_secs_f64((phase + k.max(0.0) * period).max(0.0));
     // Never sooner than a tenth of the interval: a service checked early waits a while.

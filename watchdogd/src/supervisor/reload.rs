@@ -179,6 +179,7 @@ impl Supervisor {
             svc.checking = false;
             svc.next_check = now;
         }
+        self.wake_at = now;
         self.config = Arc::new(new);
         self.dirty = true;
         ReloadReport {
