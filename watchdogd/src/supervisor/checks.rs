@@ -312,12 +312,18 @@ impl Supervisor {
     }
 }
 
-/// The next check time of service `idx` of `n`: service i is checked at phase i/n of its
-/// interval, counted from `origin`, so thousands of services stay spread evenly over the
-/// interval even after something (a `start-all`, a reload) checked them all at once.
+/// Services per check batch the spreading aims at: fewer, and a batch costs more in dispatch
+/// than in reading; many more, and one batch is a burst.
+const SLOT_SIZE: u32 = 512;
+
+/// The next check time of service `idx` of `n`. The services are dealt into
+/// `ceil(n / SLOT_SIZE)` slots spread evenly over the interval, counted from `origin`: a few
+/// services are checked together once per interval, thousands in even batches, and they stay
+/// spread even after something (a `start-all`, a reload) checked them all at once.
 fn slot_after(origin: Instant, now: Instant, interval: Duration, idx: usize, n: u32) -> Instant {
     let period = interval.as_secs_f64().max(0.001);
-    let phase = period * f64::from(idx as u32) / f64::from(n.max(1));
+    let slots = n.max(1).div_ceil(SLOT_SIZE);
+    let phase = period * f64::from(idx as u32 % slots) / f64::from(slots);
     // A check may run up to BATCH_SLACK before its slot: count from the end of that window, or
     // an early check would land in its own slot again.
     let since = (now + BATCH_SLACK)
@@ -419,10 +425,11 @@ mod tests {
     fn slots_spread_services_over_the_interval_and_stay_ahead() {
         let origin = Instant::now();
         let interval = Duration::from_secs(1);
-        // All checked at the same moment (a burst): their next checks spread out again.
+        // 1024 services make four slots. All checked at the same moment (a burst): their next
+        // checks spread out again, a quarter of the interval apart.
         let now = origin + Duration::from_millis(5_300);
         let next: Vec<Duration> = (0..4)
-            .map(|i| slot_after(origin, now, interval, i, 4) - origin)
+            .map(|i| slot_after(origin, now, interval, i, 4 * SLOT_SIZE) - origin)
             .collect();
         assert_eq!(
             next.iter().map(Duration::as_millis).collect::<Vec<_>>(),
@@ -435,5 +442,10 @@ mod tests {
             let after = (origin + n).saturating_duration_since(now);
             assert!(after >= interval / 10 && after <= interval, "{after:?}");
         }
+        // A handful of services share one slot: one batch per interval.
+        let few: Vec<Instant> = (0..10)
+            .map(|i| slot_after(origin, now, interval, i, 10))
+            .collect();
+        assert!(few.iter().all(|t| *t == few[0]));
     }
 }
