@@ -98,7 +98,7 @@ fn sampled_healthy_checks_keep_every_state_change() {
         })
         .unwrap();
     assert!(
-        checks > 20.0,
+        checks > 12.0 && checks > 2.0 * healths.len() as f64,
         "many more checks ran ({checks}) than rows were written ({})",
         healths.len()
     );

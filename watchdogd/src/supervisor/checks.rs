@@ -50,14 +50,16 @@ impl Supervisor {
             return;
         }
         let now_ms = protocol::time::now_millis();
-        let horizon = now + BATCH_SLACK;
         let mut wake = now + IDLE;
         let mut due = Vec::new();
         let mut windows_over = Vec::new();
         let n = self.services.len().max(1) as u32;
         let origin = self.origin;
         for (idx, svc) in self.services.iter_mut().enumerate() {
-            if svc.cfg.enabled && !svc.checking && svc.next_check <= horizon {
+            if svc.cfg.enabled
+                && !svc.checking
+                && svc.next_check <= now + slack(svc.cfg.check_interval)
+            {
                 svc.checking = true;
                 due.push(idx);
                 svc.next_check = slot_after(origin, now, svc.cfg.check_interval, idx, n);
@@ -312,6 +314,12 @@ impl Supervisor {
     }
 }
 
+/// How early a check may run to join a batch: [`BATCH_SLACK`], but never more than a quarter
+/// of the service's interval.
+fn slack(interval: Duration) -> Duration {
+    BATCH_SLACK.min(interval / 4)
+}
+
 /// Services per check batch the spreading aims at: fewer, and a batch costs more in dispatch
 /// than in reading; many more, and one batch is a burst.
 const SLOT_SIZE: u32 = 512;
@@ -326,7 +334,7 @@ fn slot_after(origin: Instant, now: Instant, interval: Duration, idx: usize, n: 
     let phase = period * f64::from(idx as u32 % slots) / f64::from(slots);
     // A check may run up to BATCH_SLACK before its slot: count from the end of that window, or
     // an early check would land in its own slot again.
-    let since = (now + BATCH_SLACK)
+    let since = (now + slack(interval))
         .saturating_duration_since(origin)
         .as_secs_f64();
     let k = ((since - phase) / period).floor() + 1.0;
