@@ -136,6 +136,17 @@ impl Sandbox {
         })
     }
 
+    /// A service that is never started or recovered (its start command does nothing and its
+    /// threshold is out of reach), so only the heartbeat file at `hb/KEY.json` decides its
+    /// health.
+    pub fn placeholder(&self, key: &str) -> Value {
+        let mut svc = self.service(key, "");
+        svc["commands"]["start"] = json!("true");
+        svc["timeout_seconds"] = json!(30);
+        svc["consecutive_failures_threshold"] = json!(1_000_000);
+        svc
+    }
+
     /// A whole config with fast timings around `processes`.
     pub fn config(&self, processes: Value) -> Value {
         json!({

@@ -13,26 +13,7 @@ const T: Duration = Duration::from_secs(20);
 
 /// The example `config.json` of the seed project's README (`seed/WATCHDOG_SEED_README.md`),
 /// byte for byte: it must load unchanged.
-const SEED_README_CONFIG: &str = r#"{
-  "log_level": "INFO",
-  "db_path": "/path/to/watchdog.db",
-  "consecutive_failures_threshold": 2,
-  "processes": {
-    "my_server": {
-      "display_name": "MyServer",
-      "timeout_seconds": 300,
-      "heartbeat_path": "/path/to/heartbeats/my_server.json",
-      "enabled": true,
-      "commands": {
-        "start": "cd /path/to/project && python3 -m myapp.main",
-        "clear_db": "/path/to/project/scripts/reset_db.sh",
-        "clear_email_logs": "/path/to/project/scripts/clear_emails.sh"
-      },
-      "recovery_actions": ["kill", "clear_db", "start"]
-    }
-  }
-}
-"#;
+const SEED_README_CONFIG: &str = include_str!("../../fixtures/seed-config.json");
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

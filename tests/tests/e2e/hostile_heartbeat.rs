@@ -6,21 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use watchdog_tests::{Sandbox, wait_until};
+use watchdog_tests::wait_until;
 
 use crate::sandbox;
 
 const T: Duration = Duration::from_secs(20);
-
-/// A service that is never started or recovered (its start command does nothing and its
-/// threshold is out of reach), so only the heartbeat file at `hb/KEY.json` decides its health.
-fn placeholder(sb: &Sandbox, key: &str) -> Value {
-    let mut svc = sb.service(key, "");
-    svc["commands"]["start"] = json!("true");
-    svc["timeout_seconds"] = json!(30);
-    svc["consecutive_failures_threshold"] = json!(1_000_000);
-    svc
-}
 
 /// A heartbeat's JSON text with any `pid` value and timestamp text.
 fn beat(pid: Value, timestamp: &str) -> String {
@@ -71,7 +61,7 @@ fn every_hostile_heartbeat_reads_as_a_defined_state() {
     ];
     let processes: serde_json::Map<String, Value> = cases
         .iter()
-        .map(|(key, _, _)| (key.to_string(), placeholder(&sb, key)))
+        .map(|(key, _, _)| (key.to_string(), sb.placeholder(key)))
         .collect();
     sb.write_config(&sb.config(Value::Object(processes)));
 
@@ -142,7 +132,7 @@ fn a_heartbeat_owned_by_another_user_than_the_configured_one_is_not_trusted() {
         return;
     };
     let sb = sandbox();
-    let mut svc = placeholder(&sb, "owned");
+    let mut svc = sb.placeholder("owned");
     svc["user"] = json!("nobody");
     sb.write_config(&sb.config(json!({ "owned": svc })));
     // Written by root, naming a live PID, fresh: everything right but the owner.

@@ -23,11 +23,7 @@ const ANSWER: Duration = Duration::from_secs(10);
 /// are about the socket alone.
 fn daemon() -> (Sandbox, Daemon) {
     let sb = sandbox();
-    let mut svc = sb.service("idle", "");
-    svc["commands"]["start"] = json!("true");
-    svc["timeout_seconds"] = json!(30);
-    svc["consecutive_failures_threshold"] = json!(1_000_000);
-    sb.write_config(&sb.config(json!({ "idle": svc })));
+    sb.write_config(&sb.config(json!({ "idle": sb.placeholder("idle") })));
     let d = sb.start_daemon();
     (sb, d)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde_json::{Value, json};
+use serde_json::json;
 use watchdog_tests::{Sandbox, alive, wait_until};
 
 use crate::sandbox;
@@ -27,15 +27,6 @@ fn keys(sb: &Sandbox) -> Vec<String> {
         .iter()
         .map(|r| r["key"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// A service that is never started or recovered: its health only counts failures.
-fn placeholder(sb: &Sandbox, key: &str) -> Value {
-    let mut svc = sb.service(key, "");
-    svc["commands"]["start"] = json!("true");
-    svc["timeout_seconds"] = json!(30);
-    svc["consecutive_failures_threshold"] = json!(1_000_000);
-    svc
 }
 
 #[test]
@@ -77,7 +68,7 @@ fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
     let sb = sandbox();
     let cfg = sb.config(json!({
         "parked": sb.service("parked", ""),
-        "failing": placeholder(&sb, "failing"),
+        "failing": sb.placeholder("failing"),
         "old": sb.service("old", ""),
         "renamed": sb.service("renamed", ""),
     }));
@@ -125,7 +116,7 @@ fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
 #[test]
 fn sighup_reloads_and_a_bad_file_changes_nothing() {
     let sb = sandbox();
-    let cfg = sb.config(json!({ "api": placeholder(&sb, "api") }));
+    let cfg = sb.config(json!({ "api": sb.placeholder("api") }));
     sb.write_config(&cfg);
     let d = sb.start_daemon();
     let hup = || kill(Pid::from_raw(d.pid()), Signal::SIGHUP).unwrap();

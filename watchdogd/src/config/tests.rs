@@ -59,25 +59,8 @@ pub(super) fn with_processes(processes: Value) -> Value {
     json!({ "processes": processes })
 }
 
-const SEED_EXAMPLE: &str = r#"{
-  "log_level": "INFO",
-  "db_path": "/path/to/watchdog.db",
-  "consecutive_failures_threshold": 2,
-  "processes": {
-    "my_server": {
-      "display_name": "MyServer",
-      "timeout_seconds": 300,
-      "heartbeat_path": "/path/to/heartbeats/my_server.json",
-      "enabled": true,
-      "commands": {
-        "start": "cd /path/to/project && python3 -m myapp.main",
-        "clear_db": "/path/to/project/scripts/reset_db.sh",
-        "clear_email_logs": "/path/to/project/scripts/clear_emails.sh"
-      },
-      "recovery_actions": ["kill", "clear_db", "start"]
-    }
-  }
-}"#;
+/// The seed README's example `config.json`, byte for byte (shared with the end-to-end tests).
+const SEED_EXAMPLE: &str = include_str!("../../../tests/fixtures/seed-config.json");
 
 #[test]
 fn seed_example_loads_unchanged() {
