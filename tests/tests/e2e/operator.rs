@@ -83,6 +83,10 @@ fn off_for_a_window_turns_the_service_back_on_by_itself() {
     let back = sb.wait_healthy("api", Some(first), T);
     assert_ne!(back, first);
     assert!(sb.status_of("api")["off_until"].is_null());
+    wait_until("both ends of the window in the audit log", T, || {
+        !crate::audit_events(&sb.path().join("wd.db"), "maintenance_started").is_empty()
+            && !crate::audit_events(&sb.path().join("wd.db"), "maintenance_over").is_empty()
+    });
     assert_eq!(
         sb.ctl(&["off", "api", "--for", "soon"]).status.code(),
         Some(2)

@@ -45,6 +45,13 @@ impl Supervisor {
                 svc.off_until_ms = Some(until);
                 tracing::info!(target: "supervisor", "{}: off until {}", svc.cfg.key, protocol::time::format_millis(until));
                 s.wake_at = s.wake_at.min(Instant::now() + std::time::Duration::from_millis(for_ms));
+                let key = s.services[i].cfg.key.clone();
+                s.pending.push(Record::Event {
+                    key,
+                    kind: "maintenance_started",
+                    message: format!("off until {}", protocol::time::format_millis(until)),
+                    at_ms: protocol::time::now_millis(),
+                });
                 s.pending.push(Record::State(s.services[i].saved()));
             }),
             // Answered by the connection itself, from the snapshot and the database.

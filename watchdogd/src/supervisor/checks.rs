@@ -107,6 +107,12 @@ impl Supervisor {
     /// Turns a service back on whose maintenance window (`off --for`) has passed.
     fn end_maintenance(&mut self, idx: usize) {
         self.services[idx].off_until_ms = None;
+        self.pending.push(Record::Event {
+            key: self.services[idx].cfg.key.clone(),
+            kind: "maintenance_over",
+            message: "maintenance window over: turned back on".into(),
+            at_ms: protocol::time::now_millis(),
+        });
         tracing::info!(target: "supervisor", "{}: maintenance window over; turning it back on", self.services[idx].cfg.key);
         // Nobody waits for this answer; the outcome is in the log and the audit log.
         let (reply, _) = tokio::sync::oneshot::channel();
