@@ -65,7 +65,24 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
             heartbeat::Reading::Corrupt(why) => format!("(unreadable: {why})"),
             heartbeat::Reading::Beat(_) => String::from_utf8_lossy(&buf).trim().to_owned(),
         };
-        (beat, history::query(&db, &req).unwrap_or_default())
+        // The detail view is still worth showing without history: say why it is missing.
+        let history = history::query(&db, &req).unwrap_or_else(|e| {
+            tracing::warn!(target: "server", "detail view: cannot read the audit log: {e}");
+            vec![protocol::HistoryEntry {
+                kind: protocol::HistoryKind::Event,
+                key: req.key.clone().unwrap_or_default(),
+                at_ms: protocol::time::now_millis(),
+                health: None,
+                pid: None,
+                failures: None,
+                trigger: None,
+                outcome: "audit_log_unreadable".into(),
+                finished_ms: None,
+                steps: Vec::new(),
+                message: format!("cannot read the audit log: {e}"),
+            }]
+        });
+        (beat, history)
     })
     .await;
     let (heartbeat, history) = found.unwrap_or_default();
