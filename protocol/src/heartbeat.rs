@@ -117,12 +117,20 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
             format!("{} names no file", path.display()),
         )
     })?;
+    // A name nobody can guess ahead, created exclusively and never through a link: whoever
+    // else can write the folder cannot make this write land in another file.
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    tmp_name.push(format!(".{}.{:x}.tmp", std::process::id(), unpredictable()));
     let tmp = dir.join(tmp_name);
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
         f.write_all(contents)?;
         fs::rename(&tmp, path)
     })();
@@ -130,6 +138,19 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// 64 bits that differ between calls and processes and cannot be predicted by another user:
+/// the kernel's randomness (falling back to the clock, should `/dev/urandom` be unreadable).
+fn unpredictable() -> u64 {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    match fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => u64::from_ne_bytes(bytes),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    }
 }
 
 /// Writes heartbeats for one service (this process), like the seed's Python `HeartbeatWriter`.

@@ -53,10 +53,13 @@ fn one_check(c: &mut Criterion) {
     c.bench_function("check/read_parse_classify", |b| {
         b.iter(|| {
             let reading = watchdogd::heartbeat::read(black_box(&cfg.heartbeat_path), &mut buf);
-            watchdogd::health::classify(
+            watchdogd::health::judge(
                 &reading,
+                &watchdogd::health::Rules {
+                    timeout: cfg.timeout,
+                    owner: None,
+                },
                 protocol::time::now_micros(),
-                cfg.timeout,
                 watchdogd::process::liveness,
             )
         })

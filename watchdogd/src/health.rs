@@ -36,9 +36,55 @@ pub const SKEW_TOLERANCE_US: i64 = 5_000_000;
 /// Largest PID any kernel hands out (Linux caps `pid_max` at 2^22).
 const MAX_PID: i64 = i32::MAX as i64;
 
+/// What a verdict is judged by, from the service's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// `timeout_seconds`.
+    pub timeout: Duration,
+    /// With `user`: the uid the heartbeat file must belong to.
+    pub owner: Option<u32>,
+}
+
+/// The one judge: whether a service is healthy and which process is "the service". Every
+/// decision about it goes through here: the periodic check, `on`'s "already running?" and the
+/// `kill` step's target, so they can never disagree (same clock correction, same identity
+/// rules). A verdict names a `pid` only when that PID may be acted on: it is a plausible PID,
+/// and unless the verdict is `stale_pid`, it is alive and still the process that wrote the
+/// heartbeat as of `heartbeat_us` (which the `kill` step confirms again through a pidfd).
+pub fn judge(
+    reading: &Reading,
+    rules: &Rules,
+    now_us: i64,
+    alive: impl Fn(i32, i64) -> Liveness,
+) -> Verdict {
+    if let (Reading::Beat(b), Some(want)) = (reading, rules.owner)
+        && b.owner_uid != want
+    {
+        // Someone else's file in the service's place: not the service's word.
+        return verdict(
+            Health::NoHeartbeat,
+            format!(
+                "heartbeat file is owned by uid {}, not the configured user (uid {want})",
+                b.owner_uid
+            ),
+        );
+    }
+    classify(reading, now_us, rules.timeout, alive)
+}
+
+/// Whether the verdict's `pid` is the live process that wrote the heartbeat: what `kill` may
+/// target (after confirming it again).
+pub fn names_live_writer(v: &Verdict) -> Option<(i32, i64)> {
+    match (v.health, v.pid, v.heartbeat_us) {
+        (Health::StalePid, _, _) => None,
+        (_, Some(pid), Some(written)) => Some((pid as i32, written)),
+        _ => None,
+    }
+}
+
 /// Classifies `reading` at `now_us`; `alive(pid, heartbeat_us)` says whether the process that
 /// wrote the heartbeat is still running (not gone, not a zombie, its PID not reused since).
-pub fn classify(
+fn classify(
     reading: &Reading,
     now_us: i64,
     timeout: Duration,
@@ -176,7 +222,7 @@ mod tests {
             },
             modified_us,
             owner_uid: 0,
-            stamp: (0, 0, 0, 0),
+            stamp: Default::default(),
         })
     }
 

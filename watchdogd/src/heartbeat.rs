@@ -1,14 +1,17 @@
 //! Reading heartbeat files, which other programs (maybe other users) write.
 //!
-//! The reader must never block or balloon on a hostile file: it opens with `O_NONBLOCK` (a FIFO
-//! cannot stall it), refuses anything that is not a regular file (a symlink to `/dev/zero`, a
-//! directory), and reads at most [`MAX_HEARTBEAT_BYTES`] + 1 bytes into a reused buffer. Reads are
-//! blocking I/O, so callers run them on the blocking pool, never on the async runtime.
+//! The reader must never block, balloon or cause effects on a hostile file: it opens only what
+//! is a regular file by type (a symlink to `/dev/zero`, a terminal, `/dev/watchdog`, a FIFO or a
+//! directory is refused before any real open, see [`crate::guard::file`]), and reads at most
+//! [`MAX_HEARTBEAT_BYTES`] + 1 bytes into a reused buffer. Reads are blocking I/O (and a hung
+//! file system can make them hang), so callers run them on the reader threads, never on the
+//! async runtime.
 
-use std::fs::OpenOptions;
-use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+use crate::guard::file::{self, FileError};
 
 use protocol::heartbeat::MAX_HEARTBEAT_BYTES;
 use protocol::{Heartbeat, HeartbeatError};
@@ -31,19 +34,46 @@ pub struct Beat {
     pub modified_us: i64,
     /// The file's owner.
     pub owner_uid: u32,
-    /// Identity of the file's content as read: (device, inode, size, mtime ns).
-    pub stamp: (u64, u64, u64, i64),
+    /// Identity of the file's content and metadata as read.
+    pub stamp: Stamp,
 }
 
-fn stamp(m: &std::fs::Metadata) -> (u64, u64, u64, i64) {
-    (
-        m.dev(),
-        m.ino(),
-        m.len(),
-        m.mtime()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(m.mtime_nsec()),
-    )
+/// What tells that a file changed since it was read: device, inode, size, and the modification
+/// and change times (ns). Writers replace the file by rename (a new inode); a `chown` or `chmod`
+/// moves the change time, so a new owner is noticed too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+fn nanos(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+/// The stamp of what was opened (field types differ between targets, hence the casts).
+#[allow(clippy::unnecessary_cast)]
+fn stamp_of(st: &rustix::fs::Stat) -> Stamp {
+    Stamp {
+        dev: st.st_dev as u64,
+        ino: st.st_ino as u64,
+        size: st.st_size as u64,
+        mtime_ns: nanos(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ctime_ns: nanos(st.st_ctime as i64, st.st_ctime_nsec as i64),
+    }
+}
+
+fn stamp(m: &std::fs::Metadata) -> Stamp {
+    Stamp {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.len(),
+        mtime_ns: nanos(m.mtime(), m.mtime_nsec()),
+        ctime_ns: nanos(m.ctime(), m.ctime_nsec()),
+    }
 }
 
 /// Like [`read`], but skips opening and parsing a file that has not changed since `previous`
@@ -60,68 +90,40 @@ pub fn read_unless_unchanged(path: &Path, buf: &mut Vec<u8>, previous: Option<Be
     read(path, buf)
 }
 
-/// Reads and parses the heartbeat at `path`, using `buf` as scratch space.
+/// Reads and parses the heartbeat at `path`, using `buf` as scratch space. Only a regular file
+/// is ever opened (see [`crate::guard::file::open_regular`]): a path pointing at a terminal, a
+/// device, a FIFO or a socket reads as corrupt without having been opened.
 pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Reading::Missing,
+    let (file, st) = match file::open_regular(path) {
+        Ok(opened) => opened,
+        Err(FileError::Missing(_)) => return Reading::Missing,
+        Err(FileError::NotRegular { kind, .. }) => {
+            return Reading::Corrupt(format!("heartbeat path is not a regular file ({kind})"));
+        }
         Err(e) => return Reading::Corrupt(format!("cannot open heartbeat: {e}")),
     };
-    let meta = match file.metadata() {
-        Ok(m) if !m.is_file() => {
-            return Reading::Corrupt(format!(
-                "heartbeat path is not a regular file ({})",
-                describe_type(&m.file_type())
-            ));
-        }
-        Ok(m) if m.len() > MAX_HEARTBEAT_BYTES as u64 => {
-            return Reading::Corrupt(format!(
-                "heartbeat file is {} bytes (limit {MAX_HEARTBEAT_BYTES})",
-                m.len()
-            ));
-        }
-        Ok(m) => m,
-        Err(e) => return Reading::Corrupt(format!("cannot stat heartbeat: {e}")),
-    };
+    if st.st_size as u64 > MAX_HEARTBEAT_BYTES as u64 {
+        return Reading::Corrupt(format!(
+            "heartbeat file is {} bytes (limit {MAX_HEARTBEAT_BYTES})",
+            st.st_size
+        ));
+    }
     buf.clear();
     if let Err(e) = file.take(MAX_HEARTBEAT_BYTES as u64 + 1).read_to_end(buf) {
         return Reading::Corrupt(format!("cannot read heartbeat: {e}"));
     }
+    let stamp = stamp_of(&st);
     match Heartbeat::parse(buf) {
         Ok(heartbeat) => Reading::Beat(Beat {
             heartbeat,
-            modified_us: meta
-                .mtime()
-                .saturating_mul(1_000_000)
-                .saturating_add(meta.mtime_nsec() / 1000),
-            owner_uid: meta.uid(),
-            stamp: stamp(&meta),
+            modified_us: stamp.mtime_ns / 1000,
+            owner_uid: st.st_uid,
+            stamp,
         }),
         Err(HeartbeatError::TooLarge) => {
             Reading::Corrupt(format!("heartbeat grew past {MAX_HEARTBEAT_BYTES} bytes"))
         }
         Err(e) => Reading::Corrupt(e.to_string()),
-    }
-}
-
-fn describe_type(t: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a file"
     }
 }
 

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod exitwatch;
+pub mod guard;
 pub mod health;
 pub mod heartbeat;
 pub mod logging;

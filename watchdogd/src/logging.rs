@@ -77,8 +77,16 @@ pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, 
         .with_filter(filter());
     let (file, guard) = match log_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create log_dir {}: {e}", dir.display()))?;
+            // The appender opens its daily files by path, later: only a folder that nobody
+            // but root (or the daemon's user) can change is safe to hand it.
+            let checked = crate::guard::path::walk(dir, true)
+                .map_err(|e| format!("log_dir {}: {e}", dir.display()))?;
+            if !checked.chain_trusted {
+                return Err(format!(
+                    "log_dir {}: this folder, or one above it, can be written by users other than root and watchdogd's own, who could redirect its log files; use a folder only root can write",
+                    dir.display()
+                ));
+            }
             let appender = RollingFileAppender::builder()
                 .rotation(Rotation::DAILY)
                 .filename_prefix("watchdogd")

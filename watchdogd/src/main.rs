@@ -10,6 +10,9 @@ use watchdogd::signals::{Ask, Signals};
 use watchdogd::{config, logging, server};
 
 fn main() -> ExitCode {
+    // Before anything else opens a descriptor: whatever was inherited must not reach children.
+    watchdogd::guard::spawn::seal_inherited_fds();
+    watchdogd::guard::spawn::remember_limits();
     let args = Args::parse();
     let path = args
         .config

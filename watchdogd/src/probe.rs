@@ -48,25 +48,24 @@ pub fn check_batch(jobs: Vec<Job>) -> (Vec<Probe>, f64) {
                  cache,
                  watched_pid,
              }| {
-                let mut reading =
+                let reading =
                     heartbeat::read_unless_unchanged(&cfg.heartbeat_path, &mut buf, cache);
-                if let (Reading::Beat(b), Some(want)) = (&reading, owner)
-                    && b.owner_uid != want
-                {
-                    // Someone else's file in the service's place: not the service's word.
-                    reading = Reading::Corrupt(format!(
-                        "heartbeat file is owned by uid {}, not the configured user (uid {want})",
-                        b.owner_uid
-                    ));
-                }
-                let now_us = protocol::time::now_micros();
-                let verdict = health::classify(&reading, now_us, cfg.timeout, |pid, written_us| {
-                    if watched_pid.is_some_and(|w| i64::from(w) == i64::from(pid)) {
-                        crate::process::Liveness::Running
-                    } else {
-                        crate::process::liveness(pid, written_us)
-                    }
-                });
+                let rules = health::Rules {
+                    timeout: cfg.timeout,
+                    owner,
+                };
+                let verdict = health::judge(
+                    &reading,
+                    &rules,
+                    protocol::time::now_micros(),
+                    |pid, written_us| {
+                        if watched_pid.is_some_and(|w| i64::from(w) == i64::from(pid)) {
+                            crate::process::Liveness::Running
+                        } else {
+                            crate::process::liveness(pid, written_us)
+                        }
+                    },
+                );
                 let cache = match reading {
                     Reading::Beat(b) => Some(b),
                     _ => None,

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
+
+use crate::guard::pidfd::{Confirmed, Group};
 use nix::unistd::Pid;
 use tokio::time::Instant;
 
@@ -148,17 +150,6 @@ pub fn start_time_us(pid: i32) -> Option<i64> {
     ticks_to_us(proc_stat(pid)?.starttime_ticks)
 }
 
-/// Refuses a PID whose process started after the heartbeat that names it: the PID was recycled
-/// and belongs to someone else now. Passes where the start time cannot be known.
-pub fn check_not_recycled(pid: i32, heartbeat_us: i64) -> Result<(), String> {
-    match start_time_us(pid) {
-        Some(start) if start > heartbeat_us.saturating_add(START_TOLERANCE_US) => Err(format!(
-            "refusing to signal pid {pid}: it started after the heartbeat naming it (pid reused)"
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Whether a heartbeat's PID still belongs to the process that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
@@ -195,26 +186,30 @@ pub fn is_running_since(pid: i32, heartbeat_us: i64) -> bool {
     liveness(pid, heartbeat_us) == Liveness::Running
 }
 
-/// Something to stop: one process, or a whole process group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Something to stop: one confirmed process, or a process group held by a confirmed member.
+#[derive(Debug)]
 pub enum Target {
-    Pid(i32),
-    Group(i32),
+    Process(Confirmed),
+    Group(Group),
 }
 
 impl Target {
-    fn signal(self, sig: Signal) -> nix::Result<()> {
+    fn signal(&mut self, sig: Signal) {
         match self {
-            Target::Pid(p) => kill(Pid::from_raw(p), sig),
-            Target::Group(g) => killpg(Pid::from_raw(g), sig),
+            Target::Process(p) => {
+                let _ = p.signal(sig);
+            }
+            Target::Group(g) => {
+                g.signal(sig);
+            }
         }
     }
 
     /// Whether anything non-zombie is left of the target.
-    pub fn is_alive(self) -> bool {
+    pub fn is_alive(&self) -> bool {
         match self {
-            Target::Pid(p) => is_alive(p),
-            Target::Group(g) => group_is_alive(g),
+            Target::Process(p) => !p.has_exited(),
+            Target::Group(g) => g.is_alive(),
         }
     }
 }
@@ -222,28 +217,35 @@ impl Target {
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Pid(p) => write!(f, "pid {p}"),
-            Target::Group(g) => write!(f, "process group {g}"),
+            Target::Process(p) => write!(f, "pid {}", p.pid()),
+            Target::Group(g) => write!(f, "process group {}", g.pgid()),
         }
     }
 }
 
+/// The PIDs whose process group is `pgid`, zombies left out (a scan of `/proc`).
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let group = pgid.to_string();
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|&pid| proc_stat_field(pid, 2).is_some_and(|g| g == group) && !is_zombie(pid))
+        .collect()
+}
+
 /// Whether a process group has a member that is not a zombie.
-fn group_is_alive(pgid: i32) -> bool {
+pub fn group_is_alive(pgid: i32) -> bool {
     match killpg(Pid::from_raw(pgid), None) {
         Ok(()) | Err(Errno::EPERM) => {}
         Err(_) => return false,
     }
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+    if !has_proc() {
         return true;
-    };
-    let group = pgid.to_string();
-    entries.flatten().any(|e| {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            return false;
-        };
-        proc_stat_field(pid, 2).is_some_and(|g| g == group) && !is_zombie(pid)
-    })
+    }
+    !group_members(pgid).is_empty()
 }
 
 /// Whether `pid` leads its own process group (so the group is the service's own).
@@ -252,35 +254,30 @@ pub fn leads_own_group(pid: i32) -> bool {
 }
 
 /// Stops `targets`: SIGTERM (then SIGCONT, so a stopped process can act on it), up to `grace`
-/// for them to go, then SIGKILL and up to a few seconds more. Returns what it did, or why the
+/// for them to go, then SIGKILL and up to a few seconds more. Every signal goes through the
+/// targets' confirmed identities (see [`crate::guard::pidfd`]). Returns what it did, or why the
 /// targets are still alive.
-pub async fn stop(targets: &[Target], grace: Duration) -> Result<String, String> {
-    let live: Vec<Target> = targets.iter().copied().filter(|t| t.is_alive()).collect();
-    if live.is_empty() {
+pub async fn stop(mut targets: Vec<Target>, grace: Duration) -> Result<String, String> {
+    targets.retain(Target::is_alive);
+    if targets.is_empty() {
         return Ok("no process to stop".into());
     }
-    for t in &live {
-        let raw = match t {
-            Target::Pid(p) | Target::Group(p) => *p,
-        };
-        is_signallable(raw)?;
+    for t in &mut targets {
+        t.signal(Signal::SIGTERM);
+        t.signal(Signal::SIGCONT);
     }
-    for t in &live {
-        let _ = t.signal(Signal::SIGTERM);
-        let _ = t.signal(Signal::SIGCONT);
-    }
-    let names = live
+    let names = targets
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    if wait_gone(&live, grace).await {
+    if wait_gone(&targets, grace).await {
         return Ok(format!("stopped {names} with SIGTERM"));
     }
-    for t in &live {
-        let _ = t.signal(Signal::SIGKILL);
+    for t in &mut targets {
+        t.signal(Signal::SIGKILL);
     }
-    if wait_gone(&live, Duration::from_secs(5)).await {
+    if wait_gone(&targets, Duration::from_secs(5)).await {
         Ok(format!(
             "killed {names} with SIGKILL after {}s",
             grace.as_secs_f64()
@@ -303,64 +300,6 @@ async fn wait_gone(targets: &[Target], within: Duration) -> bool {
     }
 }
 
-/// The uid and gid a service runs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credentials {
-    pub uid: u32,
-    pub gid: u32,
-}
-
-/// Resolves a configured `user` (name or uid) and `group` (name or gid). `None` when nothing
-/// is configured or nothing would change; an error when the user or group does not exist, or
-/// when switching to them needs root and the daemon is not root.
-pub fn credentials(user: Option<&str>, group: Option<&str>) -> Result<Option<Credentials>, String> {
-    use nix::unistd::{Gid, Group, Uid, User};
-    if user.is_none() && group.is_none() {
-        return Ok(None);
-    }
-    let me = Credentials {
-        uid: Uid::effective().as_raw(),
-        gid: Gid::effective().as_raw(),
-    };
-    let (uid, primary_gid) = match user {
-        None => (me.uid, me.gid),
-        Some(u) => {
-            let found = match u.parse::<u32>() {
-                Ok(n) => User::from_uid(Uid::from_raw(n)),
-                Err(_) => User::from_name(u),
-            }
-            .map_err(|e| format!("cannot look up user {u:?}: {e}"))?;
-            match (found, u.parse::<u32>()) {
-                (Some(user), _) => (user.uid.as_raw(), user.gid.as_raw()),
-                (None, Ok(n)) => (n, n),
-                (None, Err(_)) => return Err(format!("no such user {u:?}")),
-            }
-        }
-    };
-    let gid = match group {
-        None => primary_gid,
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => Group::from_name(g)
-                .map_err(|e| format!("cannot look up group {g:?}: {e}"))?
-                .ok_or_else(|| format!("no such group {g:?}"))?
-                .gid
-                .as_raw(),
-        },
-    };
-    let wanted = Credentials { uid, gid };
-    if wanted == me {
-        return Ok(None);
-    }
-    if me.uid != 0 {
-        return Err(format!(
-            "running as uid {uid} gid {gid} needs watchdogd to run as root (it runs as uid {})",
-            me.uid
-        ));
-    }
-    Ok(Some(wanted))
-}
-
 /// A user's uid, from a name or a numeric id (`None` when no such user).
 pub fn user_uid(user: &str) -> Option<u32> {
     match user.parse::<u32>() {
@@ -380,9 +319,10 @@ pub fn owner_uid(pid: i32) -> Option<u32> {
         .map(|m| m.uid())
 }
 
-/// A `/bin/bash -c COMMAND` child in a new session (its own process group, no controlling
-/// terminal), stdin on /dev/null, in `working_dir`, without the daemon's private environment.
-pub fn shell(command: &str, args: &[String], working_dir: &Path) -> tokio::process::Command {
+/// A `/bin/bash -c COMMAND` child (stdin on /dev/null, output discarded, without the daemon's
+/// private environment). [`crate::guard::spawn::ChildSetup`] gives it its session, rights and
+/// working folder.
+pub fn shell(command: &str, args: &[String]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("/bin/bash");
     if args.is_empty() {
         cmd.arg("-c").arg(command);
@@ -393,27 +333,31 @@ pub fn shell(command: &str, args: &[String], working_dir: &Path) -> tokio::proce
             .arg("watchdogd")
             .args(args);
     }
-    cmd.current_dir(working_dir)
-        .stdin(Stdio::null())
+    quiet(&mut cmd);
+    cmd
+}
+
+/// A child running `program` with `args` directly (no shell), set up like [`shell`]'s.
+pub fn direct(program: &Path, args: &[String]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args);
+    quiet(&mut cmd);
+    cmd
+}
+
+fn quiet(cmd: &mut tokio::process::Command) {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for var in PRIVATE_ENV {
         cmd.env_remove(var);
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
-    cmd
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::pidfd::Found;
 
     #[test]
     fn refuses_init_self_and_own_group() {
@@ -430,20 +374,24 @@ mod tests {
 
     #[tokio::test]
     async fn stops_a_whole_group_including_a_stopped_process() {
-        let mut child = shell("sleep 300 & sleep 300; wait", &[], Path::new("/"))
-            .spawn()
-            .unwrap();
+        let mut cmd = shell("sleep 300 & sleep 300; wait", &[]);
+        cmd.process_group(0);
+        let mut child = cmd.spawn().unwrap();
         let pgid = child.id().unwrap() as i32;
         // Let bash fork its children, then freeze the leader: SIGCONT must wake it for TERM.
         tokio::time::sleep(Duration::from_millis(200)).await;
         kill(Pid::from_raw(pgid), Signal::SIGSTOP).unwrap();
         assert!(leads_own_group(pgid));
-        let out = stop(&[Target::Group(pgid)], Duration::from_secs(5))
+        let Found::Confirmed(leader) = Confirmed::open(pgid, protocol::time::now_micros()) else {
+            panic!("leader not confirmed");
+        };
+        let group = Group::anchored(pgid, leader).unwrap();
+        let out = stop(vec![Target::Group(group)], Duration::from_secs(5))
             .await
             .unwrap();
         assert!(out.contains("SIGTERM"), "{out}");
         let _ = child.wait().await;
-        assert!(!Target::Group(pgid).is_alive());
+        assert!(!group_is_alive(pgid));
     }
 
     #[test]
@@ -468,9 +416,7 @@ mod tests {
     #[tokio::test]
     async fn stop_of_nothing_succeeds() {
         assert_eq!(
-            stop(&[Target::Pid(i32::MAX - 1)], Duration::from_secs(1))
-                .await
-                .unwrap(),
+            stop(Vec::new(), Duration::from_secs(1)).await.unwrap(),
             "no process to stop"
         );
     }
@@ -482,7 +428,6 @@ mod tests {
         let status = shell(
             &format!("printf '%s|' > {}", out.display()),
             &["--force".into(), "a b".into()],
-            dir.path(),
         )
         .status()
         .await

@@ -466,6 +466,13 @@ fn user_runs_the_service_unprivileged_and_kill_spares_other_users() {
         Duration::ZERO,
         "error",
     );
+    // The service's own word (its file), naming a process of another user.
+    std::os::unix::fs::chown(
+        sb.heartbeat("other"),
+        Some(nobody.uid.as_raw()),
+        Some(nobody.gid.as_raw()),
+    )
+    .unwrap();
     let _d = sb.start_daemon();
     assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
     let pid = sb.wait_healthy("api", None, T);

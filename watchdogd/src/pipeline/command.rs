@@ -2,14 +2,17 @@
 //!
 //! Every command (start, cleanup scripts, the `on_give_up` hook) sees why it runs:
 //! `WATCHDOG_PROCESS_KEY`, `WATCHDOG_HEALTH` (the health that triggered it, or `manual`),
-//! `WATCHDOG_PID` (the old PID, when known), `WATCHDOG_FAILURES`, plus the process's `env` map.
-//! With `user`/`group` configured (root daemons) it runs with those credentials.
+//! `WATCHDOG_PID` (the old PID, when known), `WATCHDOG_FAILURES`; with `user`, the account's
+//! `HOME`, `USER` and `LOGNAME`; and last the process's `env` map, whose entries win over all of
+//! these. How the child starts (session, rights, descriptors, signals, log files) is
+//! [`crate::guard::spawn`]'s job.
 
-use std::path::Path;
+use std::process::Stdio;
 
 use protocol::Health;
 
 use crate::config::ProcessConfig;
+use crate::guard::spawn::{self, ChildSetup, StageReport};
 use crate::process;
 
 /// Why a command runs, for its environment.
@@ -20,17 +23,50 @@ pub struct Reason {
     pub failures: u32,
 }
 
-/// `/bin/bash -c COMMAND [ARGS]` for `process`, in its working folder, new session, with the
-/// watchdog environment and credentials. Fails when the credentials cannot be had.
-pub fn build(
+/// A command ready to spawn, and what explains a failed spawn.
+pub struct Prepared {
+    pub cmd: tokio::process::Command,
+    pub stages: StageReport,
+    /// Who it runs as, for messages ("as nobody"); `None`: as watchdogd.
+    pub user: Option<String>,
+}
+
+impl Prepared {
+    /// Spawns it; a failure names the stage of the child's setup that failed.
+    pub fn spawn(mut self) -> Result<tokio::process::Child, String> {
+        match self.cmd.spawn() {
+            Ok(child) => Ok(child),
+            Err(e) => Err(format!("cannot start: {}", self.stages.explain(&e))),
+        }
+    }
+}
+
+/// Which output files a command writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Discarded (cleanups capture theirs themselves).
+    Discard,
+    /// The service's `stdout_log`/`stderr_log`, when configured (the `start` command).
+    ServiceLogs,
+}
+
+/// `/bin/bash -c COMMAND [ARGS]` for `process`, prepared as the module note says. Fails when
+/// the credentials cannot be had or a log file cannot be opened safely.
+pub async fn build(
     process: &ProcessConfig,
     command: &str,
     args: &[String],
     reason: &Reason,
-) -> Result<tokio::process::Command, String> {
-    let mut cmd = process::shell(command, args, working_dir(process));
-    cmd.envs(&process.env)
-        .env("WATCHDOG_PROCESS_KEY", &process.key)
+    output: Output,
+) -> Result<Prepared, String> {
+    let user = process.user.clone();
+    let group = process.group.clone();
+    let run_as =
+        tokio::task::spawn_blocking(move || spawn::resolve(user.as_deref(), group.as_deref()))
+            .await
+            .map_err(|e| format!("user lookup failed: {e}"))??;
+    let mut cmd = process::shell(command, args);
+    cmd.env("WATCHDOG_PROCESS_KEY", &process.key)
         .env(
             "WATCHDOG_HEALTH",
             reason.health.map_or("manual", Health::as_str),
@@ -40,18 +76,49 @@ pub fn build(
         Some(pid) => cmd.env("WATCHDOG_PID", pid.to_string()),
         None => cmd.env_remove("WATCHDOG_PID"),
     };
-    if let Some(creds) = process::credentials(process.user.as_deref(), process.group.as_deref())? {
-        cmd.uid(creds.uid).gid(creds.gid);
+    if let Some(r) = &run_as {
         // The account's own HOME and names, not root's: services read their dotfiles there.
-        if let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(creds.uid)) {
-            cmd.env("HOME", &user.dir)
-                .env("USER", &user.name)
-                .env("LOGNAME", &user.name);
+        if let Some(home) = &r.home {
+            cmd.env("HOME", home);
+        }
+        if let Some(name) = &r.name {
+            cmd.env("USER", name).env("LOGNAME", name);
         }
     }
-    Ok(cmd)
-}
-
-fn working_dir(process: &ProcessConfig) -> &Path {
-    &process.working_dir
+    cmd.envs(&process.env);
+    let logs = output == Output::ServiceLogs;
+    let (stdout_log, stderr_log) = if logs {
+        (process.stdout_log.as_deref(), process.stderr_log.as_deref())
+    } else {
+        (None, None)
+    };
+    if run_as.is_none() {
+        // Root's own writes: through a checked folder, never through a planted link.
+        for (path, is_stdout) in [(stdout_log, true), (stderr_log, false)] {
+            let Some(path) = path.map(ToOwned::to_owned) else {
+                continue;
+            };
+            let file = tokio::task::spawn_blocking(move || crate::guard::file::open_append(&path))
+                .await
+                .map_err(|e| format!("log opener failed: {e}"))?
+                .map_err(|e| e.to_string())?;
+            if is_stdout {
+                cmd.stdout(Stdio::from(file));
+            } else {
+                cmd.stderr(Stdio::from(file));
+            }
+        }
+    }
+    let shown = run_as
+        .as_ref()
+        .map(|r| r.name.clone().unwrap_or_else(|| format!("uid {}", r.uid)));
+    let setup = ChildSetup::new(run_as, &process.working_dir, stdout_log, stderr_log)?;
+    let stages = setup
+        .install(&mut cmd)
+        .map_err(|e| format!("cannot prepare the child: {e}"))?;
+    Ok(Prepared {
+        cmd,
+        stages,
+        user: shown,
+    })
 }

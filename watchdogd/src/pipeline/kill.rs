@@ -1,59 +1,87 @@
 //! The `kill` action: stop whatever runs the service now.
 //!
-//! Targets are the PID the heartbeat names (its whole group when it leads its own group) and the
+//! Targets are the process the judge found to be the service ([`crate::health::judge`]: the
+//! heartbeat's PID when it is alive and still the writer, by the same clock correction and
+//! identity rules as the check that led here; its whole group when it leads its own), and the
 //! process group of the session watchdogd itself started, so a service's children go with it.
-//! A PID that fails the safety rules is never signalled: init, the daemon, its group or
-//! session, a PID recycled since the heartbeat was written, or (with `user` configured) a
-//! process owned by another user. Each refusal is logged and audited; the step goes on without
-//! that target.
+//! Each is confirmed again through a pidfd ([`crate::guard::pidfd`]) and signalled only
+//! through it. Never signalled: init, the daemon, its group or session, a PID reused since, or
+//! (with `user` configured) a process owned by another user. Each refusal is logged and
+//! audited; the step goes on without that target.
 
 use super::{Ctx, Step};
+use crate::guard::pidfd::{Confirmed, Found, Group};
 use crate::process::{self, Target};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
-    let mut targets = Vec::new();
     let mut refused = Vec::new();
-    let owner =
-        match process::credentials(ctx.process.user.as_deref(), ctx.process.group.as_deref()) {
-            Ok(Some(c)) => Some(c.uid),
-            Ok(None) if ctx.process.user.is_some() => Some(nix::unistd::Uid::effective().as_raw()),
-            Ok(None) => None,
-            Err(e) => return Step::failed(e),
-        };
-    if let Some(hb) = &ctx.heartbeat {
-        match i32::try_from(hb.pid) {
-            Ok(pid) if pid > 0 && process::is_alive(pid) => {
-                let verdict = process::is_signallable(pid)
-                    .and_then(|()| process::check_not_recycled(pid, hb.timestamp_us))
-                    .and_then(|()| check_owner(pid, owner));
-                match verdict {
-                    Ok(()) if process::leads_own_group(pid) => targets.push(Target::Group(pid)),
-                    Ok(()) => targets.push(Target::Pid(pid)),
-                    Err(why) => refused.push(why),
+    let owner = match &ctx.process.user {
+        Some(u) => match process::user_uid(u) {
+            Some(uid) => Some(uid),
+            None => return Step::failed(format!("no such user {u:?}")),
+        },
+        None => None,
+    };
+    let mut writer = None;
+    if let Some((pid, written_us)) = crate::health::names_live_writer(&ctx.verdict) {
+        match Confirmed::open(pid, written_us) {
+            Found::Confirmed(p) => match check_owner(pid, owner) {
+                Ok(()) => writer = Some(p),
+                Err(why) => refused.push(why),
+            },
+            Found::Refused(why) => refused.push(why),
+            Found::Gone => {}
+        }
+    } else if let Some(pid) = ctx.verdict.pid.filter(|&p| p <= 1) {
+        refused.push(format!(
+            "refusing to signal pid {pid} named by the heartbeat"
+        ));
+    }
+    let mut targets = Vec::new();
+    if let Some((group, started_us)) = ctx.plan.started_group {
+        match Confirmed::open(group, started_us) {
+            Found::Confirmed(leader) => {
+                if let Ok(g) = Group::anchored(group, leader) {
+                    targets.push(Target::Group(g));
                 }
             }
-            Ok(pid) if pid <= 1 => refused.push(format!(
-                "refusing to signal pid {pid} named by the heartbeat"
-            )),
-            _ => {}
+            Found::Refused(why) => {
+                if process::group_is_alive(group) {
+                    refused.push(format!("process group {group}: {why}"));
+                }
+            }
+            // The leader is gone: the service's own process anchors the group if it is in it.
+            Found::Gone => {
+                if let Some(w) = writer.take() {
+                    match Group::anchored(group, w) {
+                        Ok(g) => targets.push(Target::Group(g)),
+                        Err(w) => writer = Some(w),
+                    }
+                }
+            }
         }
     }
-    if let Some((group, started_us)) = ctx.plan.started_group
-        && !targets.contains(&Target::Group(group))
-        && Target::Group(group).is_alive()
-    {
-        match process::is_signallable(group)
-            .and_then(|()| process::check_not_recycled(group, started_us))
-        {
-            Ok(()) => targets.push(Target::Group(group)),
-            Err(why) => refused.push(why),
+    if let Some(w) = writer {
+        let pid = w.pid();
+        let in_targets = targets
+            .iter()
+            .any(|t| matches!(t, Target::Group(g) if Some(g.pgid()) == w.group()));
+        if !in_targets {
+            targets.push(if process::leads_own_group(pid) {
+                match Group::anchored(pid, w) {
+                    Ok(g) => Target::Group(g),
+                    Err(w) => Target::Process(w),
+                }
+            } else {
+                Target::Process(w)
+            });
         }
     }
     for why in &refused {
         tracing::warn!(target: "pipeline", "{}: kill: {why}", ctx.plan.key);
     }
     let grace = ctx.plan.config.kill_timeout;
-    let mut step = match process::stop(&targets, grace).await {
+    let mut step = match process::stop(targets, grace).await {
         Ok(msg) if refused.is_empty() => Step::ok(msg),
         Ok(msg) => Step::ok(format!("{msg}; {}", refused.join("; "))),
         Err(msg) => Step::failed(msg),

@@ -8,6 +8,7 @@
 
 pub mod command;
 mod kill;
+mod output;
 mod script;
 mod start;
 
@@ -36,6 +37,8 @@ pub struct Plan {
     pub started_group: Option<(i32, i64)>,
     /// Do nothing when a fresh read finds the service healthy (`on`).
     pub skip_if_healthy: bool,
+    /// With `user`: the uid the heartbeat file must belong to (the judge's rule).
+    pub heartbeat_owner: Option<u32>,
     /// The health that triggered it (`None` for a manual action).
     pub health: Option<protocol::Health>,
     /// Consecutive failures when it was triggered.
@@ -80,16 +83,21 @@ pub struct Outcome {
 pub(crate) struct Ctx<'a> {
     plan: &'a Plan,
     process: &'a ProcessConfig,
-    /// The heartbeat as it was when the pipeline began.
-    heartbeat: Option<protocol::Heartbeat>,
+    /// The judge's verdict on the heartbeat as it was when the pipeline began.
+    verdict: crate::health::Verdict,
     reason: command::Reason,
     cancel: &'a CancellationToken,
 }
 
 impl Ctx<'_> {
     /// A command of this service, with the watchdog environment and credentials.
-    fn command(&self, cmd: &str, args: &[String]) -> Result<tokio::process::Command, String> {
-        command::build(self.process, cmd, args, &self.reason)
+    async fn command(
+        &self,
+        cmd: &str,
+        args: &[String],
+        output: command::Output,
+    ) -> Result<command::Prepared, String> {
+        command::build(self.process, cmd, args, &self.reason, output).await
     }
 }
 
@@ -143,33 +151,30 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
         out.message = format!("{} is no longer in the config", plan.key);
         return out;
     };
+    // The one judge, on a fresh read: `on`'s "already running?" and the kill step's target
+    // are decided exactly as the periodic check decides health.
     let reading = read_heartbeat(process.heartbeat_path.clone()).await;
-    let heartbeat = match &reading {
-        Reading::Beat(b) => Some(b.heartbeat.clone()),
-        _ => None,
+    let rules = crate::health::Rules {
+        timeout: process.timeout,
+        owner: plan.heartbeat_owner,
     };
-    out.old_pid = heartbeat
-        .as_ref()
-        .and_then(|hb| u32::try_from(hb.pid).ok())
-        .filter(|p| *p > 0);
-    if plan.skip_if_healthy {
-        let v = crate::health::classify(
-            &reading,
-            protocol::time::now_micros(),
-            process.timeout,
-            crate::process::liveness,
-        );
-        if v.health.is_healthy() {
-            out.result = PipelineResult::Skipped;
-            out.message = format!("already running ({})", v.detail);
-            out.finished_ms = protocol::time::now_millis();
-            return out;
-        }
+    let verdict = crate::health::judge(
+        &reading,
+        &rules,
+        protocol::time::now_micros(),
+        crate::process::liveness,
+    );
+    out.old_pid = verdict.pid;
+    if plan.skip_if_healthy && verdict.health.is_healthy() {
+        out.result = PipelineResult::Skipped;
+        out.message = format!("already running ({})", verdict.detail);
+        out.finished_ms = protocol::time::now_millis();
+        return out;
     }
     let ctx = Ctx {
         plan: &plan,
         process,
-        heartbeat,
+        verdict,
         reason: command::Reason {
             health: plan.health,
             old_pid: out.old_pid,

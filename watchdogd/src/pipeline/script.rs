@@ -2,31 +2,42 @@
 //! and the `on_give_up` hook, which runs the same way outside any pipeline.
 //!
 //! A script runs in its own session so that, past its timeout, its whole process group is
-//! killed. Its output is captured (bounded) for the log, as operators look there first.
+//! killed. Its output is captured, bounded ([`super::output`]), for the log, as operators look
+//! there first. The step ends when the script's process exits: a background child that still
+//! holds the output pipe gets a moment to finish writing, then the pipe is let go of.
 
-use std::process::Stdio;
+use std::process::ExitStatus;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{self, Reason};
+use super::command::{self, Output, Reason};
+use super::output::Capture;
 use super::{Ctx, Step};
 use crate::config::ProcessConfig;
+use crate::guard::pidfd::{Confirmed, Found, Group};
 use crate::process::{self, Target};
 
-/// How much of a script's output is kept for the log.
-const OUTPUT_TAIL: usize = 2048;
+/// How long output is still read after the script exited (a background child may hold the
+/// pipe open for as long as it lives).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
 
 pub(super) async fn run(ctx: &Ctx<'_>, name: &str) -> Step {
     let Some(script) = ctx.process.commands.get(name) else {
         return Step::failed(format!("no commands.{name} configured"));
     };
     let config = &ctx.plan.config;
-    match ctx.command(script, &config.cleanup_args) {
-        Ok(cmd) => match execute(cmd, config.cleanup_timeout, ctx.cancel).await {
-            Ok(msg) => Step::ok(msg),
-            Err(msg) => Step::failed(msg),
-        },
+    match ctx
+        .command(script, &config.cleanup_args, Output::Discard)
+        .await
+    {
+        Ok(cmd) => {
+            match execute(cmd, config.cleanup_timeout, ctx.cancel, &ctx.plan.key, name).await {
+                Ok(msg) => Step::ok(msg),
+                Err(msg) => Step::failed(msg),
+            }
+        }
         Err(e) => Step::failed(e),
     }
 }
@@ -38,60 +49,108 @@ pub async fn run_hook(
     reason: &Reason,
     timeout: Duration,
 ) -> Result<String, String> {
-    let cmd = command::build(process, hook, &[], reason)?;
-    execute(cmd, timeout, &CancellationToken::new()).await
+    let cmd = command::build(process, hook, &[], reason, Output::Discard).await?;
+    execute(
+        cmd,
+        timeout,
+        &CancellationToken::new(),
+        &process.key,
+        "on_give_up",
+    )
+    .await
+}
+
+enum End {
+    Exited(std::io::Result<ExitStatus>),
+    TimedOut,
+    Cancelled,
 }
 
 async fn execute(
-    mut cmd: tokio::process::Command,
+    mut prepared: command::Prepared,
     timeout: Duration,
     cancel: &CancellationToken,
+    key: &str,
+    action: &str,
 ) -> Result<String, String> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run /bin/bash: {e}"))?;
-    let pgid = child.id().map(|p| p as i32);
-    let waited = tokio::select! {
-        r = tokio::time::timeout(timeout, child.wait_with_output()) => r.map_err(|_| "timeout"),
-        () = cancel.cancelled() => Err("cancelled"),
+    prepared
+        .cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let started_us = protocol::time::now_micros();
+    let mut child = prepared.spawn()?;
+    let pid = child.id().map(|p| p as i32);
+    let mut capture = Capture::default();
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let (mut buf_out, mut buf_err) = (vec![0u8; 8192], vec![0u8; 8192]);
+    let end = loop {
+        tokio::select! {
+            status = child.wait() => break End::Exited(status),
+            () = &mut deadline => break End::TimedOut,
+            () = cancel.cancelled() => break End::Cancelled,
+            n = read_some(&mut out, &mut buf_out) => keep(&mut capture, &mut out, &buf_out, n),
+            n = read_some(&mut err, &mut buf_err) => keep(&mut capture, &mut err, &buf_err, n),
+        }
     };
-    match waited {
-        Ok(Ok(out)) => {
-            let tail = tail(&out.stdout, &out.stderr);
-            let sep = if tail.is_empty() { "" } else { ": " };
-            if out.status.success() {
-                Ok(format!("exit 0{sep}{tail}"))
-            } else {
-                Err(format!("{}{sep}{tail}", out.status))
+    if matches!(end, End::Exited(_)) {
+        let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
+            while out.is_some() || err.is_some() {
+                tokio::select! {
+                    n = read_some(&mut out, &mut buf_out) => keep(&mut capture, &mut out, &buf_out, n),
+                    n = read_some(&mut err, &mut buf_err) => keep(&mut capture, &mut err, &buf_err, n),
+                }
             }
+        })
+        .await;
+    } else if let Some(pid) = pid {
+        // Past its timeout or cancelled: the script and everything it started go.
+        if let Found::Confirmed(leader) = Confirmed::open(pid, started_us)
+            && let Ok(group) = Group::anchored(pid, leader)
+        {
+            let _ = process::stop(vec![Target::Group(group)], Duration::ZERO).await;
         }
-        Ok(Err(e)) => Err(format!("cannot wait for script: {e}")),
-        Err(why) => {
-            // The dropped future dropped the child; tokio reaps it once it dies.
-            if let Some(g) = pgid {
-                let _ = process::stop(&[Target::Group(g)], Duration::ZERO).await;
-            }
-            if why == "timeout" {
-                Err(format!(
-                    "killed with its process group after {}s (timeout)",
-                    timeout.as_secs_f64()
-                ))
-            } else {
-                Err("cancelled".into())
-            }
-        }
+    }
+    log_output(key, action, &capture);
+    let tail = capture.summary();
+    let sep = if tail.is_empty() { "" } else { ": " };
+    match end {
+        End::Exited(Ok(status)) if status.success() => Ok(format!("exit 0{sep}{tail}")),
+        End::Exited(Ok(status)) => Err(format!("{status}{sep}{tail}")),
+        End::Exited(Err(e)) => Err(format!("cannot wait for script: {e}")),
+        End::TimedOut => Err(format!(
+            "killed with its process group after {}s (timeout){sep}{tail}",
+            timeout.as_secs_f64()
+        )),
+        End::Cancelled => Err("cancelled".into()),
     }
 }
 
-/// The last bytes of stdout and stderr, on one line.
-fn tail(stdout: &[u8], stderr: &[u8]) -> String {
-    let mut text = String::from_utf8_lossy(stdout).into_owned();
-    text.push(' ');
-    text.push_str(&String::from_utf8_lossy(stderr));
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match text.char_indices().rev().nth(OUTPUT_TAIL) {
-        Some((i, _)) => format!("…{}", &text[i..]),
-        None => text,
+/// Reads what a pipe has; pends forever once it is closed (`None`), so `select!` skips it.
+async fn read_some<R: tokio::io::AsyncRead + Unpin>(
+    pipe: &mut Option<R>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match pipe {
+        Some(p) => p.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn keep<R>(capture: &mut Capture, pipe: &mut Option<R>, buf: &[u8], n: std::io::Result<usize>) {
+    match n {
+        Ok(0) | Err(_) => *pipe = None,
+        Ok(n) => capture.push(&buf[..n]),
+    }
+}
+
+/// The captured output in the log, escaped, one log line per output line.
+fn log_output(key: &str, action: &str, capture: &Capture) {
+    if capture.is_empty() {
+        return;
+    }
+    for line in capture.text().lines() {
+        tracing::info!(target: "output", "{key}: {action}: | {line}");
     }
 }

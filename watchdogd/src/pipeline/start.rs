@@ -3,42 +3,27 @@
 //! The shell gets `verify_delay` to prove the start did not fail: a non-zero exit within it fails
 //! the step; a zero exit means the command detached the service itself; a shell still running
 //! is the service (or its parent), handed to the supervisor to be reaped when it exits. Its
-//! output goes to `stdout_log`/`stderr_log` (appended) when configured, else to /dev/null.
+//! output goes to `stdout_log`/`stderr_log` (appended) when configured, else to /dev/null; the
+//! files are opened as [`crate::guard`] says (with `user`: by the child, with the user's
+//! rights), so a planted link fails the step with a reason naming the path.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
+use super::command::Output;
 use super::{Ctx, Started, Step};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
     let Some(command) = ctx.process.commands.get("start") else {
         return Step::failed("no commands.start configured");
     };
-    let mut cmd = match ctx.command(command, &[]) {
-        Ok(c) => c,
+    let prepared = match ctx.command(command, &[], Output::ServiceLogs).await {
+        Ok(p) => p,
         Err(e) => return Step::failed(e),
     };
-    let owner =
-        crate::process::credentials(ctx.process.user.as_deref(), ctx.process.group.as_deref())
-            .ok()
-            .flatten();
-    for (path, is_stdout) in [
-        (&ctx.process.stdout_log, true),
-        (&ctx.process.stderr_log, false),
-    ] {
-        if let Some(path) = path {
-            match append(path, owner).await {
-                Ok(file) if is_stdout => cmd.stdout(file),
-                Ok(file) => cmd.stderr(file),
-                Err(e) => return Step::failed(format!("cannot open {}: {e}", path.display())),
-            };
-        }
-    }
     let at_us = protocol::time::now_micros();
-    let mut child = match cmd.spawn() {
+    let mut child = match prepared.spawn() {
         Ok(c) => c,
-        Err(e) => return Step::failed(format!("cannot run /bin/bash: {e}")),
+        Err(e) => return Step::failed(e),
     };
     let Some(pid) = child.id() else {
         return Step::failed("start shell exited before it could be observed");
@@ -72,25 +57,4 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
             refusals: Vec::new(),
         },
     }
-}
-
-/// Opens a log file for appending, creating it and its folder (off the async runtime). With
-/// `user` configured the file is given to that user, so the service can reopen or rotate it.
-async fn append(path: &Path, owner: Option<crate::process::Credentials>) -> std::io::Result<Stdio> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        if let Some(c) = owner {
-            std::os::unix::fs::fchown(&file, Some(c.uid), Some(c.gid))?;
-        }
-        Ok(Stdio::from(file))
-    })
-    .await
-    .map_err(std::io::Error::other)?
 }

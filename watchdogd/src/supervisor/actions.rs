@@ -214,6 +214,7 @@ impl Supervisor {
             actions,
             started_group: svc.started.map(|s| (s.pid as i32, s.at_us)),
             skip_if_healthy: trigger == Trigger::On,
+            heartbeat_owner: svc.heartbeat_owner,
             health: (trigger == Trigger::Automatic)
                 .then(|| svc.verdict.as_ref().map(|v| v.health))
                 .flatten(),

@@ -359,10 +359,9 @@ impl Supervisor {
         let snap = snap.clone();
         tokio::task::spawn_blocking(move || {
             let text = crate::metrics::render(&snap, crate::metrics::Format::Prometheus);
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            if let Err(e) = protocol::heartbeat::write_atomic(&path, text.as_bytes()) {
+            // Through a checked folder, an O_EXCL temp file of a random name and a rename:
+            // never through a link someone planted beside it.
+            if let Err(e) = crate::guard::file::replace(&path, text.as_bytes(), 0o644) {
                 tracing::warn!(target: "metrics", "cannot write {}: {e}", path.display());
             }
         });

@@ -157,7 +157,7 @@ impl Service {
             && self.grace_until_us.is_some_and(|u| now_us < u)
             && self
                 .started
-                .is_some_and(|s| crate::process::Target::Group(s.pid as i32).is_alive())
+                .is_some_and(|s| crate::process::group_is_alive(s.pid as i32))
     }
 
     /// Whether a start is recent enough that a heartbeat older than it is forgiven.

@@ -1,0 +1,307 @@
+//! Opening the files of a service: its heartbeat for reading, its logs and the metrics text
+//! file for writing.
+//!
+//! Reading: a heartbeat path is the service's to point anywhere, at a terminal or at
+//! `/dev/watchdog` too, and merely opening a device has effects (a session leader acquires a
+//! terminal as its controlling tty; the watchdog driver arms). So the path is first opened with
+//! `O_PATH`, which opens nothing, and its type checked on that descriptor; only a regular file
+//! is then really opened, through the same descriptor (`/proc/self/fd/N`), so the check and the
+//! open see the same inode. A symlink to a regular file (`current -> release-42/hb.json`) reads
+//! as before. Every open carries `O_NOCTTY` and `O_NONBLOCK` all the same.
+//!
+//! Writing: the folder is reached by [`super::path::walk`], the file opened relative to it with
+//! `O_NOFOLLOW` and checked after the open (a regular file with one link, owned by root or the
+//! daemon's user), so neither a planted symlink nor a hard link to a root-only file redirects
+//! the write. Files replaced whole (the metrics text file) go to a temp file of an
+//! unpredictable name created with `O_EXCL`, then renamed over the target (a rename replaces a
+//! planted link, it never writes through it).
+//!
+//! A service with `user` gets its log files opened with its own rights instead, in the child
+//! after the switch (see [`super::spawn`]): the kernel then refuses whatever that user may not
+//! write.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+use super::path::{self, PathError};
+use super::trusted_owner;
+
+/// Why a file was not opened.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("no file at {0}")]
+    Missing(PathBuf),
+    #[error("{path} is not a regular file ({kind})")]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{0} is a symbolic link; refusing to write through it")]
+    Link(PathBuf),
+    #[error("{path} has {links} hard links; refusing to write to it")]
+    HardLinked { path: PathBuf, links: u64 },
+    #[error("{path} belongs to uid {uid}, not root or watchdogd's user; refusing to write to it")]
+    Foreign { path: PathBuf, uid: u32 },
+    #[error("{0} changed while it was being opened")]
+    Changed(PathBuf),
+    #[error("{0} names no file")]
+    NoName(PathBuf),
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn io(what: &'static str, path: &Path, e: Errno) -> FileError {
+    FileError::Io {
+        what,
+        path: path.to_path_buf(),
+        source: e.into(),
+    }
+}
+
+/// What a file is, in words, for messages.
+pub fn describe(st: &Stat) -> &'static str {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => "a regular file",
+        FileType::Directory => "a directory",
+        FileType::Fifo => "a FIFO",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Socket => "a socket",
+        FileType::Symlink => "a symbolic link",
+        FileType::Unknown => "of an unknown type",
+    }
+}
+
+/// Opens `path` for reading if, and only if, it is a regular file (following symlinks), as the
+/// module note describes. Returns the file and its metadata as opened.
+pub fn open_regular(path: &Path) -> Result<(File, Stat), FileError> {
+    let probe = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(
+        |e| match e {
+            Errno::NOENT => FileError::Missing(path.to_path_buf()),
+            e => io("open", path, e),
+        },
+    )?;
+    let st = rustix::fs::fstat(&probe).map_err(|e| io("inspect", path, e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(FileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: describe(&st),
+        });
+    }
+    let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match reopen(&probe, flags) {
+        Ok(fd) => fd,
+        // No /proc to reopen through: open by path and insist on the same inode. A swap in the
+        // moment between is then refused, though what was swapped in has been opened.
+        Err(Errno::NOENT) => {
+            rustix::fs::open(path, flags, Mode::empty()).map_err(|e| io("open", path, e))?
+        }
+        Err(e) => return Err(io("open", path, e)),
+    };
+    let opened = rustix::fs::fstat(&fd).map_err(|e| io("inspect", path, e))?;
+    if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino) {
+        return Err(FileError::Changed(path.to_path_buf()));
+    }
+    Ok((File::from(fd), opened))
+}
+
+/// Opens the file an `O_PATH` descriptor refers to, as that same inode.
+fn reopen(probe: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 32];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // 32 bytes hold "/proc/self/fd/" and any descriptor number.
+    let _ = write!(cursor, "/proc/self/fd/{}", probe.as_raw_fd());
+    let len = cursor.position() as usize;
+    let name = std::ffi::OsStr::new(std::str::from_utf8(&buf[..len]).unwrap_or("/"));
+    rustix::fs::open(name, flags, Mode::empty())
+}
+
+/// Splits a file path into its folder and name.
+fn split(path: &Path) -> Result<(&Path, &std::ffi::OsStr), FileError> {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => Ok((dir, name)),
+        _ => Err(FileError::NoName(path.to_path_buf())),
+    }
+}
+
+/// Opens (creating it and its folders if needed) a file to append to, for root's own writes on
+/// a service's behalf: never through a symlink or a hard link (see the module note).
+pub fn open_append(path: &Path) -> Result<File, FileError> {
+    let (dir, name) = split(path)?;
+    let dir = path::walk(dir, true)?;
+    let fd = rustix::fs::openat(
+        &dir.fd,
+        name,
+        OFlags::WRONLY
+            | OFlags::APPEND
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::NOCTTY
+            | OFlags::NONBLOCK
+            | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o640),
+    )
+    .map_err(|e| match e {
+        Errno::LOOP => FileError::Link(path.to_path_buf()),
+        e => io("open", path, e),
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| io("inspect", path, e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(FileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: describe(&st),
+        });
+    }
+    #[allow(clippy::useless_conversion)] // st_nlink is u32 on some targets, u64 on others
+    let links = u64::from(st.st_nlink);
+    if links != 1 {
+        return Err(FileError::HardLinked {
+            path: path.to_path_buf(),
+            links,
+        });
+    }
+    if !trusted_owner(st.st_uid) {
+        return Err(FileError::Foreign {
+            path: path.to_path_buf(),
+            uid: st.st_uid,
+        });
+    }
+    // Non-blocking was only for the open (a FIFO swapped in must not stall it).
+    rustix::fs::fcntl_setfl(&fd, OFlags::APPEND).map_err(|e| io("set flags on", path, e))?;
+    Ok(File::from(fd))
+}
+
+/// Replaces the file at `path` with `contents`, as the module note describes: a temp file of an
+/// unpredictable name created `O_EXCL` in the checked folder, then renamed over `path`.
+pub fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), FileError> {
+    let (dir, name) = split(path)?;
+    let dir = path::walk(dir, true)?;
+    let mut random = [0u8; 8];
+    rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
+        .map_err(|e| io("draw a temp name for", path, e))?;
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".{:016x}.tmp", u64::from_ne_bytes(random)));
+    let fd = rustix::fs::openat(
+        &dir.fd,
+        &tmp,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )
+    .map_err(|e| io("create a temp file for", path, e))?;
+    let written = File::from(fd).write_all(contents);
+    let renamed = written
+        .map_err(|e| FileError::Io {
+            what: "write",
+            path: path.to_path_buf(),
+            source: e,
+        })
+        .and_then(|()| {
+            rustix::fs::renameat(&dir.fd, &tmp, &dir.fd, name)
+                .map_err(|e| io("rename onto", path, e))
+        });
+    if renamed.is_err() {
+        let _ = rustix::fs::unlinkat(&dir.fd, &tmp, rustix::fs::AtFlags::empty());
+    }
+    renamed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn a_regular_file_and_a_link_to_one_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("release-42.json");
+        std::fs::write(&real, b"{}").unwrap();
+        let link = dir.path().join("current.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        for p in [&real, &link] {
+            let (mut f, st) = open_regular(p).unwrap();
+            let mut s = String::new();
+            f.read_to_string(&mut s).unwrap();
+            assert_eq!(s, "{}");
+            assert_eq!(st.st_size, 2);
+        }
+    }
+
+    #[test]
+    fn devices_fifos_folders_and_missing_files_are_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let tty = dir.path().join("tty");
+        std::os::unix::fs::symlink("/dev/tty", &tty).unwrap();
+        for (p, kind) in [
+            (fifo.as_path(), "a FIFO"),
+            (tty.as_path(), "a character device"),
+            (Path::new("/dev/null"), "a character device"),
+            (dir.path(), "a directory"),
+        ] {
+            match open_regular(p) {
+                Err(FileError::NotRegular { kind: k, .. }) => assert_eq!(k, kind, "{p:?}"),
+                other => panic!("{p:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            open_regular(&dir.path().join("none")),
+            Err(FileError::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn appends_never_go_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, b"keep").unwrap();
+        let log = dir.path().join("logs/out.log");
+        std::fs::create_dir(dir.path().join("logs")).unwrap();
+        std::os::unix::fs::symlink(&target, &log).unwrap();
+        assert!(matches!(open_append(&log), Err(FileError::Link(_))));
+        std::fs::remove_file(&log).unwrap();
+        std::fs::hard_link(&target, &log).unwrap();
+        assert!(matches!(
+            open_append(&log),
+            Err(FileError::HardLinked { links: 2, .. })
+        ));
+        std::fs::remove_file(&log).unwrap();
+        let mut f = open_append(&dir.path().join("logs/new/out.log")).unwrap();
+        f.write_all(b"line\n").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn replace_renames_over_a_planted_link_without_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, b"keep").unwrap();
+        let out = dir.path().join("metrics.prom");
+        std::os::unix::fs::symlink(&target, &out).unwrap();
+        replace(&out, b"new\n", 0o644).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&out).unwrap(), b"new\n");
+        assert!(!std::fs::symlink_metadata(&out).unwrap().is_symlink());
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+}

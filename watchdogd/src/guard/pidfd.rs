@@ -1,0 +1,236 @@
+//! Signalling a process only once it is known to be the one meant, and then through a pidfd.
+//!
+//! A PID is just a number the kernel hands out again once its process is gone. Checking a
+//! process's start time and then calling `kill(pid)` leaves a window in which the process can
+//! exit and the number go to a stranger; with SIGTERM, a grace period and then SIGKILL, that
+//! window is seconds long. A pidfd (Linux 5.3+) refers to one process for good: it is opened
+//! first, the identity is confirmed after (so what was confirmed is what the descriptor holds),
+//! and every signal goes through it.
+//!
+//! A process group has no descriptor of its own. Its number stays taken while any member lives,
+//! so the group is signalled (`killpg`) only while an *anchor*, a member whose identity was
+//! confirmed and whose pidfd shows it alive, is still in it: the started session's leader, or
+//! the heartbeat's process when it is a member.
+//!
+//! Where there are no pidfds (older kernels, other Unixes) the same checks run, but the signal
+//! goes by number right after them: the window is that of two system calls, not of the grace
+//! period. README's threat model says so.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sys::signal::Signal;
+
+use crate::process::{self, Liveness};
+
+/// A process whose identity was confirmed, held by a pidfd where there is one.
+#[derive(Debug)]
+pub struct Confirmed {
+    pid: i32,
+    fd: Option<OwnedFd>,
+}
+
+/// What [`Confirmed::open`] found.
+#[derive(Debug)]
+pub enum Found {
+    Confirmed(Confirmed),
+    /// No such process (or only its zombie).
+    Gone,
+    /// A process holds the PID, but not the one meant; why, in words.
+    Refused(String),
+}
+
+impl Confirmed {
+    /// Opens `pid` and confirms it is the process meant: it passes the signalling rules
+    /// ([`process::is_signallable`]), and it started no later than `started_by_us` (µs since
+    /// the epoch; a heartbeat's time, or when watchdogd started it) allows, else the PID was
+    /// reused.
+    pub fn open(pid: i32, started_by_us: i64) -> Found {
+        if let Err(why) = process::is_signallable(pid) {
+            return Found::Refused(why);
+        }
+        let fd = open_pidfd(pid);
+        if matches!(fd, Err(rustix::io::Errno::SRCH)) {
+            return Found::Gone;
+        }
+        let held = Confirmed { pid, fd: fd.ok() };
+        // After the open: what is read now is the descriptor's process, unless it has exited
+        // (checked last, so a reuse in between is caught).
+        let liveness = process::liveness(pid, started_by_us);
+        if held.has_exited() {
+            return Found::Gone;
+        }
+        match liveness {
+            Liveness::Running => Found::Confirmed(held),
+            Liveness::Gone => Found::Gone,
+            Liveness::Reused => Found::Refused(format!(
+                "refusing to signal pid {pid}: it started after the heartbeat naming it (pid reused)"
+            )),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Whether the process was opened through a pidfd (else signals go by number).
+    pub fn has_pidfd(&self) -> bool {
+        self.fd.is_some()
+    }
+
+    /// Sends `sig` to this process. A process that is already gone is not an error.
+    pub fn signal(&self, sig: Signal) -> std::io::Result<()> {
+        let result = match &self.fd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, to_rustix(sig)).map_err(Into::into),
+            None => nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), sig)
+                .map_err(std::io::Error::from),
+        };
+        match result {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Whether the process has exited (a zombie counts as exited).
+    pub fn has_exited(&self) -> bool {
+        match &self.fd {
+            Some(fd) => readable(fd.as_fd()) || !process::is_alive(self.pid),
+            None => !process::is_alive(self.pid),
+        }
+    }
+
+    /// The process group it is in right now, where `/proc` tells.
+    pub fn group(&self) -> Option<i32> {
+        let pgrp = process::proc_stat_field(self.pid, 2)?.parse().ok()?;
+        (!self.has_exited()).then_some(pgrp)
+    }
+}
+
+/// A process group, signalled only while its anchor lives in it.
+#[derive(Debug)]
+pub struct Group {
+    pgid: i32,
+    anchor: Confirmed,
+}
+
+impl Group {
+    /// The group `pgid`, anchored by `anchor` if that process is a member of it now.
+    pub fn anchored(pgid: i32, anchor: Confirmed) -> Result<Group, Confirmed> {
+        if process::is_signallable(pgid).is_ok() && anchor.group() == Some(pgid) {
+            Ok(Group { pgid, anchor })
+        } else {
+            Err(anchor)
+        }
+    }
+
+    pub fn pgid(&self) -> i32 {
+        self.pgid
+    }
+
+    /// Sends `sig` to the whole group, if its anchor is still in it; returns whether it did.
+    /// A gone anchor is replaced by another confirmed member first when there is one (the
+    /// group's number stayed taken for as long as members were seen, within a stop).
+    pub fn signal(&mut self, sig: Signal) -> bool {
+        if self.anchor.group() != Some(self.pgid) && !self.reanchor() {
+            return false;
+        }
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(self.pgid), sig).is_ok()
+    }
+
+    /// Whether any member of the group is left (zombies do not count).
+    pub fn is_alive(&self) -> bool {
+        process::group_is_alive(self.pgid)
+    }
+
+    /// Finds a live member to anchor the group anew.
+    fn reanchor(&mut self) -> bool {
+        for pid in process::group_members(self.pgid) {
+            // A member of our group started after the group did; the bound is only the
+            // ordinary tolerance check against "now".
+            if let Found::Confirmed(member) = Confirmed::open(pid, protocol::time::now_micros())
+                && member.group() == Some(self.pgid)
+            {
+                self.anchor = member;
+                return true;
+            }
+        }
+        false
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_pidfd(pid: i32) -> Result<OwnedFd, rustix::io::Errno> {
+    let Some(raw) = rustix::process::Pid::from_raw(pid) else {
+        return Err(rustix::io::Errno::SRCH);
+    };
+    rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_pidfd(_pid: i32) -> Result<OwnedFd, rustix::io::Errno> {
+    Err(rustix::io::Errno::NOSYS)
+}
+
+/// Whether a descriptor is readable now (for a pidfd: its process has exited).
+fn readable(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    matches!(rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(n) if n > 0)
+}
+
+fn to_rustix(sig: Signal) -> rustix::process::Signal {
+    match sig {
+        Signal::SIGTERM => rustix::process::Signal::TERM,
+        Signal::SIGKILL => rustix::process::Signal::KILL,
+        Signal::SIGCONT => rustix::process::Signal::CONT,
+        Signal::SIGSTOP => rustix::process::Signal::STOP,
+        Signal::SIGINT => rustix::process::Signal::INT,
+        Signal::SIGHUP => rustix::process::Signal::HUP,
+        _ => rustix::process::Signal::TERM,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_is_confirmed_signalled_and_seen_gone() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let Found::Confirmed(c) = Confirmed::open(pid, protocol::time::now_micros()) else {
+            panic!("not confirmed");
+        };
+        assert!(!c.has_exited());
+        c.signal(Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+        assert!(c.has_exited());
+        // Signalling a reaped process through its pidfd never reaches another one.
+        c.signal(Signal::SIGKILL).unwrap();
+    }
+
+    #[test]
+    fn a_process_younger_than_the_heartbeat_is_refused() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let an_hour_ago = protocol::time::now_micros() - 3_600_000_000;
+        let found = Confirmed::open(child.id() as i32, an_hour_ago);
+        assert!(
+            matches!(found, Found::Refused(ref why) if why.contains("reused")),
+            "{found:?}"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(matches!(
+            Confirmed::open(i32::MAX - 9, an_hour_ago),
+            Found::Gone
+        ));
+        assert!(matches!(Confirmed::open(1, an_hour_ago), Found::Refused(_)));
+    }
+}
