@@ -25,6 +25,9 @@ fn reply(n: usize) -> Response {
             restarts_in_window: 0,
             next_attempt_ms: None,
             off_until_ms: None,
+            monitoring_override: None,
+            actions_disabled: Vec::new(),
+            status_text: None,
         })
         .collect();
     Response::Status(StatusReply {
@@ -32,6 +35,7 @@ fn reply(n: usize) -> Response {
         daemon_pid: 1,
         services,
         audit_rows_dropped: 0,
+        daemon_started_ms: 0,
     })
 }
 

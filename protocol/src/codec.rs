@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::message::{ErrorKind, Request, Response};
 
 /// Bumped on any change reachable from [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 /// First field of every request: "WDOG".
 pub const MAGIC: u32 = u32::from_be_bytes(*b"WDOG");
 /// Largest request payload the daemon reads.
@@ -195,6 +195,9 @@ mod tests {
             restarts_in_window: 0,
             next_attempt_ms: None,
             off_until_ms: None,
+            monitoring_override: Some(false),
+            actions_disabled: vec!["clear_db".into()],
+            status_text: Some("serving".into()),
         }
     }
 
@@ -272,6 +275,23 @@ mod tests {
         );
         assert_eq!(body(&Request::Metrics), vec![13]);
         assert_eq!(body(&Request::Version), vec![14]);
+        let run = RunRequest {
+            key: None,
+            action: "a".into(),
+        };
+        assert_eq!(body(&run.into()), vec![15, 0, 1, b'a']);
+        assert_eq!(body(&Request::RestartAll), vec![16]);
+        let monitor = MonitorRequest {
+            key: "a".into(),
+            enabled: false,
+        };
+        assert_eq!(body(&monitor.into()), vec![17, 1, b'a', 0]);
+        let toggle = ToggleActionRequest {
+            key: "a".into(),
+            action: "b".into(),
+            enabled: true,
+        };
+        assert_eq!(body(&toggle.into()), vec![18, 1, b'a', 1, b'b', 1]);
         // The frozen header: magic (varint u32 > 2^16 → 0xfc + 4 LE bytes), protocol, version.
         let full = encode_request(&Request::StartAll).unwrap();
         assert_eq!(&full[..5], &[0xfc, b'G', b'O', b'D', b'W']);
@@ -296,6 +316,17 @@ mod tests {
                 daemon_pid: 1,
                 services: vec![sample_status()],
                 audit_rows_dropped: 3,
+                daemon_started_ms: 5,
+            }),
+            Response::Check(CheckReport {
+                status: StatusReply {
+                    daemon_version: "0.1.0".into(),
+                    daemon_pid: 1,
+                    services: vec![sample_status()],
+                    audit_rows_dropped: 0,
+                    daemon_started_ms: 5,
+                },
+                recoveries: vec![],
             }),
             Response::Action(ActionReport {
                 key: "api".into(),

@@ -57,18 +57,66 @@ pub enum HeartbeatError {
     Timestamp(String),
 }
 
-/// The JSON shape (JSON only, never on the socket).
+/// The JSON shape (JSON only, never on the socket). `pid` and `iteration` are read the way
+/// the seed read them (Python's `int()`): a number, or a string holding an integer
+/// (`"pid": "1234"`), so its writers keep working unchanged.
 #[derive(Serialize, Deserialize)]
 struct RawHeartbeat<'a> {
     #[serde(borrow)]
     process_key: std::borrow::Cow<'a, str>,
+    #[serde(deserialize_with = "int_like")]
     pid: i64,
     #[serde(borrow)]
     timestamp: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     status: std::borrow::Cow<'a, str>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_count")]
     iteration: Option<u64>,
+}
+
+/// An integer written as a JSON integer, an integral float (`12.0`) or a string of one
+/// (`"12"`, `" +12 "`), as Python's `int()` takes it.
+fn int_like<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct IntLike;
+    impl serde::de::Visitor<'_> for IntLike {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer, or a string holding one")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom(format!("integer {v} is out of range")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            if v.fract() == 0.0 && v.abs() < 9.0e18 {
+                Ok(v as i64)
+            } else {
+                Err(E::custom(format!("{v} is not an integer")))
+            }
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<i64, E> {
+            let t = v.trim();
+            t.strip_prefix('+')
+                .unwrap_or(t)
+                .parse::<i64>()
+                .map_err(|_| E::custom(format!("{v:?} is not an integer")))
+        }
+    }
+    d.deserialize_any(IntLike)
+}
+
+/// An optional count (`iteration`): like [`int_like`], and not negative.
+fn optional_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "int_like")] i64);
+    match Option::<Wrapped>::deserialize(d)? {
+        None => Ok(None),
+        Some(Wrapped(n)) => u64::try_from(n)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("iteration {n} is negative"))),
+    }
 }
 
 impl Heartbeat {
@@ -231,7 +279,7 @@ mod tests {
             b"",
             b"not json",
             br#"{"pid":1,"timestamp":"2026-02-05T06:17:29Z","status":"running"}"#,
-            br#"{"process_key":"a","pid":"12","timestamp":"2026-02-05T06:17:29Z","status":"running"}"#,
+            br#"{"process_key":"a","pid":"twelve","timestamp":"2026-02-05T06:17:29Z","status":"running"}"#,
             br#"{"process_key":"a","pid":1,"timestamp":"soon","status":"running"}"#,
             b"\xff\xfe{}",
             br#"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]"#,
@@ -245,6 +293,28 @@ mod tests {
         }
         let big = vec![b' '; MAX_HEARTBEAT_BYTES + 1];
         assert_eq!(Heartbeat::parse(&big), Err(HeartbeatError::TooLarge));
+    }
+
+    #[test]
+    fn integer_strings_are_read_as_the_seed_read_them() {
+        let hb = Heartbeat::parse(
+            br#"{"process_key":"a","pid":"1234","timestamp":"2026-02-05T06:17:29Z","status":"running","iteration":" 42 "}"#,
+        )
+        .unwrap();
+        assert_eq!((hb.pid, hb.iteration), (1234, Some(42)));
+        let hb = Heartbeat::parse(
+            br#"{"process_key":"a","pid":99.0,"timestamp":"2026-02-05T06:17:29Z","status":"running","iteration":null}"#,
+        )
+        .unwrap();
+        assert_eq!((hb.pid, hb.iteration), (99, None));
+        for bad in [
+            br#"{"process_key":"a","pid":"12x","timestamp":"2026-02-05T06:17:29Z","status":"running"}"#.as_slice(),
+            br#"{"process_key":"a","pid":1.5,"timestamp":"2026-02-05T06:17:29Z","status":"running"}"#,
+            br#"{"process_key":"a","pid":1,"timestamp":"2026-02-05T06:17:29Z","status":"running","iteration":"-3"}"#,
+            br#"{"process_key":"a","pid":true,"timestamp":"2026-02-05T06:17:29Z","status":"running"}"#,
+        ] {
+            assert!(Heartbeat::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

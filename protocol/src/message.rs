@@ -39,6 +39,59 @@ pub enum Request {
     Metrics,
     /// The daemon's version and protocol.
     Version,
+    /// Run one configured action (`clear_db`, `kill`, `start`, …) of one service, or of every
+    /// enabled service, through the same one-pipeline-per-service gate as a recovery.
+    Run(RunRequest),
+    /// `Restart` for every enabled service, a bounded number at a time.
+    RestartAll,
+    /// Turn monitoring of a service on or off at runtime (a persisted override of `enabled`).
+    Monitor(MonitorRequest),
+    /// Turn one recovery action of a service on or off at runtime (a persisted override of
+    /// `disabled_actions`).
+    ToggleAction(ToggleActionRequest),
+}
+
+/// Arguments of [`Request::Run`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// The service; `None`: every enabled service.
+    pub key: Option<String>,
+    pub action: String,
+}
+
+impl From<RunRequest> for Request {
+    fn from(r: RunRequest) -> Self {
+        Request::Run(r)
+    }
+}
+
+/// Arguments of [`Request::Monitor`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorRequest {
+    pub key: String,
+    /// `true` monitors it again (dropping the override), `false` stops monitoring it.
+    pub enabled: bool,
+}
+
+impl From<MonitorRequest> for Request {
+    fn from(r: MonitorRequest) -> Self {
+        Request::Monitor(r)
+    }
+}
+
+/// Arguments of [`Request::ToggleAction`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToggleActionRequest {
+    pub key: String,
+    pub action: String,
+    /// `true` runs it again in recoveries (dropping the override), `false` skips it.
+    pub enabled: bool,
+}
+
+impl From<ToggleActionRequest> for Request {
+    fn from(r: ToggleActionRequest) -> Self {
+        Request::ToggleAction(r)
+    }
 }
 
 /// Arguments of [`Request::History`].
@@ -88,6 +141,32 @@ impl Request {
                 | Request::Version
         )
     }
+
+    /// The command as typed, for messages and refusals.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Status { .. } => "status",
+            Request::On { .. } => "on",
+            Request::Off { .. } => "off",
+            Request::Restart { .. } => "restart",
+            Request::StartAll => "start-all",
+            Request::StopAll => "stop-all",
+            Request::Check => "check",
+            Request::Wait(_) => "wait",
+            Request::Reload => "reload",
+            Request::OffFor { .. } => "off --for",
+            Request::History(_) => "history",
+            Request::Events => "events",
+            Request::Detail { .. } => "status KEY",
+            Request::Metrics => "metrics",
+            Request::Version => "version",
+            Request::Run(_) => "run",
+            Request::RestartAll => "restart-all",
+            Request::Monitor(m) if m.enabled => "enable",
+            Request::Monitor(_) => "disable",
+            Request::ToggleAction(_) => "actions",
+        }
+    }
 }
 
 /// The daemon's reply to one [`Request`].
@@ -115,6 +194,17 @@ pub enum Response {
     Metrics(String),
     /// Reply to [`Request::Version`].
     Version(VersionReply),
+    /// Reply to [`Request::Check`]: the services after the check, and the recoveries it ran.
+    Check(CheckReport),
+}
+
+/// What `check` found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Every service after the check and after the recoveries it ran ended.
+    pub status: StatusReply,
+    /// The recoveries this check started (or joined), with their outcomes.
+    pub recoveries: Vec<ActionReport>,
 }
 
 /// What an audit-log entry records.
@@ -175,6 +265,31 @@ pub enum EventKind {
     Reloaded,
     /// This follower fell behind and missed events (the message says how many).
     Lagged,
+    /// A pipeline was cut off by the previous daemon's death.
+    PipelineInterrupted,
+    /// A maintenance window (`off --for`) ended and the service was turned back on.
+    MaintenanceOver,
+    /// A service stayed healthy for a whole restart window: its budget refilled.
+    FlapReset,
+    /// A signal was not sent, and why (the safety rules of `kill`).
+    SignalRefused,
+    /// The `on_give_up` hook ran.
+    GiveUpHook,
+    /// The `on_give_up` hook failed.
+    GiveUpHookFailed,
+    /// A client was refused for lack of rights (rate-limited: one row per uid and minute, with
+    /// a count).
+    PermissionDenied,
+    /// A runtime override (monitoring, an action) was set or cleared.
+    OverrideChanged,
+    /// An override was dropped because its key left the config.
+    OverrideDropped,
+    /// A notify message was refused (not from the service, or a request we do not grant).
+    NotifyRefused,
+    /// The intent of a service changed (`on`, `off`).
+    IntentChanged,
+    /// A maintenance window (`off --for`) began.
+    MaintenanceStarted,
 }
 
 impl EventKind {
@@ -188,7 +303,48 @@ impl EventKind {
             EventKind::GaveUp => "gave_up",
             EventKind::Reloaded => "reloaded",
             EventKind::Lagged => "lagged",
+            EventKind::PipelineInterrupted => "pipeline_interrupted",
+            EventKind::MaintenanceOver => "maintenance_over",
+            EventKind::FlapReset => "flap_reset",
+            EventKind::SignalRefused => "signal_refused",
+            EventKind::GiveUpHook => "give_up_hook",
+            EventKind::GiveUpHookFailed => "give_up_hook_failed",
+            EventKind::PermissionDenied => "permission_denied",
+            EventKind::OverrideChanged => "override_changed",
+            EventKind::OverrideDropped => "override_dropped",
+            EventKind::NotifyRefused => "notify_refused",
+            EventKind::IntentChanged => "intent_changed",
+            EventKind::MaintenanceStarted => "maintenance_started",
         }
+    }
+
+    /// Every kind, in wire order (for parsing stored names back).
+    pub const ALL: [EventKind; 20] = [
+        EventKind::HealthChanged,
+        EventKind::StateChanged,
+        EventKind::PipelineStarted,
+        EventKind::StepFinished,
+        EventKind::PipelineFinished,
+        EventKind::GaveUp,
+        EventKind::Reloaded,
+        EventKind::Lagged,
+        EventKind::PipelineInterrupted,
+        EventKind::MaintenanceOver,
+        EventKind::FlapReset,
+        EventKind::SignalRefused,
+        EventKind::GiveUpHook,
+        EventKind::GiveUpHookFailed,
+        EventKind::PermissionDenied,
+        EventKind::OverrideChanged,
+        EventKind::OverrideDropped,
+        EventKind::NotifyRefused,
+        EventKind::IntentChanged,
+        EventKind::MaintenanceStarted,
+    ];
+
+    /// The kind stored under `name`, if any.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -213,6 +369,9 @@ pub struct ServiceDetail {
     pub heartbeat: String,
     /// Recent checks and recoveries, newest first.
     pub history: Vec<HistoryEntry>,
+    /// Where its heartbeats come from and how they are noticed, in words (a file watched for
+    /// changes or polled, a notify socket).
+    pub heartbeat_source: String,
 }
 
 /// Reply to [`Request::Version`].
@@ -280,6 +439,8 @@ pub struct StatusReply {
     pub services: Vec<ServiceStatus>,
     /// Audit-log rows the daemon could not write since it started (disk full, database locked…).
     pub audit_rows_dropped: u64,
+    /// When the daemon started (ms since the epoch).
+    pub daemon_started_ms: i64,
 }
 
 /// One service as the daemon sees it.
@@ -311,6 +472,13 @@ pub struct ServiceStatus {
     pub next_attempt_ms: Option<i64>,
     /// Turned off for a maintenance window (`off --for`): when it is turned back on.
     pub off_until_ms: Option<i64>,
+    /// A runtime override of monitoring (`watchdogctl enable|disable`); `None`: as configured.
+    pub monitoring_override: Option<bool>,
+    /// Recovery actions turned off at runtime (`watchdogctl actions KEY --disable …`), beside
+    /// the config's `disabled_actions`.
+    pub actions_disabled: Vec<String>,
+    /// The service's own words about itself (a notify `STATUS=` line), if it sent any.
+    pub status_text: Option<String>,
 }
 
 /// The supervisor's lifecycle state of a service (what it is doing), beside its health.
@@ -331,6 +499,10 @@ pub enum ServiceState {
     /// Too many automatic recoveries within the window: retried only with backoff (or not at
     /// all), until `restart`/`on` or a healthy window clears it.
     GaveUp,
+    /// Unhealthy and counted: recovered once `consecutive_failures_threshold` is reached.
+    Failing,
+    /// A pipeline is due but waits for a slot (`max_parallel_recoveries`).
+    Queued,
 }
 
 impl ServiceState {
@@ -340,9 +512,11 @@ impl ServiceState {
             ServiceState::Starting => "starting",
             ServiceState::Recovering => "recovering",
             ServiceState::Stopping => "stopping",
-            ServiceState::Stopped => "stopped",
+            ServiceState::Stopped => "off",
             ServiceState::Disabled => "disabled",
             ServiceState::GaveUp => "gave_up",
+            ServiceState::Failing => "failing",
+            ServiceState::Queued => "queued",
         }
     }
 }
@@ -361,6 +535,8 @@ pub enum Health {
     Healthy,
     /// Still beating, but its `iteration` has not grown for `stall_seconds`.
     Stalled,
+    /// The heartbeat could not be read in time: its file system does not answer.
+    Unreadable,
 }
 
 impl Health {
@@ -372,7 +548,24 @@ impl Health {
             Health::ErrorStatus => "error_status",
             Health::Healthy => "healthy",
             Health::Stalled => "stalled",
+            Health::Unreadable => "unreadable",
         }
+    }
+
+    /// Every health, in wire order.
+    pub const ALL: [Health; 7] = [
+        Health::NoHeartbeat,
+        Health::StalePid,
+        Health::TimedOut,
+        Health::ErrorStatus,
+        Health::Healthy,
+        Health::Stalled,
+        Health::Unreadable,
+    ];
+
+    /// The health stored under `name`, if any.
+    pub fn parse(name: &str) -> Option<Health> {
+        Health::ALL.into_iter().find(|h| h.as_str() == name)
     }
 
     pub fn is_healthy(self) -> bool {
@@ -391,6 +584,8 @@ pub enum Trigger {
     On,
     /// `watchdogctl off` / `stop-all`.
     Off,
+    /// `watchdogctl run KEY ACTION`: one configured action.
+    Run,
 }
 
 impl Trigger {
@@ -400,7 +595,22 @@ impl Trigger {
             Trigger::Restart => "restart",
             Trigger::On => "on",
             Trigger::Off => "off",
+            Trigger::Run => "run",
         }
+    }
+
+    /// Every trigger, in wire order.
+    pub const ALL: [Trigger; 5] = [
+        Trigger::Automatic,
+        Trigger::Restart,
+        Trigger::On,
+        Trigger::Off,
+        Trigger::Run,
+    ];
+
+    /// The trigger stored under `name`, if any.
+    pub fn parse(name: &str) -> Option<Trigger> {
+        Trigger::ALL.into_iter().find(|t| t.as_str() == name)
     }
 }
 
@@ -429,6 +639,19 @@ impl PipelineResult {
 
     pub fn is_success(self) -> bool {
         self != PipelineResult::Failed
+    }
+
+    /// Every result, in wire order.
+    pub const ALL: [PipelineResult; 4] = [
+        PipelineResult::Succeeded,
+        PipelineResult::Warned,
+        PipelineResult::Failed,
+        PipelineResult::Skipped,
+    ];
+
+    /// The result stored under `name`, if any.
+    pub fn parse(name: &str) -> Option<PipelineResult> {
+        PipelineResult::ALL.into_iter().find(|r| r.as_str() == name)
     }
 }
 

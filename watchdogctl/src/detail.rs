@@ -83,6 +83,29 @@ pub fn view(d: &ServiceDetail, now_ms: i64, color: bool) -> String {
             clean(beat)
         }
     ));
+    if !d.heartbeat_source.is_empty() {
+        out.push_str(&format!("source: {}\n", clean(&d.heartbeat_source)));
+    }
+    if let Some(text) = &d.status.status_text {
+        out.push_str(&format!("says: {}\n", clean(text)));
+    }
+    let mut overrides = Vec::new();
+    match d.status.monitoring_override {
+        Some(false) => {
+            overrides.push("monitoring disabled (`watchdogctl enable` undoes it)".to_owned())
+        }
+        Some(true) => overrides.push("monitoring enabled despite enabled: false".to_owned()),
+        None => {}
+    }
+    if !d.status.actions_disabled.is_empty() {
+        overrides.push(format!(
+            "actions disabled: {}",
+            d.status.actions_disabled.join(", ")
+        ));
+    }
+    if !overrides.is_empty() {
+        out.push_str(&format!("overrides: {}\n", clean(&overrides.join("; "))));
+    }
     if d.history.is_empty() {
         out.push_str("recent: none\n");
         return out;
@@ -149,9 +172,13 @@ mod tests {
                 restarts_in_window: 0,
                 next_attempt_ms: None,
                 off_until_ms: None,
+                monitoring_override: None,
+                actions_disabled: Vec::new(),
+                status_text: None,
             },
             config_json: config(),
             heartbeat: r#"{"process_key": "demo", "pid": 21711, "status": "running"}"#.into(),
+            heartbeat_source: String::new(),
             history,
         }
     }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 /// One service: `{key, display_name, enabled, state, health, pid, heartbeat_age_seconds,
 /// consecutive_failures, last_check, last_recovery, detail, clock_skew, restarts_in_window,
-/// next_attempt, off_until}`.
+/// next_attempt, off_until, monitoring_override, actions_disabled, status_text}`.
 pub fn service(s: &ServiceStatus) -> Value {
     json!({
         "key": s.key,
@@ -30,6 +30,9 @@ pub fn service(s: &ServiceStatus) -> Value {
         "restarts_in_window": s.restarts_in_window,
         "next_attempt": s.next_attempt_ms.map(format_millis),
         "off_until": s.off_until_ms.map(format_millis),
+        "monitoring_override": s.monitoring_override,
+        "actions_disabled": s.actions_disabled,
+        "status_text": s.status_text,
     })
 }
 
@@ -103,6 +106,14 @@ pub fn wait(w: &WaitReply) -> Value {
     json!({ "outcome": outcome, "service": service(&w.status) })
 }
 
+/// `check`: `{services: [<service>], recoveries: [<action>]}`.
+pub fn check(r: &protocol::CheckReport) -> Value {
+    json!({
+        "services": services(&r.status.services),
+        "recoveries": bulk(&r.recoveries),
+    })
+}
+
 /// `restart --wait`: `{restart: <action>, wait: <wait> | null}` (null when the restart failed).
 pub fn restart_wait(r: &ActionReport, w: Option<&WaitReply>) -> Value {
     json!({ "restart": action(r), "wait": w.map(wait) })
@@ -142,6 +153,9 @@ mod tests {
             restarts_in_window: 1,
             next_attempt_ms: None,
             off_until_ms: None,
+            monitoring_override: None,
+            actions_disabled: Vec::new(),
+            status_text: None,
         }
     }
 
@@ -170,6 +184,9 @@ mod tests {
                 "restarts_in_window": 1,
                 "next_attempt": null,
                 "off_until": null,
+                "monitoring_override": null,
+                "actions_disabled": [],
+                "status_text": null,
             })
         );
     }

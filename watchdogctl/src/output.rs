@@ -46,8 +46,11 @@ fn dash<T: ToString>(value: Option<T>) -> String {
 
 fn state_paint(s: &ServiceStatus) -> Paint {
     match s.state {
-        ServiceState::Starting | ServiceState::Recovering | ServiceState::Stopping => Paint::Yellow,
-        ServiceState::GaveUp => Paint::Red,
+        ServiceState::Starting
+        | ServiceState::Recovering
+        | ServiceState::Stopping
+        | ServiceState::Queued => Paint::Yellow,
+        ServiceState::GaveUp | ServiceState::Failing => Paint::Red,
         ServiceState::Stopped | ServiceState::Disabled => Paint::Dim,
         ServiceState::Running => match s.health {
             Some(Health::Healthy) => Paint::Green,
@@ -62,7 +65,9 @@ fn health_paint(s: &ServiceStatus) -> Paint {
         (ServiceState::Stopped | ServiceState::Disabled, _) => Paint::Dim,
         (_, None) => Paint::Plain,
         (_, Some(Health::Healthy)) => Paint::Green,
-        (ServiceState::Running, Some(_)) => Paint::Red,
+        (ServiceState::Running | ServiceState::Failing | ServiceState::GaveUp, Some(_)) => {
+            Paint::Red
+        }
         // Unhealthy while starting or recovering is expected for a while.
         (_, Some(_)) => Paint::Yellow,
     }
@@ -265,6 +270,9 @@ mod tests {
             restarts_in_window: 0,
             next_attempt_ms: None,
             off_until_ms: None,
+            monitoring_override: None,
+            actions_disabled: Vec::new(),
+            status_text: None,
         }
     }
 
@@ -299,7 +307,7 @@ mod tests {
         let expected = "\
 KEY           NAME        STATE    HEALTH   PID   AGE  FAILURES  LAST RECOVERY
 api           API server  running  healthy  4242  3s   0         succeeded 2m ago (automatic)
-queue-worker  Q           stopped  -        -     -    12        -
+queue-worker  Q           off      -        -     -    12        -
 ";
         assert_eq!(table, expected);
         assert!(table.lines().all(|l| !l.ends_with(' ')));
@@ -318,7 +326,7 @@ queue-worker  Q           stopped  -        -     -    12        -
         let plain = status_table(&[sample(), worker()], NOW, false);
         let coloured = status_table(&[sample(), worker()], NOW, true);
         assert!(coloured.contains("\x1b[32mrunning\x1b[0m"));
-        assert!(coloured.contains("\x1b[2mstopped\x1b[0m"));
+        assert!(coloured.contains("\x1b[2moff\x1b[0m"));
         let stripped = coloured
             .replace("\x1b[0m", "")
             .replace("\x1b[1m", "")
@@ -341,13 +349,13 @@ queue-worker  Q           stopped  -        -     -    12        -
         w.off_until_ms = Some(NOW + 600_000);
         let table = status_table(&[sample(), w.clone()], NOW, false);
         let expected = "\
-KEY           NAME        STATE                      HEALTH   PID   AGE  FAILURES  LAST RECOVERY
-api           API server  running                    healthy  4242  3s   0         succeeded 2m ago (automatic)
-queue-worker  Q           stopped (until 06:27:29Z)  -        -     -    12        -
+KEY           NAME        STATE                  HEALTH   PID   AGE  FAILURES  LAST RECOVERY
+api           API server  running                healthy  4242  3s   0         succeeded 2m ago (automatic)
+queue-worker  Q           off (until 06:27:29Z)  -        -     -    12        -
 ";
         assert_eq!(table, expected);
         w.off_until_ms = Some(NOW + 2 * 86_400_000);
-        assert!(status_table(&[w], NOW, false).contains("stopped (until 2026-02-07T06:17:29Z)"));
+        assert!(status_table(&[w], NOW, false).contains("off (until 2026-02-07T06:17:29Z)"));
         assert_eq!(
             off_until("api", "10m", NOW + 600_000, NOW),
             "api: off for 10m, until 06:27:29Z; then watchdogd turns it back on\n"

@@ -120,6 +120,9 @@ fn service(key: &str, health: Option<Health>, pid: Option<u32>) -> ServiceStatus
         restarts_in_window: 0,
         next_attempt_ms: None,
         off_until_ms: None,
+        monitoring_override: None,
+        actions_disabled: Vec::new(),
+        status_text: None,
     }
 }
 
@@ -129,6 +132,7 @@ fn status(services: Vec<ServiceStatus>) -> Response {
         daemon_pid: 1,
         services,
         audit_rows_dropped: 0,
+        daemon_started_ms: 0,
     })
 }
 
@@ -506,6 +510,7 @@ fn status_key_shows_the_detail_view_and_exits_by_health() {
                 .into(),
             heartbeat: r#"{"process_key": "api", "pid": 10}"#.into(),
             history: vec![check_entry("api"), recovery_entry("api")],
+            heartbeat_source: String::new(),
         }))
     };
     let d = FakeDaemon::start(vec![
@@ -544,7 +549,7 @@ fn a_maintenance_window_shows_in_status() {
         Some(status(vec![off])),
     ]);
     let out = stdout(&run(&d.socket, &["status"]));
-    assert!(out.contains(" stopped (until "), "{out}");
+    assert!(out.contains(" off (until "), "{out}");
     let o = run(&d.socket, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let until = v[0]["off_until"].as_str().unwrap();

@@ -37,6 +37,7 @@ fn jobs(
         .enumerate()
         .map(|(idx, (cfg, cache))| Job {
             idx,
+            epoch: 0,
             cfg: cfg.clone(),
             owner: None,
             cache: cache.take(),
@@ -59,7 +60,7 @@ fn one_check(c: &mut Criterion) {
                     timeout: cfg.timeout,
                     owner: None,
                 },
-                protocol::time::now_micros(),
+                &watchdogd::clock::Now::read(),
                 watchdogd::process::liveness,
             )
         })

@@ -12,6 +12,8 @@ use crate::supervisor::SupervisorHandle;
 
 /// Entries of history shown in the detail view.
 const DETAIL_HISTORY: u32 = 10;
+/// How long the detail view waits for a read of the heartbeat.
+const DETAIL_READ: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub async fn history(handle: &SupervisorHandle, req: HistoryRequest) -> Response {
     let snap = handle.snapshot();
@@ -37,10 +39,12 @@ pub async fn history(handle: &SupervisorHandle, req: HistoryRequest) -> Response
 
 pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
     let snap = handle.snapshot();
-    let Ok(i) = snap.services.binary_search_by(|s| s.key.cmp(&key)) else {
+    let Some(status) = snap
+        .service(&key)
+        .map(|s| protocol::ServiceStatus::clone(s))
+    else {
         return crate::supervisor::unknown_key(&key);
     };
-    let status = protocol::ServiceStatus::clone(&snap.services[i]);
     let Some(cfg) = snap.config.processes.get(&key).cloned() else {
         return crate::supervisor::unknown_key(&key);
     };
@@ -58,15 +62,31 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
         limit: DETAIL_HISTORY,
         since_ms: None,
     };
-    let found = tokio::task::spawn_blocking(move || {
-        let mut buf = Vec::new();
-        let beat = match heartbeat::read(&cfg.heartbeat_path, &mut buf) {
-            heartbeat::Reading::Missing => format!("(no file at {})", cfg.heartbeat_path.display()),
+    let heartbeat_source = format!(
+        "file {} (checked every {}s)",
+        cfg.heartbeat_path.display(),
+        cfg.check_interval.as_secs_f64()
+    );
+    // Never wait on a read that is known to hang (an unreadable service), and bound any
+    // other: the detail view answers whatever the file system does.
+    let beat = if status.health == Some(protocol::Health::Unreadable) {
+        format!("(not read: {})", status.detail)
+    } else {
+        match handle
+            .readers()
+            .read_within(cfg.heartbeat_path.clone(), DETAIL_READ)
+            .await
+        {
+            heartbeat::Reading::Missing => {
+                format!("(no file at {})", cfg.heartbeat_path.display())
+            }
             heartbeat::Reading::Corrupt(why) => format!("(unreadable: {why})"),
-            heartbeat::Reading::Beat(_) => String::from_utf8_lossy(&buf).trim().to_owned(),
-        };
+            heartbeat::Reading::Beat(b) => b.heartbeat.to_json(),
+        }
+    };
+    let history = tokio::task::spawn_blocking(move || {
         // The detail view is still worth showing without history: say why it is missing.
-        let history = history::query(&db, &req).unwrap_or_else(|e| {
+        history::query(&db, &req).unwrap_or_else(|e| {
             tracing::warn!(target: "server", "detail view: cannot read the audit log: {e}");
             vec![protocol::HistoryEntry {
                 kind: protocol::HistoryKind::Event,
@@ -81,16 +101,16 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
                 steps: Vec::new(),
                 message: format!("cannot read the audit log: {e}"),
             }]
-        });
-        (beat, history)
+        })
     })
-    .await;
-    let (heartbeat, history) = found.unwrap_or_default();
+    .await
+    .unwrap_or_default();
     Response::Detail(Box::new(ServiceDetail {
         status,
         config_json,
-        heartbeat,
+        heartbeat: beat,
         history,
+        heartbeat_source,
     }))
 }
 

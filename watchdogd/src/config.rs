@@ -52,6 +52,7 @@ pub const GLOBAL_FIELDS: &[&str] = &[
     "history_retention_days",
     "metrics_textfile",
     "healthy_sample_seconds",
+    "max_parallel_recoveries",
     "processes",
 ];
 
@@ -157,6 +158,8 @@ pub struct Config {
     /// `healthy_sample_seconds`: a healthy check is written to the audit log at most this often
     /// per service (state changes and unhealthy checks always are); zero writes every check.
     pub healthy_sample: Duration,
+    /// `max_parallel_recoveries`: most pipelines running at once; the rest wait in order.
+    pub max_parallel_recoveries: usize,
     /// By key, in key order.
     pub processes: BTreeMap<String, Arc<ProcessConfig>>,
 }
@@ -223,6 +226,9 @@ pub struct AccessConfig {
 
 /// `socket_mode` when the file names none.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// `max_parallel_recoveries` when the file names none: enough to recover a handful of services
+/// at once without delay, few enough that a storm of thousands never starves the daemon.
+pub const DEFAULT_MAX_PARALLEL_RECOVERIES: u32 = 32;
 /// `healthy_sample_seconds` when the file names none.
 pub const DEFAULT_HEALTHY_SAMPLE: Duration = Duration::from_secs(60);
 /// `history_retention_days` when the file names none.
@@ -330,6 +336,10 @@ impl Config {
         root.insert(
             "healthy_sample_seconds".into(),
             seconds_json(self.healthy_sample),
+        );
+        root.insert(
+            "max_parallel_recoveries".into(),
+            json!(self.max_parallel_recoveries),
         );
         if let Some(p) = &self.metrics_textfile {
             root.insert("metrics_textfile".into(), path_json(p));

@@ -14,20 +14,21 @@ use futures_util::{SinkExt, StreamExt};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
 use protocol::codec::{self, CodecError};
-use protocol::{ErrorKind, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Request, Response};
+use protocol::{ErrorKind, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Request, Response, RunRequest};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, AccessPolicy, Peer, Right};
 use crate::answers;
+use crate::supervisor::{Act, Command, SupervisorHandle};
 
 /// A client that sends nothing for this long is disconnected.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn serve(
     stream: Stream,
-    handle: crate::supervisor::SupervisorHandle,
+    handle: SupervisorHandle,
     permit: Option<OwnedSemaphorePermit>,
     policy: Arc<AccessPolicy>,
     shutdown: CancellationToken,
@@ -114,11 +115,11 @@ pub async fn serve(
             let message = format!(
                 "permission denied: uid {} may not {} (needs {} rights: see control_users/read_users in the config)",
                 peer.uid,
-                request_name(&request),
+                request.name(),
                 right.as_str()
             );
             tracing::warn!(target: "server", "{message} (pid {:?})", peer.pid);
-            handle.audit("permission_denied", message.clone());
+            handle.audit(protocol::EventKind::PermissionDenied, message.clone());
             if send(&mut out, &error(ErrorKind::PermissionDenied, &message))
                 .await
                 .is_err()
@@ -129,11 +130,7 @@ pub async fn serve(
         }
         let response = match request {
             Request::Events => return follow(&mut out, &mut frames, &handle, &shutdown).await,
-            Request::History(h) => answers::history(&handle, h).await,
-            Request::Detail { key } => answers::detail(&handle, key).await,
-            Request::Metrics => answers::metrics(&handle),
-            Request::Version => answers::version(&handle),
-            other => handle.request(other).await,
+            other => answer(&handle, other).await,
         };
         if let Err(e) = send(&mut out, &response).await {
             tracing::debug!(target: "server", "cannot reply: {e}");
@@ -147,7 +144,7 @@ pub async fn serve(
 async fn follow<R, W>(
     out: &mut FramedWrite<W, LengthDelimitedCodec>,
     frames: &mut FramedRead<R, LengthDelimitedCodec>,
-    handle: &crate::supervisor::SupervisorHandle,
+    handle: &SupervisorHandle,
     shutdown: &CancellationToken,
 ) where
     R: tokio::io::AsyncRead + Unpin,
@@ -180,24 +177,71 @@ async fn follow<R, W>(
     }
 }
 
-fn request_name(request: &Request) -> &'static str {
-    use protocol::Request::*;
+/// The answer to one request: read ones from the snapshot and the database right here, the
+/// rest as a [`Command`] to the owner. The only place the wire's request type is matched.
+async fn answer(handle: &SupervisorHandle, request: Request) -> Response {
+    use std::time::Duration;
+    let act = |key: String, act: Act| move |reply| Command::Act { key, act, reply };
+    let bulk = |act: Act| move |reply| Command::Bulk { act, reply };
     match request {
-        OffFor { .. } => "off --for",
-        History(_) => "history",
-        Events => "events",
-        Detail { .. } => "status KEY",
-        Metrics => "metrics",
-        Version => "version",
-        Status { .. } => "status",
-        On { .. } => "on",
-        Off { .. } => "off",
-        Restart { .. } => "restart",
-        StartAll => "start-all",
-        StopAll => "stop-all",
-        Check => "check",
-        Wait(_) => "wait",
-        Reload => "reload",
+        Request::Status { key } => handle.status(key.as_deref()),
+        Request::History(h) => answers::history(handle, h).await,
+        Request::Detail { key } => answers::detail(handle, key).await,
+        Request::Metrics => answers::metrics(handle),
+        Request::Version => answers::version(handle),
+        // Answered by `serve` itself, as a stream.
+        Request::Events => error(ErrorKind::BadRequest, "events is a stream"),
+        Request::On { key } => handle.ask(act(key, Act::On)).await,
+        Request::Off { key } => handle.ask(act(key, Act::Off)).await,
+        Request::OffFor { key, for_ms } => {
+            handle
+                .ask(act(key, Act::OffFor(Duration::from_millis(for_ms))))
+                .await
+        }
+        Request::Restart { key } => handle.ask(act(key, Act::Restart)).await,
+        Request::Run(RunRequest {
+            key: Some(key),
+            action,
+        }) => handle.ask(act(key, Act::Run(action))).await,
+        Request::Run(RunRequest { key: None, action }) => handle.ask(bulk(Act::Run(action))).await,
+        Request::StartAll => handle.ask(bulk(Act::On)).await,
+        Request::StopAll => handle.ask(bulk(Act::Off)).await,
+        Request::RestartAll => handle.ask(bulk(Act::Restart)).await,
+        Request::Check => handle.ask(|reply| Command::Check { reply }).await,
+        Request::Reload => {
+            handle
+                .ask(|reply| Command::Reload { reply: Some(reply) })
+                .await
+        }
+        Request::Wait(w) => {
+            handle
+                .ask(|reply| Command::Wait {
+                    key: w.key,
+                    timeout: Duration::from_millis(w.timeout_ms),
+                    not_pid: w.not_pid,
+                    reply,
+                })
+                .await
+        }
+        Request::Monitor(m) => {
+            handle
+                .ask(|reply| Command::Monitor {
+                    key: m.key,
+                    enabled: m.enabled,
+                    reply,
+                })
+                .await
+        }
+        Request::ToggleAction(t) => {
+            handle
+                .ask(|reply| Command::ToggleAction {
+                    key: t.key,
+                    action: t.action,
+                    enabled: t.enabled,
+                    reply,
+                })
+                .await
+        }
     }
 }
 

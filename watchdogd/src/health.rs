@@ -30,6 +30,13 @@ pub struct Verdict {
     pub clock_skew_ms: Option<i64>,
 }
 
+impl Verdict {
+    /// A verdict reached without a heartbeat to go by (missing, unreadable, not the service's).
+    pub fn without_heartbeat(health: Health, detail: String) -> Verdict {
+        verdict(health, detail)
+    }
+}
+
 /// A heartbeat timestamp this far ahead of the clock is not trusted.
 pub const SKEW_TOLERANCE_US: i64 = 5_000_000;
 
@@ -54,7 +61,7 @@ pub struct Rules {
 pub fn judge(
     reading: &Reading,
     rules: &Rules,
-    now_us: i64,
+    now: &crate::clock::Now,
     alive: impl Fn(i32, i64) -> Liveness,
 ) -> Verdict {
     if let (Reading::Beat(b), Some(want)) = (reading, rules.owner)
@@ -69,6 +76,11 @@ pub fn judge(
             ),
         );
     }
+    // Judged by the clock it was read with: a wall-clock step since then is taken back out.
+    let now_us = match reading {
+        Reading::Beat(b) => now.wall_for(b.read_step_us),
+        _ => now.wall_us,
+    };
     classify(reading, now_us, rules.timeout, alive)
 }
 
@@ -223,6 +235,7 @@ mod tests {
             modified_us,
             owner_uid: 0,
             stamp: Default::default(),
+            read_step_us: 0,
         })
     }
 

@@ -36,6 +36,9 @@ pub struct Beat {
     pub owner_uid: u32,
     /// Identity of the file's content and metadata as read.
     pub stamp: Stamp,
+    /// The wall clock's step when it was read ([`crate::clock::step_us`]): its age is judged
+    /// against the clock it was read by.
+    pub read_step_us: i64,
 }
 
 /// What tells that a file changed since it was read: device, inode, size, and the modification
@@ -119,6 +122,7 @@ pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
             modified_us: stamp.mtime_ns / 1000,
             owner_uid: st.st_uid,
             stamp,
+            read_step_us: crate::clock::step_us(),
         }),
         Err(HeartbeatError::TooLarge) => {
             Reading::Corrupt(format!("heartbeat grew past {MAX_HEARTBEAT_BYTES} bytes"))

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod answers;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod exitwatch;
@@ -24,6 +25,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod probe;
 pub mod process;
+pub mod reader;
 pub mod server;
 pub mod signals;
 pub mod store;
@@ -37,7 +39,7 @@ use interprocess::local_socket::tokio::Listener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{Command, Supervisor};
 
 /// Supervises `config`'s services and serves `listener` until `shutdown` resolves, then stops
 /// cleanly: no new connections, running pipelines finished or cancelled, the audit log flushed,
@@ -67,20 +69,21 @@ pub async fn run(
             protocol::time::format_millis(run.started_ms)
         );
         tracing::warn!(target: "watchdogd", "{}: {message}", run.key);
-        store.write(vec![store::Record::Event {
-            key: run.key,
-            kind: "pipeline_interrupted",
+        store.write(vec![store::Record::event(
+            &run.key,
+            protocol::EventKind::PipelineInterrupted,
             message,
-            at_ms: protocol::time::now_millis(),
-        }]);
+            protocol::time::now_millis(),
+        )]);
     }
     let (policy, warnings) = access::AccessPolicy::resolve(&config.access);
     for w in warnings {
         tracing::warn!(target: "config", "{w}");
     }
-    let (supervisor, handle) = Supervisor::new(config.clone(), store, &saved);
+    let readers = reader::Readers::new();
+    let (supervisor, handle) = Supervisor::new(config.clone(), store, readers, &saved);
     let token = CancellationToken::new();
-    let turn = supervisor.heartbeat.clone();
+    let turns = supervisor.turns.clone();
     let owner = tokio::spawn(supervisor.run(token.clone()));
     let reloader = handle.clone();
     let reloader_stop = token.clone();
@@ -92,7 +95,9 @@ pub async fn run(
                     if r.is_none() {
                         break;
                     }
-                    if let protocol::Response::Error { message, .. } = reloader.request(protocol::Request::Reload).await {
+                    if let protocol::Response::Error { message, .. } =
+                        reloader.ask(|reply| Command::Reload { reply: Some(reply) }).await
+                    {
                         tracing::warn!(target: "watchdogd", "SIGHUP reload: {message}");
                     }
                 }
@@ -100,10 +105,11 @@ pub async fn run(
         }
     });
     tokio::spawn(return_freed_memory(token.clone()));
+    metrics::spawn_textfile_writer(&handle, token.clone());
     // The socket is bound and listening: connections queue until the accept loop takes them,
     // so READY=1 may go out now.
     let notifier = Arc::new(notify::Notifier::from_env());
-    notify::spawn(notifier.clone(), &handle, turn, token.clone());
+    notify::spawn(notifier.clone(), &handle, turns, token.clone());
     let server = tokio::spawn(server::serve(
         listener,
         handle,

@@ -2,13 +2,18 @@
 //!
 //! `watchdogctl metrics` gets OpenMetrics (counter families declared without `_total`, a final
 //! `# EOF`); `metrics_textfile` gets the Prometheus text format node_exporter's textfile
-//! collector reads (counter families declared with their `_total` sample name).
+//! collector reads (counter families declared with their `_total` sample name). The text file
+//! is rewritten by a task of its own that watches the snapshots, at most once a second, off the
+//! runtime and through [`crate::guard::file::replace`] (never through a planted link).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
 
-use protocol::{Health, ServiceState};
+use protocol::{Health, ServiceState, ServiceStatus};
+use tokio_util::sync::CancellationToken;
 
-use crate::supervisor::Snapshot;
+use crate::supervisor::{ServiceCounters, Snapshot, SupervisorHandle};
 
 /// Which text format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +22,7 @@ pub enum Format {
     Prometheus,
 }
 
-const HEALTHS: [Health; 6] = [
-    Health::NoHeartbeat,
-    Health::StalePid,
-    Health::TimedOut,
-    Health::ErrorStatus,
-    Health::Healthy,
-    Health::Stalled,
-];
-
-const STATES: [ServiceState; 7] = [
+const STATES: [ServiceState; 9] = [
     ServiceState::Running,
     ServiceState::Starting,
     ServiceState::Recovering,
@@ -34,6 +30,8 @@ const STATES: [ServiceState; 7] = [
     ServiceState::Stopped,
     ServiceState::Disabled,
     ServiceState::GaveUp,
+    ServiceState::Failing,
+    ServiceState::Queued,
 ];
 
 const RESULTS: [&str; 4] = ["succeeded", "warned", "failed", "skipped"];
@@ -46,196 +44,217 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-struct Out {
-    text: String,
-    format: Format,
+/// One metric family over the services: each service gives zero or more (extra labels, value)
+/// samples.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: fn(&ServiceStatus, &ServiceCounters, &mut dyn FnMut(String, f64)),
 }
 
-impl Out {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let declared = if kind == "counter" && self.format == Format::Prometheus {
-            format!("{name}_total")
-        } else {
-            name.to_owned()
-        };
-        let _ = writeln!(self.text, "# HELP {declared} {help}");
-        let _ = writeln!(self.text, "# TYPE {declared} {kind}");
-    }
+fn flag(on: bool) -> f64 {
+    f64::from(u8::from(on))
+}
 
-    fn sample(&mut self, name: &str, labels: &str, value: f64) {
-        if labels.is_empty() {
-            let _ = writeln!(self.text, "{name} {value}");
-        } else {
-            let _ = writeln!(self.text, "{name}{{{labels}}} {value}");
-        }
-    }
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "watchdog_service_healthy",
+        kind: "gauge",
+        help: "1 when the last check was healthy, else 0.",
+        samples: |s, _, out| out(String::new(), flag(s.health == Some(Health::Healthy))),
+    },
+    Family {
+        name: "watchdog_service_health",
+        kind: "gauge",
+        help: "1 for the service's current health state.",
+        samples: |s, _, out| {
+            for h in Health::ALL {
+                out(
+                    format!(",health=\"{}\"", h.as_str()),
+                    flag(s.health == Some(h)),
+                );
+            }
+        },
+    },
+    Family {
+        name: "watchdog_service_state",
+        kind: "gauge",
+        help: "1 for the service's current lifecycle state.",
+        samples: |s, _, out| {
+            for st in STATES {
+                out(format!(",state=\"{}\"", st.as_str()), flag(s.state == st));
+            }
+        },
+    },
+    Family {
+        name: "watchdog_service_heartbeat_age_seconds",
+        kind: "gauge",
+        help: "Age of the heartbeat at the last check.",
+        samples: |s, _, out| {
+            if let Some(age) = s.heartbeat_age_ms {
+                out(String::new(), age as f64 / 1000.0);
+            }
+        },
+    },
+    Family {
+        name: "watchdog_service_consecutive_failures",
+        kind: "gauge",
+        help: "Unhealthy checks in a row.",
+        samples: |s, _, out| out(String::new(), f64::from(s.consecutive_failures)),
+    },
+    Family {
+        name: "watchdog_service_recoveries",
+        kind: "counter",
+        help: "Pipelines run since watchdogd started, by result.",
+        samples: |_, c, out| {
+            for (n, result) in c.recoveries.iter().zip(RESULTS) {
+                out(format!(",result=\"{result}\""), *n as f64);
+            }
+        },
+    },
+    Family {
+        name: "watchdog_service_last_recovery_duration_seconds",
+        kind: "gauge",
+        help: "How long the last pipeline took.",
+        samples: |_, c, out| {
+            if let Some(ms) = c.last_recovery_duration_ms {
+                out(String::new(), ms as f64 / 1000.0);
+            }
+        },
+    },
+];
+
+/// The daemon's own families: (name, kind, help, value).
+fn daemon_families(
+    snap: &Snapshot,
+    now_ms: i64,
+) -> [(&'static str, &'static str, &'static str, f64); 8] {
+    let d = &snap.daemon;
+    [
+        (
+            "watchdogd_uptime_seconds",
+            "gauge",
+            "Seconds since watchdogd started.",
+            (now_ms - d.started_ms) as f64 / 1000.0,
+        ),
+        (
+            "watchdogd_tick_duration_seconds",
+            "gauge",
+            "Time the last check took to read and judge.",
+            d.last_tick_ms / 1000.0,
+        ),
+        (
+            "watchdogd_tick_duration_max_seconds",
+            "gauge",
+            "The longest check since start.",
+            d.max_tick_ms / 1000.0,
+        ),
+        (
+            "watchdogd_checks",
+            "counter",
+            "Heartbeat checks made since start.",
+            d.checks_total as f64,
+        ),
+        (
+            "watchdogd_audit_rows_dropped",
+            "counter",
+            "Audit-log rows that could not be written.",
+            snap.dropped_rows as f64,
+        ),
+        (
+            "watchdogd_services",
+            "gauge",
+            "Services in the config.",
+            snap.services.len() as f64,
+        ),
+        (
+            "watchdogd_pipelines_running",
+            "gauge",
+            "Pipelines running now.",
+            d.pipelines_running as f64,
+        ),
+        (
+            "watchdogd_pipelines_waiting",
+            "gauge",
+            "Pipelines waiting for a slot (max_parallel_recoveries).",
+            d.pipelines_waiting as f64,
+        ),
+    ]
 }
 
 /// The snapshot as metrics text.
 pub fn render(snap: &Snapshot, format: Format) -> String {
-    let mut o = Out {
-        text: String::with_capacity(256 + snap.services.len() * 1024),
-        format,
+    let mut text = String::with_capacity(256 + snap.services.len() * 1024);
+    let declare = |text: &mut String, name: &str, kind: &str, help: &str| {
+        let declared = if kind == "counter" && format == Format::Prometheus {
+            format!("{name}_total")
+        } else {
+            name.to_owned()
+        };
+        let _ = writeln!(text, "# HELP {declared} {help}");
+        let _ = writeln!(text, "# TYPE {declared} {kind}");
     };
-    let now_ms = protocol::time::now_millis();
     let keys: Vec<String> = snap
         .services
         .iter()
         .map(|s| format!("key=\"{}\"", label(&s.key)))
         .collect();
-
-    o.family(
-        "watchdog_service_healthy",
-        "gauge",
-        "1 when the last check was healthy, else 0.",
-    );
-    for (s, k) in snap.services.iter().zip(&keys) {
-        o.sample(
-            "watchdog_service_healthy",
-            k,
-            f64::from(u8::from(s.health == Some(Health::Healthy))),
-        );
-    }
-    o.family(
-        "watchdog_service_health",
-        "gauge",
-        "1 for the service's current health state.",
-    );
-    for (s, k) in snap.services.iter().zip(&keys) {
-        for h in HEALTHS {
-            let on = s.health == Some(h);
-            o.sample(
-                "watchdog_service_health",
-                &format!("{k},health=\"{}\"", h.as_str()),
-                f64::from(u8::from(on)),
-            );
+    let none = ServiceCounters::default();
+    let counters = snap.counters.iter().chain(std::iter::repeat(&none));
+    for family in FAMILIES {
+        declare(&mut text, family.name, family.kind, family.help);
+        let sample = if family.kind == "counter" {
+            format!("{}_total", family.name)
+        } else {
+            family.name.to_owned()
+        };
+        for ((s, c), k) in snap.services.iter().zip(counters.clone()).zip(&keys) {
+            (family.samples)(s, c, &mut |extra, value| {
+                let _ = writeln!(text, "{sample}{{{k}{extra}}} {value}");
+            });
         }
     }
-    o.family(
-        "watchdog_service_state",
-        "gauge",
-        "1 for the service's current lifecycle state.",
-    );
-    for (s, k) in snap.services.iter().zip(&keys) {
-        for st in STATES {
-            let on = s.state == st;
-            o.sample(
-                "watchdog_service_state",
-                &format!("{k},state=\"{}\"", st.as_str()),
-                f64::from(u8::from(on)),
-            );
-        }
+    for (name, kind, help, value) in daemon_families(snap, protocol::time::now_millis()) {
+        declare(&mut text, name, kind, help);
+        let sample = if kind == "counter" {
+            format!("{name}_total")
+        } else {
+            name.to_owned()
+        };
+        let _ = writeln!(text, "{sample} {value}");
     }
-    o.family(
-        "watchdog_service_heartbeat_age_seconds",
-        "gauge",
-        "Age of the heartbeat at the last check.",
-    );
-    for (s, k) in snap.services.iter().zip(&keys) {
-        if let Some(age) = s.heartbeat_age_ms {
-            o.sample(
-                "watchdog_service_heartbeat_age_seconds",
-                k,
-                age as f64 / 1000.0,
-            );
-        }
-    }
-    o.family(
-        "watchdog_service_consecutive_failures",
-        "gauge",
-        "Unhealthy checks in a row.",
-    );
-    for (s, k) in snap.services.iter().zip(&keys) {
-        o.sample(
-            "watchdog_service_consecutive_failures",
-            k,
-            f64::from(s.consecutive_failures),
-        );
-    }
-    o.family(
-        "watchdog_service_recoveries",
-        "counter",
-        "Pipelines run since watchdogd started, by result.",
-    );
-    for (c, k) in snap.counters.iter().zip(&keys) {
-        for (n, result) in c.recoveries.iter().zip(RESULTS) {
-            o.sample(
-                "watchdog_service_recoveries_total",
-                &format!("{k},result=\"{result}\""),
-                *n as f64,
-            );
-        }
-    }
-    o.family(
-        "watchdog_service_last_recovery_duration_seconds",
-        "gauge",
-        "How long the last pipeline took.",
-    );
-    for (c, k) in snap.counters.iter().zip(&keys) {
-        if let Some(ms) = c.last_recovery_duration_ms {
-            o.sample(
-                "watchdog_service_last_recovery_duration_seconds",
-                k,
-                ms as f64 / 1000.0,
-            );
-        }
-    }
-    o.family(
-        "watchdogd_uptime_seconds",
-        "gauge",
-        "Seconds since watchdogd started.",
-    );
-    o.sample(
-        "watchdogd_uptime_seconds",
-        "",
-        (now_ms - snap.daemon.started_ms) as f64 / 1000.0,
-    );
-    o.family(
-        "watchdogd_tick_duration_seconds",
-        "gauge",
-        "Time the last check batch took to read and classify.",
-    );
-    o.sample(
-        "watchdogd_tick_duration_seconds",
-        "",
-        snap.daemon.last_tick_ms / 1000.0,
-    );
-    o.family(
-        "watchdogd_tick_duration_max_seconds",
-        "gauge",
-        "The longest check batch since start.",
-    );
-    o.sample(
-        "watchdogd_tick_duration_max_seconds",
-        "",
-        snap.daemon.max_tick_ms / 1000.0,
-    );
-    o.family(
-        "watchdogd_checks",
-        "counter",
-        "Heartbeat checks made since start.",
-    );
-    o.sample(
-        "watchdogd_checks_total",
-        "",
-        snap.daemon.checks_total as f64,
-    );
-    o.family(
-        "watchdogd_audit_rows_dropped",
-        "counter",
-        "Audit-log rows that could not be written.",
-    );
-    o.sample(
-        "watchdogd_audit_rows_dropped_total",
-        "",
-        snap.dropped_rows as f64,
-    );
-    o.family("watchdogd_services", "gauge", "Services in the config.");
-    o.sample("watchdogd_services", "", snap.services.len() as f64);
     if format == Format::OpenMetrics {
-        o.text.push_str("# EOF\n");
+        text.push_str("# EOF\n");
     }
-    o.text
+    text
+}
+
+/// Rewrites `metrics_textfile` (when the config in force names one) as snapshots change, at
+/// most once a second.
+pub fn spawn_textfile_writer(handle: &SupervisorHandle, stop: CancellationToken) {
+    let mut snapshots = handle.watch();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                changed = snapshots.changed() => if changed.is_err() { return },
+            }
+            let snap: Arc<Snapshot> = snapshots.borrow_and_update().clone();
+            if let Some(path) = snap.config.metrics_textfile.clone() {
+                let written = tokio::task::spawn_blocking(move || {
+                    let text = render(&snap, Format::Prometheus);
+                    crate::guard::file::replace(&path, text.as_bytes(), 0o644)
+                        .map_err(|e| (path, e))
+                })
+                .await;
+                if let Ok(Err((path, e))) = written {
+                    tracing::warn!(target: "metrics", "cannot write {}: {e}", path.display());
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
 }
 
 #[cfg(test)]

@@ -9,13 +9,12 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use protocol::Health;
 use tokio_util::sync::CancellationToken;
 
-use crate::supervisor::{Snapshot, SupervisorHandle};
+use crate::supervisor::{Snapshot, SupervisorHandle, Turns};
 
 /// A connection to systemd's notify socket, if there is one.
 pub struct Notifier {
@@ -107,7 +106,7 @@ pub fn summary(snap: &Snapshot) -> String {
 pub fn spawn(
     notifier: Arc<Notifier>,
     handle: &SupervisorHandle,
-    turn: Arc<AtomicI64>,
+    turns: Arc<Turns>,
     stop: CancellationToken,
 ) {
     if !notifier.is_active() {
@@ -145,11 +144,12 @@ pub fn spawn(
                     () = stop.cancelled() => return,
                     _ = tick.tick() => {}
                 }
-                let idle_ms = protocol::time::now_millis() - turn.load(Ordering::Relaxed);
-                if (idle_ms as u128) < period.as_millis() {
+                // Monotonic: a wall-clock step neither withholds a ping nor fakes one.
+                let idle = turns.idle();
+                if idle < period {
                     notifier.send("WATCHDOG=1");
                 } else {
-                    tracing::error!(target: "notify", "supervisor loop idle for {idle_ms} ms: withholding the systemd watchdog ping");
+                    tracing::error!(target: "notify", "supervisor loop idle for {} ms: withholding the systemd watchdog ping", idle.as_millis());
                 }
             }
         });

@@ -119,16 +119,14 @@ fn off_stops_a_service_and_it_stays_stopped_until_on() {
     let out = sb.ctl(&["off", "api"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     wait_until("the service process to be gone", T, || !alive(pid as i32));
-    wait_until("state stopped", T, || {
-        sb.status_of("api")["state"] == "stopped"
-    });
+    wait_until("state stopped", T, || sb.status_of("api")["state"] == "off");
     let starts = sb.starts("api").len();
 
     // A negative: nothing may bring it back while it is off.
     std::thread::sleep(QUIET);
     assert_eq!(sb.starts("api").len(), starts, "restarted while off");
     let row = sb.status_of("api");
-    assert_eq!(row["state"], "stopped", "{row}");
+    assert_eq!(row["state"], "off", "{row}");
     assert_ne!(row["health"], "healthy", "{row}");
 
     let out = sb.ctl(&["on", "api"]);
@@ -158,7 +156,7 @@ fn off_survives_a_daemon_restart() {
     // A negative: the new daemon must remember the intent and not start the service.
     std::thread::sleep(QUIET);
     let row = sb.status_of("api");
-    assert_eq!(row["state"], "stopped", "{row}");
+    assert_eq!(row["state"], "off", "{row}");
     assert_eq!(sb.starts("api").len(), starts, "started by the new daemon");
 }
 
@@ -181,7 +179,7 @@ fn off_survives_a_daemon_crash() {
     });
     // A negative, as in `off_survives_a_daemon_restart`.
     std::thread::sleep(QUIET);
-    assert_eq!(sb.status_of("api")["state"], "stopped");
+    assert_eq!(sb.status_of("api")["state"], "off");
     assert_eq!(sb.starts("api").len(), starts, "started by the new daemon");
 }
 
@@ -220,7 +218,7 @@ fn restart_brings_back_a_service_that_was_off() {
     let (sb, _d) = one_service(None);
     let first = sb.wait_settled("api", None, T);
     assert_eq!(code(&sb.ctl(&["off", "api"])), Some(0));
-    assert_eq!(sb.status_of("api")["state"], "stopped");
+    assert_eq!(sb.status_of("api")["state"], "off");
     let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20"]);
     assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
     let row = sb.status_of("api");
@@ -339,7 +337,7 @@ fn start_all_starts_enabled_services_and_stop_all_stops_them() {
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     for (key, pid) in [("a", a), ("b", b)] {
         wait_until(&format!("{key} to be gone"), T, || !alive(pid as i32));
-        assert_eq!(sb.status_of(key)["state"], "stopped");
+        assert_eq!(sb.status_of(key)["state"], "off");
         assert_eq!(sb.starts(key).len(), 1);
     }
     assert_eq!(sb.status_of("c")["state"], "disabled");
@@ -378,9 +376,12 @@ fn check_prints_every_service() {
     cfg["consecutive_failures_threshold"] = json!(NEVER);
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    let rows = json_of(&sb.ctl(&["check", "--json"]), 0);
-    let rows = rows.as_array().expect("an array");
+    // Unhealthy and not recovered (the threshold is out of reach): `check` exits 1, as the
+    // seed's cron run did, and says which.
+    let report = json_of(&sb.ctl(&["check", "--json"]), 1);
+    let rows = report["services"].as_array().expect("an array");
     assert_eq!(rows.len(), 2);
+    assert_eq!(report["recoveries"], json!([]));
     for (row, key) in rows.iter().zip(["a", "b"]) {
         assert_eq!(row["key"], key, "{row}");
         // `check` checks now: nothing runs and nothing has beaten yet.
@@ -388,7 +389,12 @@ fn check_prints_every_service() {
         assert!(row["last_check"].is_string(), "{row}");
     }
     let table = sb.ctl(&["check"]);
-    assert_eq!(code(&table), Some(0), "{}", stderr(&table));
+    assert_eq!(code(&table), Some(1), "{}", stderr(&table));
+    assert!(
+        stderr(&table).contains("still unhealthy: a, b"),
+        "{}",
+        stderr(&table)
+    );
     let text = stdout(&table);
     assert!(text.starts_with("KEY"), "{text}");
     assert!(text.contains("no_heartbeat"), "{text}");

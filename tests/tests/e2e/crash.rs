@@ -71,7 +71,7 @@ fn kill_9_and_a_start_keep_pids_intent_and_counters() {
     assert_eq!(api["health"], "healthy", "{api}");
     assert_eq!(api["pid"], pid, "{api}");
     assert!(alive(pid as i32));
-    assert_eq!(sb.status_of("parked")["state"], "stopped", "intent lost");
+    assert_eq!(sb.status_of("parked")["state"], "off", "intent lost");
     assert_eq!(sb.status_of("looping")["state"], "gave_up", "gave_up lost");
     assert_eq!(
         (starts("api"), starts("looping"), starts("parked")),

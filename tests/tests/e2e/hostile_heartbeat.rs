@@ -51,7 +51,9 @@ fn every_hostile_heartbeat_reads_as_a_defined_state() {
         ("pid_minus_one", "stale_pid", "-1"),
         ("pid_zero", "stale_pid", "0"),
         ("pid_2_40", "stale_pid", "1099511627776"),
-        ("pid_text", "no_heartbeat", ""),
+        ("pid_text", "no_heartbeat", "not an integer"),
+        // The seed read `pid` with Python's int(): an integer string is a PID.
+        ("pid_string", "healthy", "beating"),
         ("year_9999", "healthy", "clock skew"),
         // Not `timed_out`: the live PID it names started after 1969, so the heartbeat cannot be
         // that process's word; the PID check comes first and says why.
@@ -78,7 +80,11 @@ fn every_hostile_heartbeat_reads_as_a_defined_state() {
     write(&hb("pid_minus_one"), beat(json!(-1), &now()));
     write(&hb("pid_zero"), beat(json!(0), &now()));
     write(&hb("pid_2_40"), beat(json!(1u64 << 40), &now()));
-    write(&hb("pid_text"), beat(json!("123"), &now()));
+    write(&hb("pid_text"), beat(json!("one two three"), &now()));
+    write(
+        &hb("pid_string"),
+        beat(json!(std::process::id().to_string()), &now()),
+    );
     write(
         &hb("year_9999"),
         beat(me(), "9999-12-31T23:59:59.000000+00:00"),
@@ -111,11 +117,11 @@ fn every_hostile_heartbeat_reads_as_a_defined_state() {
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
     // Checks go on (the big file, the FIFO and /dev/zero are read again each round) and the
-    // daemon still answers a full check of every key.
+    // daemon still answers a full check of every key (exit 1: they are unhealthy).
     let out = sb.ctl(&["check"]);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

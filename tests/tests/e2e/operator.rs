@@ -74,7 +74,7 @@ fn off_for_a_window_turns_the_service_back_on_by_itself() {
         String::from_utf8_lossy(&out.stderr)
     );
     let row = sb.status_of("api");
-    assert_eq!(row["state"], "stopped");
+    assert_eq!(row["state"], "off");
     assert!(row["off_until"].is_string(), "{row}");
     assert!(
         stdout(&sb.ctl(&["status"])).contains("until"),

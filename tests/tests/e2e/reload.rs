@@ -102,7 +102,7 @@ fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
     assert_eq!(now, ["failing", "new", "parked", "renamed"]);
     assert!(alive(old_pid as i32), "the removed service was stopped");
     assert_eq!(sb.status_of("renamed")["display_name"], "A new name");
-    assert_eq!(sb.status_of("parked")["state"], "stopped", "intent lost");
+    assert_eq!(sb.status_of("parked")["state"], "off", "intent lost");
     let after = sb.status_of("failing")["consecutive_failures"]
         .as_u64()
         .unwrap();

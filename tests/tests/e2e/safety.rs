@@ -408,7 +408,7 @@ fn off_during_a_recovery_cancels_the_rest_and_leaves_it_stopped() {
         "{report}"
     );
     let row = sb.status_of("api");
-    assert_eq!(row["state"], "stopped");
+    assert_eq!(row["state"], "off");
     assert!(!alive(pid as i32));
     assert_eq!(sb.starts("api").len(), 1, "start never ran after off");
 }

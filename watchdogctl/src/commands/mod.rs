@@ -188,6 +188,7 @@ fn reply_kind(response: &Response) -> &'static str {
         Response::Detail(_) => "detail",
         Response::Metrics(_) => "metrics",
         Response::Version(_) => "version",
+        Response::Check(_) => "check",
     }
 }
 

@@ -99,10 +99,26 @@ impl Context {
         }
     }
 
+    /// `check`, as the seed's cron run: every service checked now, those past their threshold
+    /// recovered; exit 0 when every enabled service is healthy or was recovered, 1 when a
+    /// recovery failed or a service is still unhealthy.
     pub(super) fn check(&mut self) -> Result<Exit, Failure> {
-        let reply = self.status_reply(Request::Check)?;
-        self.print_services(&reply.services, reply.audit_rows_dropped)?;
-        Ok(Exit::Success)
+        let report = match self.call(&Request::Check, None)? {
+            Response::Check(report) => report,
+            other => return Err(self.refused(other)),
+        };
+        if self.json {
+            self.emit(&json::line(&json::check(&report)))?;
+        } else {
+            self.print_services(&report.status.services, report.status.audit_rows_dropped)?;
+            for r in &report.recoveries {
+                self.emit(&output::action(r))?;
+            }
+        }
+        match check_verdict(&report) {
+            None => Ok(Exit::Success),
+            Some(message) => Err(Failure::new(Exit::Failed, message)),
+        }
     }
 
     fn print_services(&mut self, services: &[ServiceStatus], dropped: u64) -> Result<(), Failure> {
@@ -249,6 +265,47 @@ impl Context {
         self.emit(&text)?;
         wait_result(key, timeout_secs, &reply)
     }
+}
+
+/// Why `check` exits 1, if it does: a recovery it ran failed, or an enabled service that is
+/// wanted is unhealthy and was not recovered (see [`Context::check`]).
+fn check_verdict(report: &protocol::CheckReport) -> Option<String> {
+    let failed: Vec<&str> = report
+        .recoveries
+        .iter()
+        .filter(|r| r.result == PipelineResult::Failed)
+        .map(|r| r.key.as_str())
+        .collect();
+    let recovered = |key: &str| {
+        report
+            .recoveries
+            .iter()
+            .any(|r| r.key == key && r.result.is_success())
+    };
+    let unhealthy: Vec<&str> = report
+        .status
+        .services
+        .iter()
+        .filter(|s| {
+            s.enabled
+                && s.monitoring_override != Some(false)
+                && !matches!(
+                    s.state,
+                    protocol::ServiceState::Stopped | protocol::ServiceState::Disabled
+                )
+                && s.health != Some(Health::Healthy)
+                && !recovered(&s.key)
+        })
+        .map(|s| s.key.as_str())
+        .collect();
+    let mut why = Vec::new();
+    if !failed.is_empty() {
+        why.push(format!("recovery failed: {}", failed.join(", ")));
+    }
+    if !unhealthy.is_empty() {
+        why.push(format!("still unhealthy: {}", unhealthy.join(", ")));
+    }
+    (!why.is_empty()).then(|| format!("check: {}", why.join("; ")))
 }
 
 /// Exit 0 only for a healthy service (`status KEY`); not yet checked counts as unhealthy.

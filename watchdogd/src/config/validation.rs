@@ -120,6 +120,9 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
     let healthy_sample = top
         .read(found, "healthy_sample_seconds", non_negative_seconds)
         .or(super::DEFAULT_HEALTHY_SAMPLE);
+    let max_parallel_recoveries = top
+        .read(found, "max_parallel_recoveries", positive_integer)
+        .or(super::DEFAULT_MAX_PARALLEL_RECOVERIES) as usize;
     let metrics_textfile = top
         .read(found, "metrics_textfile", non_empty_string)
         .found()
@@ -188,6 +191,7 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         metrics_textfile,
         socket_from_command_line: false,
         healthy_sample,
+        max_parallel_recoveries,
         processes: processes
             .into_iter()
             .map(|(k, p)| (k, std::sync::Arc::new(p)))

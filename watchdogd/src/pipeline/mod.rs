@@ -14,7 +14,6 @@ mod start;
 
 pub use script::run_hook;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +21,6 @@ use protocol::{PipelineResult, StepOutcome, StepReport, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ProcessConfig};
-use crate::heartbeat::{self, Reading};
 
 /// Everything a pipeline run needs, owned, so the task shares nothing with the supervisor.
 #[derive(Debug, Clone)]
@@ -45,6 +43,8 @@ pub struct Plan {
     pub failures: u32,
     /// Where to announce each finished action (live `events` followers), if anyone listens.
     pub progress: Option<tokio::sync::broadcast::Sender<protocol::EventRecord>>,
+    /// The reader threads, for the fresh read of the heartbeat.
+    pub readers: crate::reader::Readers,
 }
 
 impl Plan {
@@ -125,12 +125,9 @@ impl Step {
     }
 }
 
-/// Reads the service's heartbeat off the async runtime.
-pub(crate) async fn read_heartbeat(path: PathBuf) -> Reading {
-    tokio::task::spawn_blocking(move || heartbeat::read(&path, &mut Vec::new()))
-        .await
-        .unwrap_or_else(|e| Reading::Corrupt(format!("heartbeat reader failed: {e}")))
-}
+/// How long a pipeline waits for its fresh read of the heartbeat: a hung file system then
+/// leaves it without the heartbeat's PID (the session watchdogd started is still stopped).
+const READ_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs the plan to completion (or cancellation).
 pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
@@ -153,7 +150,10 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
     };
     // The one judge, on a fresh read: `on`'s "already running?" and the kill step's target
     // are decided exactly as the periodic check decides health.
-    let reading = read_heartbeat(process.heartbeat_path.clone()).await;
+    let reading = plan
+        .readers
+        .read_within(process.heartbeat_path.clone(), READ_WITHIN)
+        .await;
     let rules = crate::health::Rules {
         timeout: process.timeout,
         owner: plan.heartbeat_owner,
@@ -161,7 +161,7 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
     let verdict = crate::health::judge(
         &reading,
         &rules,
-        protocol::time::now_micros(),
+        &crate::clock::Now::read(),
         crate::process::liveness,
     );
     out.old_pid = verdict.pid;

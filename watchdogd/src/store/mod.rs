@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
-use protocol::{Health, PipelineResult, RecoverySummary, StepReport, Trigger};
+use protocol::{EventKind, Health, PipelineResult, RecoverySummary, StepReport, Trigger};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
@@ -86,12 +86,25 @@ pub enum Record {
         started_ms: i64,
         finished_ms: i64,
     },
+    /// Anything else worth an audit row; also sent to live followers.
     Event {
         key: String,
-        kind: &'static str,
+        kind: EventKind,
         message: String,
         at_ms: i64,
     },
+}
+
+impl Record {
+    /// An audit event about `key` (empty: the daemon itself).
+    pub fn event(key: &str, kind: EventKind, message: String, at_ms: i64) -> Record {
+        Record::Event {
+            key: key.to_owned(),
+            kind,
+            message,
+            at_ms,
+        }
+    }
 }
 
 /// A service past its restart budget (flap protection).
@@ -120,6 +133,10 @@ pub struct SavedState {
     pub started: Option<(u32, i64)>,
     /// The end of a maintenance window (`off --for`), in ms.
     pub off_until_ms: Option<i64>,
+    /// A runtime override of `enabled` (`watchdogctl enable|disable`).
+    pub monitoring_override: Option<bool>,
+    /// Recovery actions turned off at runtime (`watchdogctl actions`).
+    pub actions_off: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +145,14 @@ pub enum StoreError {
     Thread(std::io::Error),
 }
 
+/// Someone waiting for a batch's commit; `durable`: committed with `synchronous=FULL`.
+struct Ack {
+    tx: oneshot::Sender<Result<(), String>>,
+    durable: bool,
+}
+
 enum Msg {
-    Batch(Vec<Record>, Option<oneshot::Sender<()>>),
+    Batch(Vec<Record>, Option<Ack>),
 }
 
 /// A pipeline that was running when the previous daemon died.
@@ -216,25 +239,33 @@ impl Store {
         }
     }
 
-    /// Queues a batch whose commit someone waits for; the receiver fires after the commit (or
-    /// the failure, which is logged and counted).
-    pub fn write_acked(&self, batch: Vec<Record>) -> oneshot::Receiver<()> {
-        let (ack, done) = oneshot::channel();
-        self.send(batch, Some(ack));
+    /// Queues a batch whose commit someone waits for; the receiver gets `Ok` after the commit
+    /// (synced to disk when `durable`), or why the rows could not be written (the queue was
+    /// full, the database failed: logged and counted too).
+    pub fn write_acked(
+        &self,
+        batch: Vec<Record>,
+        durable: bool,
+    ) -> oneshot::Receiver<Result<(), String>> {
+        let (tx, done) = oneshot::channel();
+        self.send(batch, Some(Ack { tx, durable }));
         done
     }
 
-    fn send(&self, batch: Vec<Record>, ack: Option<oneshot::Sender<()>>) {
+    fn send(&self, batch: Vec<Record>, ack: Option<Ack>) {
         let n = batch.len() as u64;
-        match self.tx.try_send(Msg::Batch(batch, ack)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(n, Ordering::Relaxed);
+        let refused = match self.tx.try_send(Msg::Batch(batch, ack)) {
+            Ok(()) => return,
+            Err(TrySendError::Full(msg)) => {
                 tracing::warn!(target: "store", "audit queue full (database slow or locked): dropped {n} rows");
+                (msg, "the audit queue is full (database slow or locked)")
             }
-            Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(n, Ordering::Relaxed);
-            }
+            Err(TrySendError::Disconnected(msg)) => (msg, "the store is closed"),
+        };
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        let (Msg::Batch(_, ack), why) = refused;
+        if let Some(ack) = ack {
+            let _ = ack.tx.send(Err(why.to_owned()));
         }
     }
 
@@ -279,6 +310,8 @@ mod tests {
             }),
             started: Some((42, 43)),
             off_until_ms: Some(44),
+            monitoring_override: Some(false),
+            actions_off: vec!["clear_db".into()],
         };
         let check = Record::Check {
             key: "api".into(),
@@ -291,8 +324,9 @@ mod tests {
         };
         store.write(vec![check.clone(), check]);
         store
-            .write_acked(vec![Record::State(state.clone())])
+            .write_acked(vec![Record::State(state.clone())], true)
             .await
+            .unwrap()
             .unwrap();
         drop(store);
         thread.join().unwrap();
@@ -313,13 +347,14 @@ mod tests {
         let now = protocol::time::now_millis();
         let event = |at_ms| Record::Event {
             key: "k".into(),
-            kind: "t",
+            kind: EventKind::Reloaded,
             message: "m".into(),
             at_ms,
         };
         store
-            .write_acked(vec![event(now - 2 * 86_400_000), event(now)])
+            .write_acked(vec![event(now - 2 * 86_400_000), event(now)], false)
             .await
+            .unwrap()
             .unwrap();
         drop(store);
         thread.join().unwrap();
@@ -345,7 +380,11 @@ mod tests {
             trigger: Trigger::Automatic,
             started_ms: 5,
         };
-        store.write_acked(vec![started]).await.unwrap();
+        store
+            .write_acked(vec![started], false)
+            .await
+            .unwrap()
+            .unwrap();
         drop(store);
         thread.join().unwrap();
         let opened = Store::open(&path, day()).unwrap();
@@ -376,13 +415,17 @@ mod tests {
         std::fs::write(&path, vec![0x55u8; 8192]).unwrap();
         let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
         store
-            .write_acked(vec![Record::Event {
-                key: "k".into(),
-                kind: "t",
-                message: "m".into(),
-                at_ms: 1,
-            }])
+            .write_acked(
+                vec![Record::Event {
+                    key: "k".into(),
+                    kind: EventKind::Reloaded,
+                    message: "m".into(),
+                    at_ms: 1,
+                }],
+                false,
+            )
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(store.dropped(), 0);
         drop(store);
@@ -402,15 +445,23 @@ mod tests {
         let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
         let event = || Record::Event {
             key: "k".into(),
-            kind: "t",
+            kind: EventKind::Reloaded,
             message: "m".into(),
             at_ms: 1,
         };
-        store.write_acked(vec![event()]).await.unwrap();
+        store
+            .write_acked(vec![event()], false)
+            .await
+            .unwrap()
+            .unwrap();
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
-        store.write_acked(vec![event()]).await.unwrap();
+        store
+            .write_acked(vec![event()], false)
+            .await
+            .unwrap()
+            .unwrap();
         drop(store);
         thread.join().unwrap();
         let conn = Connection::open(&path).unwrap();
@@ -431,14 +482,18 @@ mod tests {
         std::fs::create_dir(&path).unwrap();
         let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
         store
-            .write_acked(vec![Record::Event {
-                key: "k".into(),
-                kind: "t",
-                message: "m".into(),
-                at_ms: 1,
-            }])
+            .write_acked(
+                vec![Record::Event {
+                    key: "k".into(),
+                    kind: EventKind::Reloaded,
+                    message: "m".into(),
+                    at_ms: 1,
+                }],
+                false,
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .unwrap_err();
         assert_eq!(store.dropped(), 1);
         drop(store);
         thread.join().unwrap();

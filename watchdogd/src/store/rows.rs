@@ -6,12 +6,25 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::Record;
 
-pub(super) fn write_batch(conn: &mut Connection, batch: &[Record]) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for record in batch {
-        write_record(&tx, record)?;
+pub(super) fn write_batch(
+    conn: &mut Connection,
+    batch: &[Record],
+    durable: bool,
+) -> rusqlite::Result<()> {
+    if durable {
+        conn.pragma_update(None, "synchronous", "FULL")?;
     }
-    tx.commit()
+    let written = (|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for record in batch {
+            write_record(&tx, record)?;
+        }
+        tx.commit()
+    })();
+    if durable {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    written
 }
 
 fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
@@ -48,8 +61,9 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                     last_check_ms, intent, last_recovery, last_recovery_trigger, last_recovery_result,
                     last_recovery_started_ms, last_recovery_finished_ms, restart_times,
                     gave_up_since_ms, backoff_attempts, next_attempt_ms, updated_at, started_pid,
-                    started_at_us, off_until_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                    started_at_us, off_until_ms, monitoring_override, actions_off)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                    ?20, ?21)
                  ON CONFLICT(process_key) DO UPDATE SET
                     consecutive_failures = excluded.consecutive_failures,
                     last_health = excluded.last_health, last_check = excluded.last_check,
@@ -66,7 +80,9 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                     updated_at = excluded.updated_at,
                     started_pid = excluded.started_pid,
                     started_at_us = excluded.started_at_us,
-                    off_until_ms = excluded.off_until_ms",
+                    off_until_ms = excluded.off_until_ms,
+                    monitoring_override = excluded.monitoring_override,
+                    actions_off = excluded.actions_off",
             )?
             .execute(params![
                 s.key,
@@ -88,6 +104,8 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
                 s.started.map(|(pid, _)| pid),
                 s.started.map(|(_, at)| at),
                 s.off_until_ms,
+                s.monitoring_override.map(i64::from),
+                serde_json::to_string(&s.actions_off).unwrap_or_else(|_| "[]".into()),
             ])?;
         }
         Record::PipelineStarted {
@@ -180,7 +198,13 @@ fn write_record(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Re
             tx.prepare_cached(
                 "INSERT INTO audit_events (process_key, kind, message, at, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![key, kind, message, format_millis(*at_ms), at_ms])?;
+            .execute(params![
+                key,
+                kind.as_str(),
+                message,
+                format_millis(*at_ms),
+                at_ms
+            ])?;
         }
     }
     Ok(())

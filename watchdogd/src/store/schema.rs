@@ -35,6 +35,8 @@ pub(super) fn init(conn: &Connection) -> rusqlite::Result<()> {
             gave_up_since_ms INTEGER,
             backoff_attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_ms INTEGER,
+            monitoring_override INTEGER,
+            actions_off TEXT NOT NULL DEFAULT '[]',
             updated_at TEXT NOT NULL
         );
         CREATE TABLE IF NOT EXISTS check_history (
@@ -94,6 +96,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("process_state", "started_at_us", "INTEGER"),
     ("recovery_runs", "run_id", "TEXT"),
     ("process_state", "off_until_ms", "INTEGER"),
+    ("process_state", "monitoring_override", "INTEGER"),
+    ("process_state", "actions_off", "TEXT NOT NULL DEFAULT '[]'"),
 ];
 
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -111,38 +115,15 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 pub(super) fn parse_health(s: &str) -> Option<Health> {
-    [
-        Health::Stalled,
-        Health::NoHeartbeat,
-        Health::StalePid,
-        Health::TimedOut,
-        Health::ErrorStatus,
-        Health::Healthy,
-    ]
-    .into_iter()
-    .find(|h| h.as_str() == s)
+    Health::parse(s)
 }
 
 pub(super) fn parse_trigger(s: &str) -> Option<Trigger> {
-    [
-        Trigger::Automatic,
-        Trigger::Restart,
-        Trigger::On,
-        Trigger::Off,
-    ]
-    .into_iter()
-    .find(|t| t.as_str() == s)
+    Trigger::parse(s)
 }
 
 fn parse_result(s: &str) -> Option<PipelineResult> {
-    [
-        PipelineResult::Succeeded,
-        PipelineResult::Warned,
-        PipelineResult::Failed,
-        PipelineResult::Skipped,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == s)
+    PipelineResult::parse(s)
 }
 
 pub(super) fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedState>> {
@@ -150,7 +131,8 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedS
         "SELECT process_key, consecutive_failures, intent, last_health, last_check_ms,
                 last_recovery_trigger, last_recovery_result, last_recovery_started_ms,
                 last_recovery_finished_ms, restart_times, gave_up_since_ms, backoff_attempts,
-                next_attempt_ms, started_pid, started_at_us, off_until_ms
+                next_attempt_ms, started_pid, started_at_us, off_until_ms, monitoring_override,
+                actions_off
          FROM process_state",
     )?;
     let rows = st.query_map([], |r| {
@@ -202,6 +184,8 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedS
                 _ => None,
             },
             off_until_ms: r.get(15)?,
+            monitoring_override: r.get::<_, Option<i64>>(16)?.map(|v| v != 0),
+            actions_off: serde_json::from_str(&r.get::<_, String>(17)?).unwrap_or_default(),
         })
     })?;
     rows.map(|r| r.map(|s| (s.key.clone(), s))).collect()

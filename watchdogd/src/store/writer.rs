@@ -12,9 +12,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode};
-use tokio::sync::oneshot;
 
-use super::{Msg, PRUNE_EVERY, REOPEN_EVERY, Record, rows, schema};
+use super::{Ack, Msg, PRUNE_EVERY, REOPEN_EVERY, Record, rows, schema};
 
 /// Opens the database read-write and readies its schema. A file that is not a database is
 /// moved aside (`NAME.corrupt-TIMESTAMP`) and a new one created in its place.
@@ -101,7 +100,7 @@ impl Writer {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(Msg::Batch(mut batch, ack)) => {
                     // Take whatever else is queued: one transaction for all of it.
-                    let mut acks: Vec<oneshot::Sender<()>> = ack.into_iter().collect();
+                    let mut acks: Vec<Ack> = ack.into_iter().collect();
                     while batch.len() < 50_000 {
                         match rx.try_recv() {
                             Ok(Msg::Batch(more, ack)) => {
@@ -111,9 +110,10 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    self.write(&batch);
+                    let durable = acks.iter().any(|a| a.durable);
+                    let result = self.write(&batch, durable);
                     for ack in acks {
-                        let _ = ack.send(());
+                        let _ = ack.tx.send(result.clone());
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -123,12 +123,15 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, batch: &[Record]) {
+    /// Writes one batch in one transaction; `durable` syncs it to disk before returning
+    /// (`synchronous=FULL` for this commit; others stay `NORMAL`).
+    fn write(&mut self, batch: &[Record], durable: bool) -> Result<(), String> {
         self.check_file();
         let result = match self.conn.as_mut() {
-            Some(conn) => rows::write_batch(conn, batch).map_err(|e| e.to_string()),
+            Some(conn) => rows::write_batch(conn, batch, durable).map_err(|e| e.to_string()),
             None => Err("the database is not open".into()),
         };
+        let outcome = result.clone();
         match result {
             Ok(()) if self.failing => {
                 self.failing = false;
@@ -150,6 +153,7 @@ impl Writer {
                 self.failing = true;
             }
         }
+        outcome
     }
 
     /// Reopens the database when it is not open (after a delay) or when its file was deleted or

@@ -1,113 +1,184 @@
-//! The action side of the owner: requests, pipelines and their outcomes.
+//! The action side of the owner: commands, pipelines and their outcomes, as wiring.
 //!
-//! At most one pipeline runs per service. A request that arrives while one runs either joins it
-//! (a `restart` during an automatic recovery is answered by that recovery's outcome) or is
-//! queued behind it (`on` during an `off`); an `off` cancels a running recovery and is queued,
-//! so intent always wins. Replies are sent after the outcome is committed to the store.
+//! What a request does is decided by the service's rules ([`super::service`]); this file
+//! spawns what they admit, bounded by `max_parallel_recoveries` ([`Slots`]: the rest wait in
+//! order, operators' requests ahead of automatic recoveries), and hands outcomes back to the
+//! rules. Replies to requests that change intent wait for their rows to be durable.
 
-use protocol::{
-    ActionReport, PipelineResult, RecoverySummary, Request, Response, StatusReply, Trigger,
-};
+use std::collections::VecDeque;
+
+use protocol::{ActionReport, ErrorKind, Response, Trigger};
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::command::{Act, Command};
+use super::effects::Reply;
 use super::handle::unknown_key;
-use super::state::{Reply, RunningPipeline, StartRecord, Waiter};
-use super::{Command, Event, Supervisor, flap};
-use crate::pipeline::{self, Outcome, Plan};
-use crate::store::{Intent, Record};
+use super::service::flap::Decision;
+use super::service::{Admission, Started, Task};
+use super::{Event, Supervisor};
+use crate::clock::Now;
+use crate::pipeline::{self, Plan};
+use crate::store::Record;
+
+/// A pipeline admitted but waiting for a slot.
+struct Waiting {
+    key: String,
+    task: Task,
+    replies: Vec<Reply>,
+}
+
+/// The bound on pipelines running at once, and who waits for a slot.
+pub(super) struct Slots {
+    limit: usize,
+    running: usize,
+    /// Operators' requests, served first.
+    manual: VecDeque<Waiting>,
+    automatic: VecDeque<Waiting>,
+}
+
+impl Slots {
+    pub(super) fn new(limit: usize) -> Slots {
+        Slots {
+            limit: limit.max(1),
+            running: 0,
+            manual: VecDeque::new(),
+            automatic: VecDeque::new(),
+        }
+    }
+
+    pub(super) fn running(&self) -> usize {
+        self.running
+    }
+
+    pub(super) fn waiting(&self) -> usize {
+        self.manual.len() + self.automatic.len()
+    }
+
+    pub(super) fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.max(1);
+    }
+
+    fn entry(&mut self, key: &str) -> Option<&mut Waiting> {
+        self.manual
+            .iter_mut()
+            .chain(self.automatic.iter_mut())
+            .find(|w| w.key == key)
+    }
+
+    fn next(&mut self) -> Option<Waiting> {
+        if self.running >= self.limit {
+            return None;
+        }
+        self.manual
+            .pop_front()
+            .or_else(|| self.automatic.pop_front())
+    }
+
+    /// Everyone still waiting, for shutdown.
+    pub(super) fn drain(&mut self) -> impl Iterator<Item = (Reply, String)> + '_ {
+        self.manual
+            .drain(..)
+            .chain(self.automatic.drain(..))
+            .flat_map(|w| w.replies.into_iter().map(move |r| (r, w.key.clone())))
+    }
+}
 
 impl Supervisor {
-    pub(super) fn on_command(&mut self, Command { request, reply }: Command) {
-        match request {
-            Request::Status { .. } => {
-                self.publish();
-                let _ = reply.send(self.status_response());
-            }
-            Request::On { key } => {
-                self.keyed(&key, reply, |s, i, r| s.request_action(i, Trigger::On, r))
-            }
-            Request::Off { key } => {
-                self.keyed(&key, reply, |s, i, r| s.request_action(i, Trigger::Off, r))
-            }
-            Request::Restart { key } => self.keyed(&key, reply, |s, i, r| {
-                s.request_action(i, Trigger::Restart, r)
-            }),
-            Request::StartAll => self.bulk(Trigger::On, reply),
-            Request::StopAll => self.bulk(Trigger::Off, reply),
-            Request::Check => self.check_all_now(reply),
-            Request::Reload => self.start_reload(Some(reply)),
-            Request::OffFor { key, for_ms } => self.keyed(&key, reply, |s, i, r| {
-                s.request_action(i, Trigger::Off, r);
-                let until = protocol::time::now_millis().saturating_add(i64::try_from(for_ms).unwrap_or(i64::MAX));
-                let svc = &mut s.services[i];
-                svc.off_until_ms = Some(until);
-                tracing::info!(target: "supervisor", "{}: off until {}", svc.cfg.key, protocol::time::format_millis(until));
-                s.wake_at = s.wake_at.min(Instant::now() + std::time::Duration::from_millis(for_ms));
-                let key = s.services[i].cfg.key.clone();
-                s.pending.push(Record::Event {
-                    key,
-                    kind: "maintenance_started",
-                    message: format!("off until {}", protocol::time::format_millis(until)),
-                    at_ms: protocol::time::now_millis(),
-                });
-                s.pending.push(Record::State(s.services[i].saved()));
-            }),
-            // Answered by the connection itself, from the snapshot and the database.
-            Request::History(_) | Request::Events | Request::Detail { .. } | Request::Metrics | Request::Version => {
-                let _ = reply.send(Response::Error {
-                    kind: protocol::ErrorKind::BadRequest,
-                    message: "not a supervisor request".into(),
-                });
-            }
-            Request::Wait(w) => self.keyed(&w.key.clone(), reply, |s, i, r| {
-                let svc = &mut s.services[i];
-                let deadline = Instant::now() + std::time::Duration::from_millis(w.timeout_ms);
-                svc.waiters.push(Waiter {
-                    not_pid: w.not_pid,
-                    deadline,
-                    reply: r,
-                });
-                svc.next_check = svc.next_check.min(Instant::now());
-                s.wake_at = Instant::now();
-            }),
+    pub(super) fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Act { key, act, reply } => match self.index.get(&key) {
+                Some(&idx) => self.act(idx, act, reply),
+                None => {
+                    let _ = reply.send(unknown_key(&key));
+                }
+            },
+            Command::Bulk { act, reply } => self.bulk(act, reply),
+            Command::Wait {
+                key,
+                timeout,
+                not_pid,
+                reply,
+            } => match self.index.get(&key) {
+                Some(&idx) => {
+                    let now = tokio::time::Instant::now();
+                    self.services[idx].add_waiter(not_pid, now + timeout, reply);
+                    self.check_now(idx);
+                }
+                None => {
+                    let _ = reply.send(unknown_key(&key));
+                }
+            },
+            Command::Check { reply } => self.start_round(reply),
+            Command::Reload { reply } => self.start_reload(reply),
+            Command::Monitor {
+                key,
+                enabled,
+                reply,
+            } => self.set_monitoring(&key, enabled, reply),
+            Command::ToggleAction {
+                key,
+                action,
+                enabled,
+                reply,
+            } => self.toggle_action(&key, &action, enabled, reply),
         }
     }
 
-    fn keyed(&mut self, key: &str, reply: Reply, f: impl FnOnce(&mut Self, usize, Reply)) {
-        match self.index.get(key) {
-            Some(&idx) => f(self, idx, reply),
-            None => {
-                let _ = reply.send(unknown_key(key));
-            }
+    /// One act on service `idx`.
+    fn act(&mut self, idx: usize, act: Act, reply: Reply) {
+        if let Act::Run(action) = &act
+            && let Err(why) = self.check_action(idx, action)
+        {
+            let _ = reply.send(Response::Error {
+                kind: ErrorKind::BadRequest,
+                message: why,
+            });
+            return;
+        }
+        self.request_task(idx, act.task(), Some(reply));
+        if let Act::OffFor(length) = act {
+            let fx = self.services[idx].open_window(length, &Now::read());
+            self.apply(idx, fx);
+            self.schedule.wake_at = self
+                .schedule
+                .wake_at
+                .min(tokio::time::Instant::now() + length);
         }
     }
 
-    pub(super) fn status_response(&self) -> Response {
-        Response::Status(StatusReply {
-            daemon_version: protocol::VERSION.to_owned(),
-            daemon_pid: std::process::id(),
-            services: self
-                .snapshot
-                .borrow()
-                .services
-                .iter()
-                .map(|s| protocol::ServiceStatus::clone(s))
-                .collect(),
-            audit_rows_dropped: self.store.dropped(),
-        })
+    /// Whether `action` can be run by hand on service `idx`.
+    fn check_action(&self, idx: usize, action: &str) -> Result<(), String> {
+        let cfg = self.services[idx].cfg();
+        if action == "kill" || cfg.commands.contains_key(action) {
+            return Ok(());
+        }
+        let mut known: Vec<&str> = vec!["kill"];
+        known.extend(cfg.commands.keys().map(String::as_str));
+        Err(format!(
+            "{} has no action {action:?}; its actions are: {}",
+            cfg.key,
+            known.join(", ")
+        ))
     }
 
-    /// `start-all` / `stop-all`: the action for every enabled service, answered together.
-    fn bulk(&mut self, trigger: Trigger, reply: Reply) {
+    /// The same act on every monitored service, answered together.
+    fn bulk(&mut self, act: Act, reply: Reply) {
         let mut answers = Vec::new();
         for idx in 0..self.services.len() {
-            if self.services[idx].cfg.enabled {
-                let (tx, rx) = oneshot::channel();
-                self.request_action(idx, trigger, tx);
-                answers.push((self.services[idx].cfg.key.clone(), rx));
+            if !self.services[idx].is_monitored() {
+                continue;
             }
+            let key = self.services[idx].key().to_owned();
+            let (tx, rx) = oneshot::channel();
+            match &act {
+                Act::Run(action) if self.check_action(idx, action).is_err() => {
+                    // Services without that action are left out of a `run --all`.
+                    continue;
+                }
+                _ => self.act(idx, act.clone(), tx),
+            }
+            answers.push((key, rx));
         }
         tokio::spawn(async move {
             let mut reports = Vec::with_capacity(answers.len());
@@ -122,133 +193,129 @@ impl Supervisor {
         });
     }
 
-    /// Sets the intent an action implies and runs it, joins the running pipeline, or queues it.
-    pub(super) fn request_action(&mut self, idx: usize, trigger: Trigger, reply: Reply) {
-        let svc = &mut self.services[idx];
-        // An explicit action ends a maintenance window (`off --for` sets a new one after this).
-        svc.off_until_ms = None;
-        if trigger != Trigger::Off && (svc.gave_up.is_some() || !svc.restarts.is_empty()) {
-            // An operator's `restart`/`on` is a fresh start: the budget refills.
-            if svc.gave_up.take().is_some() {
-                tracing::info!(target: "supervisor", "{}: give-up cleared by {}", svc.cfg.key, trigger.as_str());
+    /// Sets what `task` implies and starts, joins, queues or skips it, as admitted.
+    pub(super) fn request_task(&mut self, idx: usize, task: Task, reply: Option<Reply>) {
+        let now = Now::read();
+        let fx = self.services[idx].prepare(&task, &now);
+        self.apply(idx, fx);
+        let (reply, _dropped) = match reply {
+            Some(r) => (r, None),
+            // Nobody waits for this answer (a maintenance window's end).
+            None => {
+                let (tx, rx) = oneshot::channel();
+                (tx, Some(rx))
             }
-            svc.restarts.clear();
-            self.pending.push(Record::State(svc.saved()));
-            self.dirty = true;
-        }
-        let intent = if trigger == Trigger::Off {
-            Intent::Off
-        } else {
-            Intent::On
         };
-        if svc.intent != intent {
-            svc.intent = intent;
-            tracing::info!(target: "supervisor", "{}: intent {}", svc.cfg.key, intent.as_str());
-            self.pending.push(Record::State(svc.saved()));
-            self.dirty = true;
-        }
-        if trigger == Trigger::On && svc.pipeline.is_none() && svc.is_starting() {
-            // Still inside its start grace with its process group alive: `on` again must not
-            // kill a service that is merely slow to write its first heartbeat.
-            let message = "already starting (inside its start grace)".to_owned();
-            let _ = reply.send(Response::Action(ActionReport {
-                key: svc.cfg.key.clone(),
-                result: PipelineResult::Skipped,
-                message,
-                steps: Vec::new(),
-                old_pid: svc.started.map(|s| s.pid),
-            }));
-            return;
-        }
-        let Some(running) = svc.pipeline.as_mut() else {
-            self.start_pipeline(idx, trigger, vec![reply]);
-            return;
-        };
-        let join = match (running.trigger, trigger) {
-            (Trigger::Off, Trigger::Off) => true,
-            (Trigger::Off, _) => false,
-            (_, Trigger::Off) => {
-                running.cancel.cancel();
-                false
-            }
-            _ => true,
-        };
-        if join {
-            running.replies.push(reply);
-            return;
-        }
-        match &mut svc.queued {
-            Some((queued, replies)) if *queued == trigger => replies.push(reply),
-            queued => {
-                if let Some((old, replies)) = queued.take() {
-                    for r in replies {
-                        let _ = r.send(Response::Action(failed_report(
-                            &svc.cfg.key,
-                            format!("{} superseded by {}", old.as_str(), trigger.as_str()),
-                        )));
+        let key = self.services[idx].key().to_owned();
+        // A pipeline waiting for a slot counts as the one that runs (nothing to cancel yet).
+        if let Some(waiting) = self.slots.entry(&key) {
+            match super::service::admit::admit(Some(&waiting.task), false, &task) {
+                Admission::Join => waiting.replies.push(reply),
+                Admission::Supersede => {
+                    let old = std::mem::replace(&mut waiting.task, task.clone());
+                    let superseded = std::mem::replace(&mut waiting.replies, vec![reply]);
+                    for r in superseded {
+                        let message = format!("{} superseded by {}", old.name(), task.name());
+                        let _ = r.send(Response::Action(failed_report(&key, message)));
                     }
                 }
-                *queued = Some((trigger, vec![reply]));
+                _ => {
+                    let fx = self.services[idx].enqueue(task, reply, false);
+                    self.apply(idx, fx);
+                }
+            }
+            return;
+        }
+        match self.services[idx].admission(&task, &now) {
+            Admission::Start => self.start_pipeline(idx, task, vec![reply]),
+            Admission::Join => self.services[idx].join(reply),
+            Admission::Queue => {
+                let fx = self.services[idx].enqueue(task, reply, false);
+                self.apply(idx, fx);
+            }
+            Admission::Supersede => {
+                let fx = self.services[idx].enqueue(task, reply, true);
+                self.apply(idx, fx);
+            }
+            Admission::Skip(why) => {
+                let report = ActionReport {
+                    key,
+                    result: protocol::PipelineResult::Skipped,
+                    message: why.to_owned(),
+                    steps: Vec::new(),
+                    old_pid: None,
+                };
+                // An acknowledged intent must be durable, skipped or not (`prepare` wrote it).
+                self.durable.push((reply, Response::Action(report)));
             }
         }
     }
 
-    /// Spawns a pipeline for the service.
-    pub(super) fn start_pipeline(&mut self, idx: usize, trigger: Trigger, replies: Vec<Reply>) {
-        let svc = &mut self.services[idx];
-        let actions: Vec<String> = match trigger {
-            Trigger::Off => vec!["kill".into()],
-            Trigger::On => ["kill", "start"]
-                .into_iter()
-                .filter(|a| !svc.cfg.disabled_actions.iter().any(|d| d == a))
-                .map(String::from)
-                .collect(),
-            Trigger::Automatic | Trigger::Restart => {
-                svc.cfg.effective_actions().map(String::from).collect()
+    /// Starts a pipeline for service `idx` if a slot is free, else queues it for one.
+    fn start_pipeline(&mut self, idx: usize, task: Task, replies: Vec<Reply>) {
+        if self.stopping {
+            for r in replies {
+                let _ = r.send(Response::Error {
+                    kind: ErrorKind::Unavailable,
+                    message: "watchdogd is shutting down".into(),
+                });
             }
-        };
-        let plan = Plan {
-            config: self.config.clone(),
-            key: svc.cfg.key.clone(),
-            trigger,
-            actions,
-            started_group: svc.started.map(|s| (s.pid as i32, s.at_us)),
-            skip_if_healthy: trigger == Trigger::On,
-            heartbeat_owner: svc.heartbeat_owner,
-            health: (trigger == Trigger::Automatic)
-                .then(|| svc.verdict.as_ref().map(|v| v.health))
-                .flatten(),
-            failures: svc.failures,
-            progress: (self.live.receiver_count() > 0).then(|| self.live.clone()),
-        };
+            return;
+        }
+        let key = self.services[idx].key().to_owned();
+        if self.slots.running >= self.slots.limit {
+            self.services[idx].set_waiting_slot(true);
+            let manual = task.trigger != Trigger::Automatic;
+            let queue = if manual {
+                &mut self.slots.manual
+            } else {
+                &mut self.slots.automatic
+            };
+            queue.push_back(Waiting { key, task, replies });
+            self.dirty = true;
+            return;
+        }
+        self.launch(idx, task, replies);
+    }
+
+    fn launch(&mut self, idx: usize, task: Task, replies: Vec<Reply>) {
         let id = self.next_pipeline_id;
         self.next_pipeline_id += 1;
+        self.slots.running += 1;
         let cancel = CancellationToken::new();
-        svc.pipeline = Some(RunningPipeline {
-            id,
-            trigger,
-            cancel: cancel.clone(),
-            replies,
+        let now = Now::read();
+        let svc = &mut self.services[idx];
+        let begun = svc.begin(id, task.clone(), cancel.clone(), replies);
+        let plan = Plan {
+            config: self.config.clone(),
+            key: svc.key().to_owned(),
+            trigger: task.trigger,
+            actions: begun.actions,
+            started_group: begun.started_group,
+            skip_if_healthy: task.trigger == Trigger::On,
+            heartbeat_owner: svc.heartbeat_owner(),
+            health: begun.health,
+            failures: begun.failures,
+            progress: (self.live.receiver_count() > 0).then(|| self.live.clone()),
+            readers: self.readers.clone(),
+        };
+        let line = format!("{} pipeline: {}", task.name(), plan.actions.join(" → "));
+        tracing::info!(target: "pipeline", "{}: {line}", plan.key);
+        self.emit(protocol::EventRecord {
+            at_ms: now.wall_ms(),
+            key: plan.key.clone(),
+            kind: protocol::EventKind::PipelineStarted,
+            health: None,
+            state: None,
+            message: line,
         });
-        tracing::info!(target: "pipeline", "{}: {} pipeline: {}", svc.cfg.key, trigger.as_str(), plan.actions.join(" → "));
-        self.dirty = true;
-        self.emit_for(
-            &plan.key,
-            protocol::EventKind::PipelineStarted,
-            None,
-            None,
-            format!(
-                "{} pipeline: {}",
-                trigger.as_str(),
-                plan.actions.join(" → ")
-            ),
-        );
         self.pending.push(Record::PipelineStarted {
             run_id: format!("{}-{id}", self.run_prefix),
             key: plan.key.clone(),
-            trigger,
-            started_ms: protocol::time::now_millis(),
+            trigger: task.trigger,
+            started_ms: now.wall_ms(),
         });
+        self.dirty = true;
         let events = self.events_tx.clone();
         let key = plan.key.clone();
         tokio::spawn(async move {
@@ -257,230 +324,203 @@ impl Supervisor {
         });
     }
 
-    /// Records a finished pipeline, answers its callers after the commit, runs what was queued.
-    pub(super) fn on_pipeline_done(&mut self, key: &str, id: u64, mut outcome: Outcome) {
-        let Some(&idx) = self.index.get(key) else {
-            tracing::info!(target: "pipeline", "{key}: pipeline of a service removed by reload ended: {}", outcome.message);
-            return;
-        };
-        let Some(svc) = self.services.get_mut(idx) else {
-            return;
-        };
-        let Some(running) = svc.pipeline.take_if(|p| p.id == id) else {
-            return;
-        };
-        let trigger = running.trigger;
-        let key = svc.cfg.key.clone();
-        let refusals: Vec<Record> = std::mem::take(&mut outcome.refusals)
-            .into_iter()
-            .map(|message| Record::Event {
-                key: key.clone(),
-                kind: "signal_refused",
-                message,
-                at_ms: outcome.finished_ms,
-            })
-            .collect();
-        let succeeded = outcome.result.is_success();
-        if outcome.result != PipelineResult::Skipped {
-            svc.last_recovery = Some(RecoverySummary {
-                trigger,
-                started_ms: outcome.started_ms,
-                finished_ms: outcome.finished_ms,
-                result: outcome.result,
-            });
-        }
-        if succeeded {
-            svc.failures = 0;
-        }
-        let slot = match outcome.result {
-            PipelineResult::Succeeded => 0,
-            PipelineResult::Warned => 1,
-            PipelineResult::Failed => 2,
-            PipelineResult::Skipped => 3,
-        };
-        svc.counters.recoveries[slot] += 1;
-        svc.counters.last_recovery_duration_ms = Some(outcome.finished_ms - outcome.started_ms);
-        let new_pid = outcome.started.as_ref().map(|s| s.pid);
-        if let Some(started) = outcome.started.as_mut() {
-            svc.started = Some(StartRecord {
-                pid: started.pid,
-                at_us: started.at_us,
-            });
-            svc.grace_until_us = Some(started.at_us + svc.cfg.start_grace.as_micros() as i64);
-            if let Some(mut child) = started.child.take() {
-                let events = self.events_tx.clone();
-                let pid = started.pid;
-                let key = key.clone();
-                tokio::spawn(async move {
-                    let status = match child.wait().await {
-                        Ok(s) => s.to_string(),
-                        Err(e) => format!("wait failed: {e}"),
-                    };
-                    let _ = events.send(Event::ChildExited { key, pid, status }).await;
-                });
-            }
-        }
-        match outcome.result {
-            PipelineResult::Failed => {
-                tracing::error!(target: "pipeline", "{key}: {} pipeline failed: {}", trigger.as_str(), outcome.message)
-            }
-            _ => {
-                tracing::info!(target: "pipeline", "{key}: {} pipeline {}: {}", trigger.as_str(), outcome.result.as_str(), outcome.message)
-            }
-        }
-        // Check again soon: the new process (or its absence) should show in status quickly.
-        svc.next_check = svc
-            .next_check
-            .min(Instant::now() + super::checks::WAIT_CADENCE);
-        self.wake_at = self.wake_at.min(svc.next_check);
-        let finished = format!(
-            "{} pipeline {}: {}",
-            trigger.as_str(),
-            outcome.result.as_str(),
-            outcome.message
-        );
-        self.emit_for(
-            &key,
-            protocol::EventKind::PipelineFinished,
-            None,
-            None,
-            finished,
-        );
-        let Some(svc) = self.services.get_mut(idx) else {
-            return;
-        };
-        let report = ActionReport {
-            key: key.clone(),
-            result: outcome.result,
-            message: outcome.message.clone(),
-            steps: outcome.steps.clone(),
-            old_pid: outcome.old_pid,
-        };
-        let mut records = refusals;
-        records.push(Record::State(svc.saved()));
-        // Every run completes the row its start wrote, skipped ones too (or it would read as
-        // interrupted at the next start).
-        records.push(Record::Pipeline {
-            run_id: format!("{}-{id}", self.run_prefix),
-            key,
-            trigger,
-            result: outcome.result,
-            message: outcome.message,
-            steps: outcome.steps,
-            old_pid: outcome.old_pid,
-            new_pid,
-            started_ms: outcome.started_ms,
-            finished_ms: outcome.finished_ms,
+    /// Records a finished pipeline, answers its callers once that is durable, runs what was
+    /// queued behind it and what waited for its slot.
+    pub(super) fn on_pipeline_done(&mut self, key: &str, id: u64, mut outcome: pipeline::Outcome) {
+        self.slots.running = self.slots.running.saturating_sub(1);
+        let now = Now::read();
+        let run_id = format!("{}-{id}", self.run_prefix);
+        let child = outcome.started.as_mut().and_then(|s| s.child.take());
+        let started = outcome.started.as_ref().map(|s| Started {
+            pid: s.pid,
+            at_us: s.at_us,
         });
-        svc.stall_mark = None;
-        let queued = svc.queued.take();
-        self.dirty = true;
-        // Answered once this turn's rows are committed (one transaction for the whole turn,
-        // however many pipelines ended in it).
-        self.pending.extend(records);
-        for r in running.replies {
-            self.after_commit
-                .push((r, Response::Action(report.clone())));
-        }
-        if let Some((trigger, replies)) = queued {
-            self.start_pipeline(idx, trigger, replies);
-        }
-    }
-}
-
-impl Supervisor {
-    /// A service past its failure threshold: recover it, give up on it, or wait out the backoff.
-    pub(super) fn recover_or_give_up(&mut self, idx: usize, now_ms: i64) {
-        let svc = &mut self.services[idx];
-        let decision = flap::decide(
-            &svc.cfg.flap,
-            svc.cfg.check_interval,
-            &mut svc.restarts,
-            &mut svc.gave_up,
-            now_ms,
-        );
-        match decision {
-            flap::Decision::Recover => {
-                tracing::warn!(
-                    target: "supervisor",
-                    "{}: {} consecutive failures (threshold {}): recovering",
-                    svc.cfg.key, svc.failures, svc.cfg.failure_threshold
-                );
-                self.start_pipeline(idx, Trigger::Automatic, Vec::new());
+        match self.index.get(key).copied() {
+            Some(idx) if self.services[idx].pipeline_id() == Some(id) => {
+                let Some(done) = self.services[idx].finish(id, outcome, started, run_id, &now)
+                else {
+                    return;
+                };
+                self.apply(idx, done.effects);
+                self.durable.extend(done.replies);
+                if let (Some(mut child), Some(s)) = (child, started) {
+                    let events = self.events_tx.clone();
+                    let key = key.to_owned();
+                    tokio::spawn(async move {
+                        let (success, status) = match child.wait().await {
+                            Ok(st) => (st.success(), st.to_string()),
+                            Err(e) => (false, format!("wait failed: {e}")),
+                        };
+                        let _ = events
+                            .send(Event::ChildExited {
+                                key,
+                                pid: s.pid,
+                                success,
+                                status,
+                            })
+                            .await;
+                    });
+                }
+                if let Some((task, replies)) = done.next {
+                    self.start_pipeline(idx, task, replies);
+                }
             }
-            flap::Decision::GiveUp => self.give_up(idx, now_ms),
-            flap::Decision::Wait => {}
+            _ => self.retire(key, id, outcome, started, run_id, &now),
         }
-        self.pending.push(Record::State(self.services[idx].saved()));
-        self.dirty = true;
+        self.start_waiting();
     }
 
-    fn give_up(&mut self, idx: usize, now_ms: i64) {
+    /// The pipeline of a service a reload removed has ended: close its row, answer its callers
+    /// truthfully, forget the service.
+    fn retire(
+        &mut self,
+        key: &str,
+        id: u64,
+        outcome: pipeline::Outcome,
+        started: Option<Started>,
+        run_id: String,
+        now: &Now,
+    ) {
+        let Some(mut svc) = self.retiring.remove(key) else {
+            return;
+        };
+        let Some(done) = svc.finish(id, outcome, started, run_id, now) else {
+            self.retiring.insert(key.to_owned(), svc);
+            return;
+        };
+        let note = format!("{key} was removed from the config by a reload");
+        tracing::info!(target: "pipeline", "{key}: pipeline of a service removed by reload ended: {}", done.report.message);
+        self.carry_out(key, done.effects);
+        for (reply, response) in done.replies {
+            let response = match response {
+                Response::Action(mut r) => {
+                    r.message = format!("{} ({note})", r.message);
+                    Response::Action(r)
+                }
+                other => other,
+            };
+            self.durable.push((reply, response));
+        }
+        if let Some((_, replies)) = done.next {
+            for r in replies {
+                let _ = r.send(unknown_key(key));
+            }
+        }
+    }
+
+    /// Starts pipelines that waited for a slot, in order.
+    fn start_waiting(&mut self) {
+        if self.stopping {
+            return;
+        }
+        while let Some(w) = self.slots.next() {
+            let Some(&idx) = self.index.get(&w.key) else {
+                for r in w.replies {
+                    let _ = r.send(unknown_key(&w.key));
+                }
+                continue;
+            };
+            self.services[idx].set_waiting_slot(false);
+            self.launch(idx, w.task, w.replies);
+        }
+    }
+
+    /// Recovers (or gives up on) the services that reached their threshold this turn.
+    pub(super) fn recover_due(&mut self) {
+        for idx in std::mem::take(&mut self.to_recover) {
+            let now = Now::read();
+            let (decision, fx) = self.services[idx].decide_recovery(&now);
+            self.apply(idx, fx);
+            match decision {
+                Decision::Recover => {
+                    self.request_task(idx, Task::new(Trigger::Automatic), None);
+                }
+                Decision::GiveUp => self.run_give_up_hook(idx),
+                Decision::Wait => {}
+            }
+        }
+    }
+
+    /// Runs the `on_give_up` hook of service `idx`, once, outside any pipeline.
+    fn run_give_up_hook(&self, idx: usize) {
         let svc = &self.services[idx];
-        let policy = svc.cfg.flap;
-        let then = match svc.gave_up.and_then(|g| g.next_attempt_ms) {
-            Some(at) => format!("next attempt in {:.1}s", (at - now_ms) as f64 / 1000.0),
-            None => "no further automatic attempts".into(),
-        };
-        let message = format!(
-            "gave up: {} automatic recoveries within {}s (max_restarts {}); {then}; `watchdogctl restart {}` clears this",
-            svc.restarts.len(),
-            policy.window.as_secs_f64(),
-            policy.max_restarts,
-            svc.cfg.key
-        );
-        tracing::error!(target: "supervisor", "{}: {message}", svc.cfg.key);
-        self.emit_for(
-            &svc.cfg.key,
-            protocol::EventKind::GaveUp,
-            None,
-            Some(protocol::ServiceState::GaveUp),
-            message.clone(),
-        );
-        self.pending.push(Record::Event {
-            key: svc.cfg.key.clone(),
-            kind: "gave_up",
-            message,
-            at_ms: now_ms,
-        });
-        let Some(hook) = svc.cfg.on_give_up.clone() else {
+        let Some(hook) = svc.cfg().on_give_up.clone() else {
             return;
         };
-        let process = svc.cfg.clone();
-        let reason = crate::pipeline::command::Reason {
-            health: svc.verdict.as_ref().map(|v| v.health),
-            old_pid: svc.verdict.as_ref().and_then(|v| v.pid),
-            failures: svc.failures,
-        };
+        let process = svc.cfg().clone();
+        let reason = svc.reason();
         let timeout = self.config.cleanup_timeout;
         let store = self.store.clone();
+        let live = self.live.clone();
         tokio::spawn(async move {
             let result = pipeline::run_hook(&process, &hook, &reason, timeout).await;
             let (kind, message) = match result {
-                Ok(m) => ("give_up_hook", format!("on_give_up ran: {m}")),
-                Err(m) => ("give_up_hook_failed", format!("on_give_up failed: {m}")),
+                Ok(m) => (
+                    protocol::EventKind::GiveUpHook,
+                    format!("on_give_up ran: {m}"),
+                ),
+                Err(m) => (
+                    protocol::EventKind::GiveUpHookFailed,
+                    format!("on_give_up failed: {m}"),
+                ),
             };
-            if kind == "give_up_hook" {
+            if kind == protocol::EventKind::GiveUpHook {
                 tracing::info!(target: "supervisor", "{}: {message}", process.key);
             } else {
                 tracing::warn!(target: "supervisor", "{}: {message}", process.key);
             }
-            store.write(vec![Record::Event {
-                key: process.key.clone(),
-                kind,
-                message,
-                at_ms: protocol::time::now_millis(),
-            }]);
+            let at_ms = protocol::time::now_millis();
+            if live.receiver_count() > 0 {
+                let _ = live.send(protocol::EventRecord {
+                    at_ms,
+                    key: process.key.clone(),
+                    kind,
+                    health: None,
+                    state: None,
+                    message: message.clone(),
+                });
+            }
+            store.write(vec![Record::event(&process.key, kind, message, at_ms)]);
         });
+    }
+
+    fn set_monitoring(&mut self, key: &str, enabled: bool, reply: Reply) {
+        let Some(&idx) = self.index.get(key) else {
+            let _ = reply.send(unknown_key(key));
+            return;
+        };
+        let now = Now::read();
+        let fx = self.services[idx].set_monitoring(enabled, &now);
+        self.apply(idx, fx);
+        let status = self.services[idx].status(&now);
+        let answer = self.snapshot.borrow().status_reply(vec![status]);
+        self.durable.push((reply, Response::Status(answer)));
+        self.check_now(idx);
+    }
+
+    fn toggle_action(&mut self, key: &str, action: &str, enabled: bool, reply: Reply) {
+        let Some(&idx) = self.index.get(key) else {
+            let _ = reply.send(unknown_key(key));
+            return;
+        };
+        let now = Now::read();
+        match self.services[idx].set_action(action, enabled, &now) {
+            Ok(fx) => {
+                self.apply(idx, fx);
+                let status = self.services[idx].status(&now);
+                let answer = self.snapshot.borrow().status_reply(vec![status]);
+                self.durable.push((reply, Response::Status(answer)));
+            }
+            Err(why) => {
+                let _ = reply.send(Response::Error {
+                    kind: ErrorKind::BadRequest,
+                    message: why,
+                });
+            }
+        }
     }
 }
 
 fn failed_report(key: &str, message: String) -> ActionReport {
-    ActionReport {
-        key: key.to_owned(),
-        result: PipelineResult::Failed,
-        message,
-        steps: Vec::new(),
-        old_pid: None,
-    }
+    super::service::failed_report(key, message)
 }

@@ -1,465 +1,372 @@
-//! The check side of the owner: when to check, dispatching reads, and what a verdict changes.
+//! The check side of the owner: when to check, sending reads to the reader threads, applying
+//! what comes back, and noticing reads that do not come back.
 //!
-//! Checks are dispatched in batches to the blocking pool (heartbeat reads are file I/O). Each
-//! service is checked every `check_interval`; after the first round the due times are spread
-//! over the interval so that thousands of services do not all read at the same instant. A
-//! service someone waits for is checked every [`WAIT_CADENCE`].
+//! A read still in flight after [`stuck_after`] makes its service `unreadable` (counted as a
+//! failure, again every such period while it lasts), and other services whose heartbeats live
+//! in the same folder are not sent after it (they would only get stuck too): they are
+//! `unreadable` for as long, with a reason saying why. Everyone else is checked on time.
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::time::Duration;
 
-use protocol::{Response, WaitOutcome, WaitReply};
+use protocol::{CheckReport, Response};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::state::Reply;
-use super::{Event, Supervisor, flap};
-use crate::probe::{self, Job, Probe};
-use crate::store::{Intent, Record};
+use super::effects::Reply;
+use super::schedule::{self, IDLE, WAIT_CADENCE};
+use super::{Event, Supervisor};
+use crate::clock::Now;
+use crate::probe::{Job, Probe};
 
-/// How often a service with a waiter (`wait`, `restart --wait`) is checked.
-pub(super) const WAIT_CADENCE: Duration = Duration::from_millis(200);
-/// How long after a heartbeat's timeout the check that catches it runs.
-const TIMEOUT_MARGIN: Duration = Duration::from_millis(20);
-/// Checks due within this slack of each other go in one batch.
-const BATCH_SLACK: Duration = Duration::from_millis(50);
-/// Longest sleep of the owner when nothing is due (it also wakes on any message). Short, so
-/// that the turn heartbeat the systemd watchdog relies on keeps moving.
-const IDLE: Duration = Duration::from_secs(1);
+/// The shortest time a read may take before it counts as stuck.
+const MIN_STUCK: Duration = Duration::from_secs(1);
+
+/// How long a read of this service may take: its check interval, at least [`MIN_STUCK`].
+fn stuck_after(interval: Duration) -> Duration {
+    interval.max(MIN_STUCK)
+}
+
+/// A `watchdogctl check` in progress: answered once every service has a fresh verdict and the
+/// recoveries those verdicts started have ended.
+pub(super) struct Round {
+    waiting: HashSet<String>,
+    joined: Vec<oneshot::Receiver<Response>>,
+    reply: Reply,
+}
+
+/// The owner's check bookkeeping beyond each service's own.
+#[derive(Default)]
+pub(super) struct Checks {
+    rounds: Vec<Round>,
+    /// Results taken from the readers, reused between turns.
+    results: Vec<Probe>,
+}
 
 impl Supervisor {
-    /// The next instant the owner has timed work (computed by the last [`Self::on_timer`]
-    /// scan), or when a throttled snapshot is due.
-    pub(super) fn next_wake(&self) -> Instant {
-        let mut wake = self.wake_at.min(Instant::now() + IDLE);
-        if self.dirty
-            && let Some(t) = self.published
-        {
-            wake = wake.min(t + super::PUBLISH_EVERY);
-        }
-        wake
-    }
-
-    /// One pass over the services after every turn: dispatches due checks, expires waiters,
-    /// ends maintenance windows, and notes when the next of these is due. One pass, because at
-    /// thousands of services the scans, not the checks, would dominate the owner's time.
+    /// One pass over the services after every turn that is due: dispatches due checks, reports
+    /// stuck reads, expires waiters, ends maintenance windows, and notes when the next of these
+    /// is due. One pass, because at thousands of services the scans, not the checks, would
+    /// dominate the owner's time.
     pub(super) fn on_timer(&mut self) {
-        let now = Instant::now();
+        let now = Now::read();
         // Nothing is due before `wake_at` (every change that makes something due sooner lowers
-        // it): most turns, woken by a message, skip the pass altogether. Scanning on every turn
-        // with a sliding horizon would also chop the checks into slivers of one or two.
-        if now < self.wake_at {
+        // it): most turns, woken by a message, skip the pass altogether.
+        if now.mono < self.schedule.wake_at {
             return;
         }
-        let now_ms = protocol::time::now_millis();
-        let mut wake = now + IDLE;
-        let mut due = Vec::new();
-        let mut windows_over = Vec::new();
-        let n = self.services.len().max(1) as u32;
-        let origin = self.origin;
-        for (idx, svc) in self.services.iter_mut().enumerate() {
-            if svc.cfg.enabled
-                && !svc.checking
-                && svc.next_check <= now + slack(svc.cfg.check_interval)
-            {
-                svc.checking = true;
-                due.push(idx);
-                svc.next_check = slot_after(origin, now, svc.cfg.check_interval, idx, n);
-                if !svc.waiters.is_empty() {
-                    svc.next_check = svc.next_check.min(now + WAIT_CADENCE);
+        let mut wake = now.mono + IDLE;
+        let (mut due, mut stuck, mut expired, mut windows) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (idx, svc) in self.services.iter().enumerate() {
+            let interval = svc.cfg().check_interval;
+            if let Some(since) = svc.probe.in_flight {
+                let bound = stuck_after(interval);
+                let last = svc.probe.stuck_noted.unwrap_or(since);
+                if now.mono >= last + bound {
+                    stuck.push(idx);
+                } else {
+                    wake = wake.min(last + bound);
                 }
-            } else if svc.cfg.enabled && !svc.checking {
-                wake = wake.min(svc.next_check);
+            } else if svc.is_monitored() {
+                if svc.probe.next <= now.mono + schedule::slack(interval) {
+                    due.push(idx);
+                } else {
+                    wake = wake.min(svc.probe.next);
+                }
             }
-            if !svc.waiters.is_empty() {
-                if svc.waiters.iter().any(|w| w.deadline <= now) {
-                    let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut svc.waiters)
-                        .into_iter()
-                        .partition(|w| w.deadline <= now);
-                    svc.waiters = kept;
-                    let status = svc.status(protocol::time::now_micros());
-                    for w in expired {
-                        let _ = w.reply.send(Response::Wait(WaitReply {
-                            outcome: WaitOutcome::TimedOut,
-                            status: status.clone(),
-                        }));
+            if let Some(deadline) = svc.next_deadline() {
+                if deadline <= now.mono {
+                    if svc.window_over(&now) {
+                        windows.push(idx);
+                    } else {
+                        expired.push(idx);
                     }
-                }
-                for w in &svc.waiters {
-                    wake = wake.min(w.deadline);
-                }
-            }
-            if let Some(until) = svc.off_until_ms {
-                if until <= now_ms {
-                    windows_over.push(idx);
                 } else {
-                    wake = wake.min(now + Duration::from_millis((until - now_ms) as u64));
+                    wake = wake.min(deadline);
                 }
             }
         }
-        self.wake_at = wake;
+        self.schedule.wake_at = wake;
+        for idx in stuck {
+            self.report_stuck(idx, &now);
+        }
         if !due.is_empty() {
-            self.dispatch_checks(due, None);
+            self.dispatch(&due, &now);
         }
-        for idx in windows_over {
-            self.end_maintenance(idx);
+        for idx in expired {
+            let fx = self.services[idx].expire_waiters(&now);
+            self.apply(idx, fx);
         }
-    }
-
-    /// Turns a service back on whose maintenance window (`off --for`) has passed.
-    fn end_maintenance(&mut self, idx: usize) {
-        self.services[idx].off_until_ms = None;
-        self.pending.push(Record::Event {
-            key: self.services[idx].cfg.key.clone(),
-            kind: "maintenance_over",
-            message: "maintenance window over: turned back on".into(),
-            at_ms: protocol::time::now_millis(),
-        });
-        tracing::info!(target: "supervisor", "{}: maintenance window over; turning it back on", self.services[idx].cfg.key);
-        // Nobody waits for this answer; the outcome is in the log and the audit log.
-        let (reply, _) = tokio::sync::oneshot::channel();
-        self.request_action(idx, protocol::Trigger::On, reply);
-    }
-
-    /// Reads and classifies the given services on the blocking pool; the results come back as
-    /// [`Event::Checked`].
-    pub(super) fn dispatch_checks(&mut self, idxs: Vec<usize>, reply: Option<Reply>) {
-        let jobs: Vec<Job> = idxs
-            .into_iter()
-            .map(|i| {
-                let svc = &mut self.services[i];
-                Job {
-                    idx: i,
-                    cfg: svc.cfg.clone(),
-                    owner: svc.heartbeat_owner,
-                    cache: svc.beat_cache.take(),
-                    watched_pid: svc.exit_watch.as_ref().map(|(pid, _)| *pid),
-                }
-            })
-            .collect();
-        let events = self.events_tx.clone();
-        let epoch = self.epoch;
-        tokio::spawn(async move {
-            let (results, tick_ms) = tokio::task::spawn_blocking(move || probe::check_batch(jobs))
-                .await
-                .unwrap_or_default();
-            let _ = events
-                .send(Event::Checked {
-                    epoch,
-                    results,
-                    tick_ms,
-                    reply,
-                })
-                .await;
-        });
-    }
-
-    /// Applies a batch of verdicts: counts failures, starts recoveries, answers waiters.
-    pub(super) fn on_checked(
-        &mut self,
-        epoch: u64,
-        mut results: Vec<Probe>,
-        tick_ms: f64,
-        reply: Option<Reply>,
-    ) {
-        self.facts.last_tick_ms = tick_ms;
-        self.facts.max_tick_ms = self.facts.max_tick_ms.max(tick_ms);
-        self.facts.checks_total += results.len() as u64;
-        if epoch != self.epoch {
-            // Dispatched before a reload renumbered the services: already re-dispatched.
-            results.clear();
-        }
-        let now_ms = protocol::time::now_millis();
-        let now_us = now_ms * 1000;
-        let sample_ms = i64::try_from(self.config.healthy_sample.as_millis()).unwrap_or(i64::MAX);
-        let mut to_recover = Vec::new();
-        for Probe {
-            idx,
-            mut verdict,
-            cache,
-        } in results
-        {
-            let Some(svc) = self.services.get_mut(idx) else {
-                continue;
-            };
-            svc.checking = false;
-            svc.beat_cache = cache;
-            detect_stall(svc, &mut verdict, now_us);
-            let previous = svc.verdict.as_ref().map(|v| v.health);
-            let healthy = verdict.health.is_healthy();
-            let counted =
-                svc.is_supervised() && !healthy && !svc.in_grace(now_us, verdict.heartbeat_us);
-            if svc.is_supervised() {
-                if healthy {
-                    svc.failures = 0;
-                    svc.grace_until_us = None;
-                } else if counted {
-                    svc.failures = svc.failures.saturating_add(1);
-                }
-            }
-            if healthy {
-                let since = *svc.healthy_since_ms.get_or_insert(now_ms);
-                if flap::forgive(
-                    &svc.cfg.flap,
-                    since,
-                    &mut svc.restarts,
-                    &mut svc.gave_up,
-                    now_ms,
-                ) {
-                    let message = format!(
-                        "healthy for {}s: restart budget refilled",
-                        svc.cfg.flap.window.as_secs_f64()
-                    );
-                    tracing::info!(target: "supervisor", "{}: {message}", svc.cfg.key);
-                    self.pending.push(Record::Event {
-                        key: svc.cfg.key.clone(),
-                        kind: "flap_reset",
-                        message,
-                        at_ms: now_ms,
-                    });
-                }
-            } else {
-                svc.healthy_since_ms = None;
-            }
-            if previous != Some(verdict.health) {
-                let level_warn = !healthy && svc.intent == Intent::On;
-                if level_warn {
-                    tracing::warn!(target: "check", "{}: {} ({})", svc.cfg.key, verdict.health.as_str(), verdict.detail);
-                } else {
-                    tracing::info!(target: "check", "{}: {} ({})", svc.cfg.key, verdict.health.as_str(), verdict.detail);
-                }
-            }
-            if counted && svc.failures >= svc.cfg.failure_threshold {
-                to_recover.push(idx);
-            }
-            // The audit log keeps every state change and every unhealthy check, and samples
-            // healthy ones (`healthy_sample_seconds`): thousands of services at 1 s would
-            // otherwise write most of a billion rows a day that nobody reads.
-            let sample_due = svc.last_sampled_ms.is_none_or(|t| now_ms - t >= sample_ms);
-            let changed = previous != Some(verdict.health);
-            if changed || !healthy || sample_due {
-                svc.last_sampled_ms = Some(now_ms);
-                self.pending.push(Record::Check {
-                    key: svc.cfg.key.clone(),
-                    health: verdict.health,
-                    pid: verdict.pid,
-                    age_ms: verdict.age_ms,
-                    failures: svc.failures,
-                    detail: verdict.detail.clone(),
-                    at_ms: now_ms,
-                });
-            }
-            svc.verdict = Some(verdict);
-            svc.last_check_ms = Some(now_ms);
-            let fingerprint = svc.state_fingerprint();
-            if fingerprint != svc.persisted || (sample_due && healthy) {
-                svc.persisted = fingerprint;
-                self.pending.push(Record::State(svc.saved()));
-            }
-            // A healthy service is next checked when its heartbeat would time out, if that comes
-            // before its regular check: a hang is then seen within moments, not an interval.
-            if let Some(v) = &svc.verdict
-                && v.health.is_healthy()
-                && let Some(age_ms) = v.age_ms
-            {
-                let left = svc
-                    .cfg
-                    .timeout
-                    .saturating_sub(Duration::from_millis(age_ms.max(0) as u64));
-                svc.next_check = svc.next_check.min(Instant::now() + left + TIMEOUT_MARGIN);
-            }
-            // Its check is back: its next one counts towards the owner's next wake again.
-            self.wake_at = self.wake_at.min(svc.next_check);
-            watch_exit(svc, &self.events_tx);
-            answer_waiters(svc, now_us);
-            self.dirty = true;
-        }
-        for idx in to_recover {
-            self.recover_or_give_up(idx, now_ms);
-        }
-        if let Some(reply) = reply {
-            self.publish();
-            let _ = reply.send(self.status_response());
+        for idx in windows {
+            let fx = self.services[idx].close_window(&now);
+            self.apply(idx, fx);
+            self.request_task(idx, super::service::Task::new(protocol::Trigger::On), None);
         }
     }
 
-    /// A start shell watchdogd spawned exited: check the service now rather than at its next tick.
-    pub(super) fn on_child_exited(&mut self, key: &str, pid: u32, status: &str) {
-        let Some(svc) = self.index.get(key).and_then(|&i| self.services.get_mut(i)) else {
+    /// A read of service `idx` has not returned: `unreadable`, for now and every period on.
+    fn report_stuck(&mut self, idx: usize, now: &Now) {
+        let sample = self.config.healthy_sample;
+        let svc = &mut self.services[idx];
+        let Some(since) = svc.probe.in_flight else {
             return;
         };
-        tracing::info!(target: "supervisor", "{}: started process {pid} exited ({status})", svc.cfg.key);
-        if svc.started.is_some_and(|s| s.pid == pid) && svc.cfg.enabled {
-            svc.next_check = Instant::now();
-            self.wake_at = Instant::now();
+        svc.probe.stuck_noted = Some(now.mono);
+        let detail = format!(
+            "reading {} has not returned for {:.1}s (is its file system hung?)",
+            svc.cfg().heartbeat_path.display(),
+            now.mono.saturating_duration_since(since).as_secs_f64()
+        );
+        let fx = svc.unreadable(detail, now, sample);
+        self.apply(idx, fx);
+        self.wake_for(now.mono + stuck_after(self.services[idx].cfg().check_interval));
+        self.settle_rounds(idx);
+    }
+
+    /// Sends the due services' checks to the readers; those whose folder has a stuck read are
+    /// `unreadable` without being sent.
+    fn dispatch(&mut self, due: &[usize], now: &Now) {
+        let n = self.services.len().max(1) as u32;
+        let stuck_dirs: HashSet<&Path> = self
+            .services
+            .iter()
+            .filter(|s| s.probe.stuck_noted.is_some())
+            .filter_map(|s| s.cfg().heartbeat_path.parent())
+            .collect();
+        let mut blocked = Vec::new();
+        let mut jobs = Vec::with_capacity(due.len());
+        for &idx in due {
+            let svc = &self.services[idx];
+            let dir = svc.cfg().heartbeat_path.parent();
+            if !stuck_dirs.is_empty() && dir.is_some_and(|d| stuck_dirs.contains(d)) {
+                blocked.push((idx, dir.map(Path::to_path_buf).unwrap_or_default()));
+                continue;
+            }
+            jobs.push(idx);
+        }
+        let origin = self.schedule.origin;
+        let epoch = self.epoch;
+        let mut batch = Vec::with_capacity(jobs.len());
+        for idx in jobs {
+            let svc = &mut self.services[idx];
+            let interval = svc.cfg().check_interval;
+            svc.probe.in_flight = Some(now.mono);
+            svc.probe.next = schedule::slot_after(origin, now.mono, interval, idx, n);
+            if svc.has_waiters() {
+                svc.probe.next = svc.probe.next.min(now.mono + WAIT_CADENCE);
+            }
+            batch.push(Job {
+                idx,
+                epoch,
+                cfg: svc.cfg().clone(),
+                owner: svc.heartbeat_owner(),
+                cache: svc.probe.cache.take(),
+                watched_pid: svc.exit_watch.as_ref().map(|(pid, _)| *pid),
+            });
+            self.schedule.wake_at = self.schedule.wake_at.min(svc.probe.next);
+        }
+        self.readers.check(batch);
+        let sample = self.config.healthy_sample;
+        for (idx, dir) in blocked {
+            let svc = &mut self.services[idx];
+            svc.probe.next = now.mono + stuck_after(svc.cfg().check_interval);
+            let detail = format!(
+                "not read: another read in {} has not returned (is its file system hung?)",
+                dir.display()
+            );
+            let fx = svc.unreadable(detail, now, sample);
+            self.apply(idx, fx);
+            self.settle_rounds(idx);
+        }
+    }
+
+    /// Applies the check results the readers have handed back.
+    pub(super) fn on_probes(&mut self) {
+        let mut results = std::mem::take(&mut self.checks.results);
+        self.readers.take_results(&mut results);
+        if results.is_empty() {
+            self.checks.results = results;
+            return;
+        }
+        let now = Now::read();
+        let sample = self.config.healthy_sample;
+        for probe in results.drain(..) {
+            self.facts.last_tick_ms = probe.took_ms;
+            self.facts.max_tick_ms = self.facts.max_tick_ms.max(probe.took_ms);
+            self.facts.checks_total += 1;
+            // Results of an older epoch (a reload renumbered the services) are found by key,
+            // and only kept when the settings they were read with are still those in force.
+            let idx = if probe.epoch == self.epoch {
+                Some(probe.idx)
+            } else {
+                self.index.get(&probe.cfg.key).copied()
+            };
+            let Some(idx) = idx.filter(|&i| i < self.services.len()) else {
+                continue;
+            };
+            let svc = &mut self.services[idx];
+            svc.probe.in_flight = None;
+            svc.probe.stuck_noted = None;
+            if probe.epoch != self.epoch && !std::sync::Arc::ptr_eq(svc.cfg(), &probe.cfg) {
+                svc.probe.next = now.mono;
+                self.schedule.wake_at = now.mono;
+                continue;
+            }
+            svc.probe.cache = probe.cache;
+            let fx = svc.apply_verdict(probe.verdict, &now, sample);
+            self.apply(idx, fx);
+            self.watch_exit(idx);
+            // Recover first: a `check` joins the recovery its verdict started.
+            self.recover_due();
+            self.settle_rounds(idx);
+        }
+        self.checks.results = results;
+    }
+
+    fn wake_for(&mut self, at: Instant) {
+        self.schedule.wake_at = self.schedule.wake_at.min(at);
+    }
+
+    /// A start shell watchdogd spawned exited: check the service now rather than at its next
+    /// tick.
+    pub(super) fn on_child_exited(&mut self, key: &str, pid: u32, success: bool, status: &str) {
+        let Some(&idx) = self.index.get(key) else {
+            return;
+        };
+        tracing::info!(target: "supervisor", "{key}: started process {pid} exited ({status})");
+        if self.services[idx].start_exited(pid, success) {
+            self.check_now(idx);
         }
     }
 
     /// A watched process exited: check its service now rather than at its next tick.
     pub(super) fn on_process_exited(&mut self, key: &str, pid: u32) {
-        let Some(svc) = self.index.get(key).and_then(|&i| self.services.get_mut(i)) else {
+        let Some(&idx) = self.index.get(key) else {
             return;
         };
+        let svc = &mut self.services[idx];
         if svc.exit_watch.as_ref().is_some_and(|(p, _)| *p == pid) {
             svc.exit_watch = None;
             tracing::debug!(target: "supervisor", "{key}: pid {pid} exited; checking now");
-            svc.next_check = Instant::now();
-            self.wake_at = Instant::now();
+            self.check_now(idx);
         }
     }
 
-    /// Every enabled service, checked now (`watchdogctl check`).
-    /// A service whose check is already in flight is not checked twice (that would count one
-    /// failure twice); its result lands about as soon.
-    pub(super) fn check_all_now(&mut self, reply: Reply) {
-        let idxs: Vec<usize> = (0..self.services.len())
-            .filter(|&i| self.services[i].cfg.enabled && !self.services[i].checking)
-            .collect();
-        for &i in &idxs {
-            self.services[i].checking = true;
-        }
-        self.dispatch_checks(idxs, Some(reply));
+    /// Makes service `idx` due now.
+    pub(super) fn check_now(&mut self, idx: usize) {
+        let now = Instant::now();
+        self.services[idx].probe.next = now;
+        self.wake_for(now);
     }
-}
 
-/// How early a check may run to join a batch: [`BATCH_SLACK`], but never more than a quarter
-/// of the service's interval.
-fn slack(interval: Duration) -> Duration {
-    BATCH_SLACK.min(interval / 4)
-}
-
-/// Services per check batch the spreading aims at: fewer, and a batch costs more in dispatch
-/// than in reading; many more, and one batch is a burst.
-const SLOT_SIZE: u32 = 512;
-
-/// The next check time of service `idx` of `n`. The services are dealt into
-/// `ceil(n / SLOT_SIZE)` slots spread evenly over the interval, counted from `origin`: a few
-/// services are checked together once per interval, thousands in even batches, and they stay
-/// spread even after something (a `start-all`, a reload) checked them all at once.
-fn slot_after(origin: Instant, now: Instant, interval: Duration, idx: usize, n: u32) -> Instant {
-    let period = interval.as_secs_f64().max(0.001);
-    let slots = n.max(1).div_ceil(SLOT_SIZE);
-    let phase = period * f64::from(idx as u32 % slots) / f64::from(slots);
-    // A check may run up to BATCH_SLACK before its slot: count from the end of that window, or
-    // an early check would land in its own slot again.
-    let since = (now + slack(interval))
-        .saturating_duration_since(origin)
-        .as_secs_f64();
-    let k = ((since - phase) / period).floor() + 1.0;
-    let next = origin + Duration::from_secs_f64((phase + k.max(0.0) * period).max(0.0));
-    // Never sooner than a tenth of the interval: a service checked early waits a while.
-    next.max(now + interval / 10)
-}
-
-/// Watches the exit of the PID a healthy check names, replacing the watch of an older PID.
-fn watch_exit(svc: &mut super::state::Service, events: &tokio::sync::mpsc::Sender<super::Event>) {
-    let Some(v) = &svc.verdict else { return };
-    let (true, Some(pid)) = (v.health.is_healthy() && svc.cfg.enabled, v.pid) else {
-        return;
-    };
-    if svc.exit_watch.as_ref().is_some_and(|(p, _)| *p == pid) {
-        return;
-    }
-    if let Some((_, old)) = svc.exit_watch.take() {
-        old.cancel();
-    }
-    let Ok(exited) = crate::exitwatch::exited(pid as i32) else {
-        return;
-    };
-    let stop = tokio_util::sync::CancellationToken::new();
-    svc.exit_watch = Some((pid, stop.clone()));
-    let events = events.clone();
-    let key = svc.cfg.key.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = exited => {
-                let _ = events.send(super::Event::ProcessExited { key, pid }).await;
-            }
-        }
-    });
-}
-
-/// With `stall_seconds`, a healthy verdict whose `iteration` has not grown for that long is
-/// `stalled`. A heartbeat without `iteration` cannot stall.
-fn detect_stall(
-    svc: &mut super::state::Service,
-    verdict: &mut crate::health::Verdict,
-    now_us: i64,
-) {
-    let (Some(stall), Some(iteration)) = (svc.cfg.stall, verdict.iteration) else {
-        return;
-    };
-    let since = match svc.stall_mark {
-        Some((seen, since)) if seen == iteration => since,
-        _ => {
-            svc.stall_mark = Some((iteration, now_us));
+    /// Watches the exit of the PID a healthy check names, replacing the watch of an older PID.
+    fn watch_exit(&mut self, idx: usize) {
+        let svc = &mut self.services[idx];
+        let Some(pid) = svc.watch_target() else {
+            return;
+        };
+        if svc.exit_watch.as_ref().is_some_and(|(p, _)| *p == pid) {
             return;
         }
-    };
-    let still_us = now_us.saturating_sub(since);
-    if verdict.health.is_healthy() && still_us > stall.as_micros() as i64 {
-        verdict.health = protocol::Health::Stalled;
-        verdict.detail = format!(
-            "iteration {iteration} has not grown for {:.1}s (stall_seconds {})",
-            still_us as f64 / 1e6,
-            stall.as_secs_f64()
-        );
+        if let Some((_, old)) = svc.exit_watch.take() {
+            old.cancel();
+        }
+        let Ok(exited) = crate::exitwatch::exited(pid as i32) else {
+            return;
+        };
+        let stop = tokio_util::sync::CancellationToken::new();
+        svc.exit_watch = Some((pid, stop.clone()));
+        let events = self.events_tx.clone();
+        let key = svc.key().to_owned();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = exited => {
+                    let _ = events.send(Event::ProcessExited { key, pid }).await;
+                }
+            }
+        });
     }
-}
 
-/// A waiter is answered by the first healthy check naming an acceptable PID.
-fn answer_waiters(svc: &mut super::state::Service, now_us: i64) {
-    if svc.waiters.is_empty() {
-        return;
-    }
-    let Some(v) = &svc.verdict else { return };
-    if !v.health.is_healthy() || svc.in_grace(now_us, v.heartbeat_us) {
-        return;
-    }
-    let pid = v.pid;
-    let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut svc.waiters)
-        .into_iter()
-        .partition(|w| w.not_pid.is_none() || w.not_pid != pid);
-    svc.waiters = waiting;
-    if !done.is_empty() {
-        let status = svc.status(now_us);
-        for w in done {
-            let _ = w.reply.send(Response::Wait(WaitReply {
-                outcome: WaitOutcome::Healthy,
-                status: status.clone(),
-            }));
+    /// `watchdogctl check`: every monitored service checked now; answered when all have a
+    /// fresh verdict and the recoveries those started have ended. A service whose check is
+    /// already in flight is not checked twice (that would count one failure twice).
+    pub(super) fn start_round(&mut self, reply: Reply) {
+        let now = Now::read();
+        let mut waiting = HashSet::new();
+        let mut due = Vec::new();
+        for (idx, svc) in self.services.iter().enumerate() {
+            if !svc.is_monitored() {
+                continue;
+            }
+            waiting.insert(svc.key().to_owned());
+            if svc.probe.in_flight.is_none() {
+                due.push(idx);
+            }
+        }
+        self.checks.rounds.push(Round {
+            waiting,
+            joined: Vec::new(),
+            reply,
+        });
+        if due.is_empty() {
+            self.finish_rounds();
+        } else {
+            self.dispatch(&due, &now);
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_spread_services_over_the_interval_and_stay_ahead() {
-        let origin = Instant::now();
-        let interval = Duration::from_secs(1);
-        // 1024 services make four slots. All checked at the same moment (a burst): their next
-        // checks spread out again, a quarter of the interval apart.
-        let now = origin + Duration::from_millis(5_300);
-        let next: Vec<Duration> = (0..4)
-            .map(|i| slot_after(origin, now, interval, i, 4 * SLOT_SIZE) - origin)
-            .collect();
-        assert_eq!(
-            next.iter().map(Duration::as_millis).collect::<Vec<_>>(),
-            [6000, 6250, 5500, 5750]
-                .iter()
-                .map(|&m| m as u128)
-                .collect::<Vec<_>>()
-        );
-        for n in next {
-            let after = (origin + n).saturating_duration_since(now);
-            assert!(after >= interval / 10 && after <= interval, "{after:?}");
+    /// Service `idx` has a fresh verdict: rounds waiting for it move on (joining the pipeline
+    /// it runs, if any).
+    fn settle_rounds(&mut self, idx: usize) {
+        if self.checks.rounds.is_empty() {
+            return;
         }
-        // A handful of services share one slot: one batch per interval.
-        let few: Vec<Instant> = (0..10)
-            .map(|i| slot_after(origin, now, interval, i, 10))
-            .collect();
-        assert!(few.iter().all(|t| *t == few[0]));
+        let key = self.services[idx].key().to_owned();
+        for round in &mut self.checks.rounds {
+            if round.waiting.remove(&key) && self.services[idx].has_pipeline() {
+                let (tx, rx) = oneshot::channel();
+                if self.services[idx].join_pipeline(tx).is_ok() {
+                    round.joined.push(rx);
+                }
+            }
+        }
+        self.finish_rounds();
+    }
+
+    /// Answers the rounds that wait for nothing more (after their recoveries end), and those
+    /// whose services a reload took away.
+    pub(super) fn finish_rounds(&mut self) {
+        let index = &self.index;
+        for round in &mut self.checks.rounds {
+            round.waiting.retain(|k| index.contains_key(k));
+        }
+        let (done, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut self.checks.rounds)
+            .into_iter()
+            .partition(|r| r.waiting.is_empty());
+        self.checks.rounds = pending;
+        for round in done {
+            let snapshots = self.snapshot.subscribe();
+            tokio::spawn(async move {
+                let mut recoveries = Vec::new();
+                for rx in round.joined {
+                    if let Ok(Response::Action(report)) = rx.await {
+                        recoveries.push(report);
+                    }
+                }
+                let snap = snapshots.borrow().clone();
+                let services = snap
+                    .services
+                    .iter()
+                    .map(|s| protocol::ServiceStatus::clone(s))
+                    .collect();
+                let _ = round.reply.send(Response::Check(CheckReport {
+                    status: snap.status_reply(services),
+                    recoveries,
+                }));
+            });
+        }
     }
 }

@@ -1,13 +1,17 @@
 //! The cloneable handle connections use to reach the supervisor.
 //!
 //! Reads (`status`) are answered from the last published snapshot without a round trip to the
-//! owner, so a busy owner never slows `watchdogctl status`. Everything else is a message with a
-//! oneshot reply, answered after the action happened.
+//! owner, so a busy owner never slows `watchdogctl status`. Everything else is a [`Command`]
+//! with a oneshot reply, answered after the action happened.
 
 use std::sync::Arc;
 
-use protocol::{ErrorKind, Request, Response, ServiceStatus, StatusReply};
+use protocol::{ErrorKind, Response, ServiceStatus, StatusReply};
 use tokio::sync::{mpsc, oneshot, watch};
+
+use super::command::Command;
+use super::effects::Reply;
+use crate::reader::Readers;
 
 /// What the owner publishes after each change.
 #[derive(Debug)]
@@ -23,6 +27,27 @@ pub struct Snapshot {
     pub daemon: DaemonFacts,
 }
 
+impl Snapshot {
+    /// The status of `key`, if the config has it.
+    pub fn service(&self, key: &str) -> Option<&Arc<ServiceStatus>> {
+        self.services
+            .binary_search_by(|s| s.key.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.services[i])
+    }
+
+    /// The reply to `status`.
+    pub fn status_reply(&self, services: Vec<ServiceStatus>) -> StatusReply {
+        StatusReply {
+            daemon_version: protocol::VERSION.to_owned(),
+            daemon_pid: std::process::id(),
+            services,
+            audit_rows_dropped: self.dropped_rows,
+            daemon_started_ms: self.daemon.started_ms,
+        }
+    }
+}
+
 /// Counters of one service since the daemon started (for metrics).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServiceCounters {
@@ -35,16 +60,13 @@ pub struct ServiceCounters {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DaemonFacts {
     pub started_ms: i64,
-    /// Duration of the last check batch (read + classify), and the longest so far.
+    /// Duration of the last check (read + judge), and the longest so far.
     pub last_tick_ms: f64,
     pub max_tick_ms: f64,
     pub checks_total: u64,
-}
-
-/// A request for the owner, with where to send the answer.
-pub struct Command {
-    pub request: Request,
-    pub reply: oneshot::Sender<Response>,
+    /// Pipelines running now, and waiting for a slot.
+    pub pipelines_running: usize,
+    pub pipelines_waiting: usize,
 }
 
 #[derive(Clone)]
@@ -54,6 +76,7 @@ pub struct SupervisorHandle {
     /// For audit rows about connections (refusals), which touch no service state.
     pub(super) store: crate::store::Store,
     pub(super) live: tokio::sync::broadcast::Sender<protocol::EventRecord>,
+    pub(super) readers: Readers,
 }
 
 fn unavailable() -> Response {
@@ -64,18 +87,10 @@ fn unavailable() -> Response {
 }
 
 impl SupervisorHandle {
-    /// Answers one request.
-    pub async fn request(&self, request: Request) -> Response {
-        if let Request::Status { key } = &request {
-            return self.status(key.as_deref());
-        }
+    /// Sends the command `make` builds around a reply channel, and waits for its answer.
+    pub async fn ask(&self, make: impl FnOnce(Reply) -> Command) -> Response {
         let (reply, answer) = oneshot::channel();
-        if self
-            .commands
-            .send(Command { request, reply })
-            .await
-            .is_err()
-        {
+        if self.commands.send(make(reply)).await.is_err() {
             return unavailable();
         }
         answer.await.unwrap_or_else(|_| unavailable())
@@ -96,14 +111,26 @@ impl SupervisorHandle {
         self.live.subscribe()
     }
 
-    /// Records a daemon-level event (no service key) in the audit log.
-    pub fn audit(&self, kind: &'static str, message: String) {
-        self.store.write(vec![crate::store::Record::Event {
-            key: String::new(),
-            kind,
-            message,
-            at_ms: protocol::time::now_millis(),
-        }]);
+    /// The reader threads (for one-off heartbeat reads).
+    pub fn readers(&self) -> &Readers {
+        &self.readers
+    }
+
+    /// Records a daemon-level event (no service key) in the audit log, and tells followers.
+    pub fn audit(&self, kind: protocol::EventKind, message: String) {
+        let at_ms = protocol::time::now_millis();
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(protocol::EventRecord {
+                at_ms,
+                key: String::new(),
+                kind,
+                health: None,
+                state: None,
+                message: message.clone(),
+            });
+        }
+        self.store
+            .write(vec![crate::store::Record::event("", kind, message, at_ms)]);
     }
 
     /// The status of all services, or of one, from the latest snapshot.
@@ -115,17 +142,12 @@ impl SupervisorHandle {
                 .iter()
                 .map(|s| ServiceStatus::clone(s))
                 .collect(),
-            Some(k) => match snap.services.binary_search_by(|s| s.key.as_str().cmp(k)) {
-                Ok(i) => vec![ServiceStatus::clone(&snap.services[i])],
-                Err(_) => return unknown_key(k),
+            Some(k) => match snap.service(k) {
+                Some(s) => vec![ServiceStatus::clone(s)],
+                None => return unknown_key(k),
             },
         };
-        Response::Status(StatusReply {
-            daemon_version: protocol::VERSION.to_owned(),
-            daemon_pid: std::process::id(),
-            services,
-            audit_rows_dropped: snap.dropped_rows,
-        })
+        Response::Status(snap.status_reply(services))
     }
 }
 

@@ -1,40 +1,54 @@
 //! The supervisor: the one owner of all service state.
 //!
-//! One task owns every mutable fact about the services. It `select!`s over client commands
-//! (each with a oneshot reply), events from the work it spawned (check batches, pipelines,
-//! child exits), its check timer and the shutdown token. It never awaits slow work: heartbeat
-//! reads run on the blocking pool, pipelines in tasks of their own, store writes on the store's
-//! thread; each reports back with an [`Event`]. After each turn it publishes a status snapshot
-//! that connections read without asking it.
+//! One task owns every mutable fact about the services. It `select!`s over commands (each with
+//! a oneshot reply), events from the work it spawned (pipelines, child exits, reloads), check
+//! results from the reader threads, its timer and the shutdown token. It never awaits slow
+//! work: heartbeat reads run on the reader threads, pipelines in tasks of their own, store
+//! writes on the store's thread.
+//!
+//! The rules live in [`service`] as methods that return [`effects::Effects`]; the owner only
+//! carries effects out: spawning, channels, store batches, broadcasts, publishing. One turn of
+//! the loop takes whatever arrived, applies it, writes the turn's rows as one batch, publishes
+//! a status snapshot if anything changed, and only then sends the turn's replies, so whatever a
+//! command answered, every later `status` shows too. Replies that acknowledge an intent change
+//! wait for their batch to be durable.
 //!
 //! Shutdown: the owner lets running pipelines finish (bounded; then cancels them, and they stop
-//! between actions), so their outcome is recorded and their callers answered, flushes the store
+//! at a safe point), so their outcome is recorded and their callers answered, flushes the store
 //! and returns. Services it started keep running: they live in their own sessions.
 
 mod actions;
 mod checks;
-mod flap;
+pub mod command;
+mod effects;
 mod handle;
+mod publish;
 mod reload;
-mod state;
+mod schedule;
+mod service;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
-use protocol::{EventKind, EventRecord, Health, ServiceState};
+use protocol::{EventKind, EventRecord, Response};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use handle::{Command, DaemonFacts, ServiceCounters, Snapshot, SupervisorHandle, unknown_key};
-use state::Service;
+pub use command::{Act, Command};
+pub use effects::Reply;
+pub use handle::{DaemonFacts, ServiceCounters, Snapshot, SupervisorHandle, unknown_key};
+pub use service::lifecycle;
 
+use crate::clock::Now;
 use crate::config::Config;
 use crate::pipeline::Outcome;
+use crate::reader::Readers;
 use crate::store::{Record, SavedState, Store};
+use effects::Effects;
+use service::Service;
 
 /// Room in the command and event channels.
 const CHANNEL: usize = 1024;
@@ -49,16 +63,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 /// Work the owner spawned, reporting back.
 pub(crate) enum Event {
-    /// A batch of checks finished; `reply` is set for `watchdogctl check`.
-    /// Results name services by index in the `epoch` they were dispatched in (a reload
-    /// starts a new one).
-    Checked {
-        epoch: u64,
-        results: Vec<crate::probe::Probe>,
-        /// How long the batch took to read and classify (ms).
-        tick_ms: f64,
-        reply: Option<state::Reply>,
-    },
     PipelineDone {
         key: String,
         id: u64,
@@ -68,6 +72,7 @@ pub(crate) enum Event {
     ChildExited {
         key: String,
         pid: u32,
+        success: bool,
         status: String,
     },
     /// A process a heartbeat named has exited (seen through its pidfd).
@@ -75,30 +80,66 @@ pub(crate) enum Event {
     /// The config file was re-read for a reload.
     ConfigLoaded {
         result: Box<Result<crate::config::Loaded, String>>,
-        reply: Option<state::Reply>,
+        reply: Option<Reply>,
     },
+}
+
+/// The monotonic time of the owner's last turn, for the systemd watchdog: it pings only while
+/// the owner turns.
+#[derive(Debug)]
+pub struct Turns {
+    base: std::time::Instant,
+    last_ms: AtomicU64,
+}
+
+impl Turns {
+    fn new() -> Turns {
+        Turns {
+            base: std::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn mark(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long ago the owner last turned.
+    pub fn idle(&self) -> Duration {
+        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
 }
 
 pub struct Supervisor {
     config: Arc<Config>,
     services: Vec<Service>,
     index: HashMap<String, usize>,
+    /// Services a reload removed while their pipeline ran: kept until it has ended, so its row
+    /// is closed and its callers answered (and a key added back takes its pipeline over).
+    retiring: HashMap<String, Service>,
     store: Store,
+    readers: Readers,
     commands: mpsc::Receiver<Command>,
     events_tx: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     /// Rows gathered during this turn, written as one batch at its end.
     pending: Vec<Record>,
-    /// When timed work is next due (set by each `on_timer` scan).
-    wake_at: Instant,
-    /// The time check slots are counted from (see `checks::slot_after`).
-    origin: Instant,
-    /// Replies to send once this turn's rows are committed.
-    after_commit: Vec<(state::Reply, protocol::Response)>,
+    /// Replies to send at the end of this turn, after the snapshot is published.
+    replies: Vec<(Reply, Response)>,
+    /// Replies to send once this turn's batch is durable.
+    durable: Vec<(Reply, Response)>,
+    schedule: schedule::Schedule,
+    checks: checks::Checks,
+    slots: actions::Slots,
     next_pipeline_id: u64,
-    /// Something visible changed this turn: publish a new snapshot.
+    /// Something visible changed: publish a new snapshot.
     dirty: bool,
+    /// This turn handled a command or an outcome: publish at its end, unthrottled.
+    publish_now: bool,
+    published: Option<Instant>,
     /// Bumped by every reload: service indexes of an older epoch are stale.
     epoch: u64,
     /// Prefix of this daemon's pipeline run ids (its start time), unique across restarts.
@@ -106,14 +147,11 @@ pub struct Supervisor {
     /// Live events for `watchdogctl events` followers.
     live: broadcast::Sender<EventRecord>,
     facts: DaemonFacts,
-    /// When the metrics text file was last written.
-    metrics_written: Option<Instant>,
-    /// When the last snapshot was published.
-    published: Option<Instant>,
-    /// This turn handled a command or an outcome: publish at its end, unthrottled.
-    publish_now: bool,
-    /// Set on every turn (ms since the epoch): the systemd watchdog pings only while it moves.
-    pub(crate) heartbeat: Arc<AtomicI64>,
+    pub(crate) turns: Arc<Turns>,
+    /// Services whose failure threshold was reached this turn.
+    to_recover: Vec<usize>,
+    /// Shutting down: no new pipelines start.
+    stopping: bool,
 }
 
 impl Supervisor {
@@ -121,23 +159,24 @@ impl Supervisor {
     pub fn new(
         config: Arc<Config>,
         store: Store,
+        readers: Readers,
         saved: &HashMap<String, SavedState>,
     ) -> (Supervisor, SupervisorHandle) {
-        let now = Instant::now();
+        let now = Now::read();
         let services: Vec<Service> = config
             .processes
             .values()
-            .map(|p| Service::new(p.clone(), saved.get(&p.key), now))
+            .map(|p| Service::new(p.clone(), saved.get(&p.key), &now))
             .collect();
         let index = services
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.cfg.key.clone(), i))
+            .map(|(i, s)| (s.key().to_owned(), i))
             .collect();
         let (commands_tx, commands) = mpsc::channel(CHANNEL);
         let (events_tx, events) = mpsc::channel(CHANNEL);
         let facts = DaemonFacts {
-            started_ms: protocol::time::now_millis(),
+            started_ms: now.wall_ms(),
             ..DaemonFacts::default()
         };
         let (snapshot, snapshot_rx) = watch::channel(Arc::new(Snapshot {
@@ -149,36 +188,41 @@ impl Supervisor {
         }));
         let (live, _) = broadcast::channel(LIVE_EVENTS);
         let mut sup = Supervisor {
+            slots: actions::Slots::new(config.max_parallel_recoveries),
             config,
             services,
             index,
+            retiring: HashMap::new(),
             store,
+            readers: readers.clone(),
             commands,
             events_tx,
             events,
             snapshot,
             pending: Vec::new(),
-            after_commit: Vec::new(),
-            wake_at: now,
-            origin: now,
+            replies: Vec::new(),
+            durable: Vec::new(),
+            schedule: schedule::Schedule::new(now.mono),
+            checks: checks::Checks::default(),
             next_pipeline_id: 1,
             dirty: true,
+            publish_now: false,
+            published: None,
             epoch: 0,
-            run_prefix: format!("{}-{}", protocol::time::now_millis(), std::process::id()),
+            run_prefix: format!("{}-{}", now.wall_ms(), std::process::id()),
             live: live.clone(),
             facts,
-            metrics_written: None,
-            published: None,
-            publish_now: false,
-            heartbeat: Arc::new(AtomicI64::new(protocol::time::now_millis())),
+            turns: Arc::new(Turns::new()),
+            to_recover: Vec::new(),
+            stopping: false,
         };
         sup.publish();
-        let store = sup.store.clone();
         let handle = SupervisorHandle {
             commands: commands_tx,
             snapshot: snapshot_rx,
-            store,
+            store: sup.store.clone(),
             live,
+            readers,
         };
         (sup, handle)
     }
@@ -186,6 +230,7 @@ impl Supervisor {
     /// Runs until `shutdown` is cancelled, then winds down as described in the module note.
     pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(target: "supervisor", "supervising {} services", self.services.len());
+        let readers = self.readers.clone();
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -195,9 +240,10 @@ impl Supervisor {
                     self.on_command(cmd);
                 }
                 Some(event) = self.events.recv() => {
-                    self.publish_now |= !matches!(event, Event::Checked { reply: None, .. });
+                    self.publish_now = true;
                     self.on_event(event);
                 }
+                () = readers.ready() => {}
                 () = tokio::time::sleep_until(wake) => {}
             }
             // A burst (thousands of pipelines ending after `start-all`) is taken in one turn:
@@ -206,12 +252,12 @@ impl Supervisor {
                 let Ok(event) = self.events.try_recv() else {
                     break;
                 };
-                self.publish_now |= !matches!(event, Event::Checked { reply: None, .. });
                 self.on_event(event);
             }
-            self.heartbeat
-                .store(protocol::time::now_millis(), Ordering::Relaxed);
+            self.on_probes();
+            self.turns.mark();
             self.on_timer();
+            self.recover_due();
             self.end_turn();
         }
         self.wind_down().await;
@@ -219,185 +265,93 @@ impl Supervisor {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Checked {
-                epoch,
-                results,
-                tick_ms,
-                reply,
-            } => self.on_checked(epoch, results, tick_ms, reply),
             Event::PipelineDone { key, id, outcome } => self.on_pipeline_done(&key, id, *outcome),
-            Event::ChildExited { key, pid, status } => self.on_child_exited(&key, pid, &status),
+            Event::ChildExited {
+                key,
+                pid,
+                success,
+                status,
+            } => self.on_child_exited(&key, pid, success, &status),
             Event::ProcessExited { key, pid } => self.on_process_exited(&key, pid),
             Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
         }
     }
 
-    /// Writes the turn's rows and publishes the snapshot if anything changed.
-    fn end_turn(&mut self) {
-        if !self.after_commit.is_empty() {
-            let committed = self.store.write_acked(std::mem::take(&mut self.pending));
-            let replies = std::mem::take(&mut self.after_commit);
-            tokio::spawn(async move {
-                // An error means the rows could not be written (counted and logged): the
-                // action still happened, so the callers are answered either way.
-                let _ = committed.await;
-                for (reply, response) in replies {
-                    let _ = reply.send(response);
-                }
-            });
-        } else if !self.pending.is_empty() {
-            self.store.write(std::mem::take(&mut self.pending));
+    /// Carries out a rule's effects for service `idx`.
+    fn apply(&mut self, idx: usize, fx: Effects) {
+        if fx.recover {
+            self.to_recover.push(idx);
         }
-        // Check results alone publish at most every PUBLISH_EVERY (thousands of services
-        // report in many small batches); anything an operator just asked for publishes now.
-        let due = self.published.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY);
-        if self.dirty && (self.publish_now || due) {
-            self.publish();
+        if let Some(by) = fx.check_by {
+            let svc = &mut self.services[idx];
+            if by < svc.probe.next {
+                svc.probe.next = by;
+            }
+            self.schedule.wake_at = self.schedule.wake_at.min(by);
         }
-        self.publish_now = false;
+        let key = self.services[idx].key().to_owned();
+        self.carry_out(&key, fx);
     }
 
-    fn publish(&mut self) {
-        let now_us = protocol::time::now_micros();
-        let snap = Arc::new(Snapshot {
-            services: self
-                .services
-                .iter_mut()
-                .map(|s| s.cached_status(now_us))
-                .collect(),
-            counters: self.services.iter().map(|s| s.counters).collect(),
-            dropped_rows: self.store.dropped(),
-            config: self.config.clone(),
-            daemon: self.facts,
-        });
-        let before = self.snapshot.send_replace(snap.clone());
-        self.dirty = false;
-        self.published = Some(Instant::now());
-        if self.live.receiver_count() > 0 {
-            self.emit_changes(&before, &snap);
+    /// Carries out effects that concern `key` (or the daemon, for an empty key), whatever
+    /// service list it is in.
+    fn carry_out(&mut self, key: &str, fx: Effects) {
+        for note in fx.notes {
+            log(note.level, key, &note.text);
         }
-        self.write_metrics_file(&snap);
-    }
-
-    /// Live events for what changed between two snapshots: health and lifecycle state.
-    fn emit_changes(&self, before: &Snapshot, after: &Snapshot) {
-        let at_ms = protocol::time::now_millis();
-        for (i, now) in after.services.iter().enumerate() {
-            if before.services.get(i).is_some_and(|b| Arc::ptr_eq(b, now)) {
-                continue;
-            }
-            let was = before
-                .services
-                .binary_search_by(|s| s.key.cmp(&now.key))
-                .ok()
-                .map(|i| &before.services[i]);
-            if was.map(|w| w.health) != Some(now.health) && now.health.is_some() {
+        for record in fx.records {
+            if let Record::Event {
+                key,
+                kind,
+                message,
+                at_ms,
+            } = &record
+            {
                 self.emit(EventRecord {
-                    at_ms,
-                    key: now.key.clone(),
-                    kind: EventKind::HealthChanged,
-                    health: now.health,
-                    state: Some(now.state),
-                    message: now.detail.clone(),
+                    at_ms: *at_ms,
+                    key: key.clone(),
+                    kind: *kind,
+                    health: None,
+                    state: None,
+                    message: message.clone(),
                 });
             }
-            if was.map(|w| w.state) != Some(now.state) {
-                self.emit(EventRecord {
-                    at_ms,
-                    key: now.key.clone(),
-                    kind: EventKind::StateChanged,
-                    health: now.health,
-                    state: Some(now.state),
-                    message: format!(
-                        "{} → {}",
-                        was.map_or("-", |w| w.state.as_str()),
-                        now.state.as_str()
-                    ),
-                });
-            }
+            self.pending.push(record);
         }
+        for event in fx.events {
+            self.emit(event);
+        }
+        self.replies.extend(fx.replies);
+        self.dirty = true;
     }
 
     /// Sends a live event to the followers, if there are any.
-    pub(crate) fn emit(&self, event: EventRecord) {
+    fn emit(&self, event: EventRecord) {
         if self.live.receiver_count() > 0 {
             let _ = self.live.send(event);
         }
     }
 
-    /// A live event about one service.
-    pub(crate) fn emit_for(
-        &self,
-        key: &str,
-        kind: EventKind,
-        health: Option<Health>,
-        state: Option<ServiceState>,
-        message: String,
-    ) {
-        self.emit(EventRecord {
-            at_ms: protocol::time::now_millis(),
-            key: key.to_owned(),
+    /// A daemon-level audit event.
+    fn audit(&mut self, kind: EventKind, message: String) {
+        let mut fx = Effects::default();
+        fx.records.push(Record::event(
+            "",
             kind,
-            health,
-            state,
             message,
-        });
+            protocol::time::now_millis(),
+        ));
+        self.carry_out("", fx);
     }
+}
 
-    /// Rewrites `metrics_textfile` (atomically, off the runtime) at most once a second.
-    fn write_metrics_file(&mut self, snap: &Arc<Snapshot>) {
-        let Some(path) = self.config.metrics_textfile.clone() else {
-            return;
-        };
-        if self
-            .metrics_written
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
-        {
-            return;
-        }
-        self.metrics_written = Some(Instant::now());
-        let snap = snap.clone();
-        tokio::task::spawn_blocking(move || {
-            let text = crate::metrics::render(&snap, crate::metrics::Format::Prometheus);
-            // Through a checked folder, an O_EXCL temp file of a random name and a rename:
-            // never through a link someone planted beside it.
-            if let Err(e) = crate::guard::file::replace(&path, text.as_bytes(), 0o644) {
-                tracing::warn!(target: "metrics", "cannot write {}: {e}", path.display());
-            }
-        });
-    }
-
-    async fn wind_down(mut self) {
-        self.commands.close();
-        for svc in &mut self.services {
-            svc.queued = None;
-            svc.waiters.clear();
-        }
-        // Let running pipelines finish (a service half-recovered is worse than a late exit),
-        // then cancel what is left and give it a moment to report.
-        if self.services.iter().any(|s| s.pipeline.is_some()) {
-            tracing::info!(target: "supervisor", "shutting down: waiting for running pipelines");
-        }
-        for (grace, cancel) in [(SHUTDOWN_GRACE, false), (Duration::from_secs(5), true)] {
-            if cancel {
-                for p in self.services.iter().filter_map(|s| s.pipeline.as_ref()) {
-                    p.cancel.cancel();
-                }
-            }
-            let deadline = Instant::now() + grace;
-            while self.services.iter().any(|s| s.pipeline.is_some()) {
-                match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                    Ok(Some(Event::PipelineDone { key, id, outcome })) => {
-                        self.on_pipeline_done(&key, id, *outcome)
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => break,
-                }
-            }
-        }
-        if self.services.iter().any(|s| s.pipeline.is_some()) {
-            tracing::warn!(target: "supervisor", "pipelines still running at shutdown were abandoned");
-        }
-        self.end_turn();
+/// A rule's log line, at its level, prefixed with the service's key.
+fn log(level: tracing::Level, key: &str, text: &str) {
+    let sep = if key.is_empty() { "" } else { ": " };
+    match level {
+        tracing::Level::ERROR => tracing::error!(target: "supervisor", "{key}{sep}{text}"),
+        tracing::Level::WARN => tracing::warn!(target: "supervisor", "{key}{sep}{text}"),
+        tracing::Level::INFO => tracing::info!(target: "supervisor", "{key}{sep}{text}"),
+        _ => tracing::debug!(target: "supervisor", "{key}{sep}{text}"),
     }
 }

@@ -2,20 +2,25 @@
 //!
 //! The file is read on the blocking pool and validated whole; an invalid one is refused with
 //! every problem listed, and the running config stays. A valid one is applied by key: new
-//! services are monitored, removed ones are forgotten (their processes are left running),
-//! changed ones take their new settings, and every key keeps its failure count, intent,
-//! restart budget and give-up state. Settings bound at start (socket, database, lock, logging)
-//! are reported as needing a restart. Services are renumbered, so the epoch is bumped and check
-//! results dispatched before the reload are dropped (the services are re-checked at once).
+//! services are monitored, removed ones are forgotten (their processes are left running, their
+//! overrides dropped with a log line), changed ones take their new settings, and every key keeps
+//! its failure count, intent, restart budget, give-up state and overrides. Settings bound at
+//! start (socket, database, lock, logging, access) are reported as needing a restart.
+//!
+//! A removed service whose pipeline is running is not dropped on the spot: its pipeline is
+//! cancelled at its next safe point and the service kept aside until it ends, so its run row is
+//! closed and its callers get a true answer; a key added back meanwhile takes that service,
+//! pipeline and all, back (so it never runs twice).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use protocol::{ErrorKind, ReloadReport, Response};
-use tokio::time::Instant;
+use protocol::{ErrorKind, EventKind, ReloadReport, Response};
 
-use super::state::{Reply, Service};
+use super::effects::{Effects, Reply};
+use super::service::Service;
 use super::{Event, Supervisor};
+use crate::clock::Now;
 use crate::config::{self, Config};
 use crate::store::Record;
 
@@ -52,136 +57,85 @@ impl Supervisor {
                 for w in &loaded.warnings {
                     tracing::warn!(target: "config", "{w}");
                 }
-                let report = self.apply(loaded.config, loaded.warnings);
+                let report = self.apply_config(loaded.config, loaded.warnings);
+                let summary = format!(
+                    "added {:?} removed {:?} changed {:?}",
+                    report.added, report.removed, report.changed
+                );
                 tracing::info!(
                     target: "supervisor",
-                    "reloaded: added [{}], removed [{}], changed [{}]{}",
-                    report.added.join(", "),
-                    report.removed.join(", "),
-                    report.changed.join(", "),
+                    "reloaded: {summary}{}",
                     if report.needs_restart.is_empty() {
                         String::new()
                     } else {
                         format!("; needs a restart to apply: {}", report.needs_restart.join(", "))
                     }
                 );
-                self.pending.push(Record::Event {
-                    key: String::new(),
-                    kind: "reloaded",
-                    message: format!(
-                        "added {:?} removed {:?} changed {:?}",
-                        report.added, report.removed, report.changed
-                    ),
-                    at_ms: protocol::time::now_millis(),
-                });
-                self.emit_for(
-                    "",
-                    protocol::EventKind::Reloaded,
-                    None,
-                    None,
-                    format!(
-                        "added {:?} removed {:?} changed {:?}",
-                        report.added, report.removed, report.changed
-                    ),
-                );
+                self.audit(EventKind::Reloaded, summary);
                 Response::Reload(report)
             }
         };
         if let Some(reply) = reply {
-            let _ = reply.send(response);
+            self.replies.push((reply, response));
         }
     }
 
-    fn apply(&mut self, mut new: Config, warnings: Vec<String>) -> ReloadReport {
+    fn apply_config(&mut self, mut new: Config, warnings: Vec<String>) -> ReloadReport {
         let old = &self.config;
         if old.socket_from_command_line {
             new.socket_path = old.socket_path.clone();
             new.lock_path = old.lock_path.clone();
             new.socket_from_command_line = true;
         }
-        let mut needs_restart = Vec::new();
-        for (name, differs) in [
-            ("socket_path", old.socket_path != new.socket_path),
-            ("db_path", old.db_path != new.db_path),
-            ("lock_path", old.lock_path != new.lock_path),
-            ("log_dir", old.log_dir != new.log_dir),
-            ("log_level", old.log_level != new.log_level),
-            (
-                "access settings (socket_mode, socket_group, control_*, read_*)",
-                old.access != new.access,
-            ),
-            (
-                "history_retention_days",
-                old.history_retention != new.history_retention,
-            ),
-        ] {
-            if differs {
-                needs_restart.push(name.to_owned());
-            }
-        }
-        let now = Instant::now();
+        let needs_restart = bound_settings(old, &new);
+        let now = Now::read();
         let mut previous: HashMap<String, Service> = std::mem::take(&mut self.services)
             .into_iter()
-            .map(|s| (s.cfg.key.clone(), s))
+            .map(|s| (s.key().to_owned(), s))
             .collect();
         let (mut added, mut changed) = (Vec::new(), Vec::new());
         for (key, cfg) in &new.processes {
-            let svc = match previous.remove(key) {
+            let kept = previous.remove(key).or_else(|| self.retiring.remove(key));
+            let svc = match kept {
                 Some(mut svc) => {
-                    if *svc.cfg != **cfg {
+                    if **svc.cfg() != **cfg {
                         changed.push(key.clone());
-                        svc.cfg = cfg.clone();
-                        svc.heartbeat_owner =
-                            cfg.user.as_deref().and_then(crate::process::user_uid);
+                        svc.reconfigure(cfg.clone());
                     }
                     svc
                 }
                 None => {
                     added.push(key.clone());
-                    Service::new(cfg.clone(), None, now)
+                    Service::new(cfg.clone(), None, &now)
                 }
             };
             self.services.push(svc);
         }
         let mut removed: Vec<String> = previous.keys().cloned().collect();
         removed.sort();
-        for (key, svc) in previous {
-            let message = format!("{key} was removed from the config by a reload");
-            for w in svc.waiters {
-                let _ = w.reply.send(Response::Error {
-                    kind: ErrorKind::UnknownKey,
-                    message: message.clone(),
-                });
-            }
-            if let Some((_, replies)) = svc.queued {
-                for r in replies {
-                    let _ = r.send(Response::Error {
-                        kind: ErrorKind::UnknownKey,
-                        message: message.clone(),
-                    });
-                }
-            }
-            if let Some((_, watch)) = &svc.exit_watch {
-                watch.cancel();
-            }
-            if svc.pipeline.is_some() {
-                tracing::info!(target: "supervisor", "{key}: removed while a pipeline runs; it finishes on its own");
+        for (key, mut svc) in previous {
+            self.remove(&key, &mut svc, &now);
+            if svc.has_pipeline() {
+                tracing::info!(target: "supervisor", "{key}: removed while a pipeline runs; it is cancelled and its callers answered when it ends");
+                svc.cancel_pipeline();
+                self.retiring.insert(key, svc);
             }
         }
         self.index = self
             .services
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.cfg.key.clone(), i))
+            .map(|(i, s)| (s.key().to_owned(), i))
             .collect();
         self.epoch += 1;
         for svc in &mut self.services {
-            svc.checking = false;
-            svc.next_check = now;
+            svc.probe.next = now.mono;
         }
-        self.wake_at = now;
+        self.schedule.wake_at = now.mono;
+        self.slots.set_limit(new.max_parallel_recoveries);
         self.config = Arc::new(new);
         self.dirty = true;
+        self.finish_rounds();
         ReloadReport {
             added,
             removed,
@@ -190,4 +144,53 @@ impl Supervisor {
             warnings,
         }
     }
+
+    /// What a reload's removal of `key` does: its callers are told, its watch ends, its
+    /// overrides go (with a log line).
+    fn remove(&mut self, key: &str, svc: &mut Service, now: &Now) {
+        let gone = Response::Error {
+            kind: ErrorKind::UnknownKey,
+            message: format!("{key} was removed from the config by a reload"),
+        };
+        let mut fx: Effects = svc.drop_callers(&gone);
+        if let Some((_, watch)) = svc.exit_watch.take() {
+            watch.cancel();
+        }
+        if let Some(what) = svc.describe_overrides() {
+            let message = format!("{key} left the config: its overrides ({what}) are dropped");
+            fx.note(tracing::Level::INFO, message.clone());
+            fx.records.push(Record::event(
+                key,
+                EventKind::OverrideDropped,
+                message,
+                now.wall_ms(),
+            ));
+            svc.clear_overrides();
+            fx.records.push(Record::State(svc.saved(now)));
+        }
+        self.carry_out(key, fx);
+    }
+}
+
+/// The global settings that changed but take effect only at the next daemon start.
+fn bound_settings(old: &Config, new: &Config) -> Vec<String> {
+    [
+        ("socket_path", old.socket_path != new.socket_path),
+        ("db_path", old.db_path != new.db_path),
+        ("lock_path", old.lock_path != new.lock_path),
+        ("log_dir", old.log_dir != new.log_dir),
+        ("log_level", old.log_level != new.log_level),
+        (
+            "access settings (socket_mode, socket_group, control_*, read_*)",
+            old.access != new.access,
+        ),
+        (
+            "history_retention_days",
+            old.history_retention != new.history_retention,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(name, _)| name.to_owned())
+    .collect()
 }

@@ -1,0 +1,421 @@
+//! What requests and finished pipelines do to a service.
+//!
+//! A request first sets what it implies (intent for `on`/`off`/`restart`, the end of a
+//! maintenance window, a fresh restart budget), then is admitted ([`super::admit`]). A
+//! finished pipeline records its outcome, resets the failure count when it succeeded, starts the
+//! start grace of what it started, and hands over the queued follow-up.
+
+use std::time::Duration;
+
+use protocol::{ActionReport, EventKind, PipelineResult, RecoverySummary, Response, Trigger};
+use tokio_util::sync::CancellationToken;
+
+use super::admit::{self, Admission, Task};
+use super::flap::Decision;
+use super::{Queued, Running, Service, StartRecord, Until};
+use crate::clock::Now;
+use crate::pipeline::Outcome;
+use crate::store::{Intent, Record};
+use crate::supervisor::effects::{Effects, Reply};
+
+/// How soon a service is checked after one of its pipelines ended.
+pub const CHECK_AFTER_PIPELINE: Duration = Duration::from_millis(200);
+
+/// What a pipeline started, as the owner tells it.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    pub pid: u32,
+    pub at_us: i64,
+}
+
+/// A finished pipeline's consequences.
+#[derive(Debug)]
+pub struct Finished {
+    pub effects: Effects,
+    /// Its callers, with their answer (sent once the turn's rows are durable).
+    pub replies: Vec<(Reply, Response)>,
+    pub report: ActionReport,
+    /// The follow-up to start now.
+    pub next: Option<(Task, Vec<Reply>)>,
+}
+
+/// What the owner needs to build a pipeline's plan.
+#[derive(Debug)]
+pub struct Begun {
+    pub actions: Vec<String>,
+    pub started_group: Option<(i32, i64)>,
+    pub health: Option<protocol::Health>,
+    pub failures: u32,
+}
+
+/// A failed report for callers that get no pipeline of their own.
+pub fn failed_report(key: &str, message: String) -> ActionReport {
+    ActionReport {
+        key: key.to_owned(),
+        result: PipelineResult::Failed,
+        message,
+        steps: Vec::new(),
+        old_pid: None,
+    }
+}
+
+impl Service {
+    /// What a request implies before it is admitted (see the module note).
+    pub fn prepare(&mut self, task: &Task, now: &Now) -> Effects {
+        let mut fx = Effects::default();
+        if task.trigger == Trigger::Run {
+            // One action by hand changes neither intent nor windows.
+            return fx;
+        }
+        if task.trigger == Trigger::Automatic {
+            // A recovery of the daemon's own: the restart budget is what it spends.
+            return fx;
+        }
+        self.off_until = None;
+        if task.trigger != Trigger::Off && self.flap.clear() {
+            fx.note(
+                tracing::Level::INFO,
+                format!("give-up cleared by {}", task.name()),
+            );
+        }
+        let intent = if task.trigger == Trigger::Off {
+            Intent::Off
+        } else {
+            Intent::On
+        };
+        if self.intent != intent {
+            self.intent = intent;
+            fx.note(tracing::Level::INFO, format!("intent {}", intent.as_str()));
+            fx.records.push(Record::event(
+                self.key(),
+                EventKind::IntentChanged,
+                format!("intent {} ({})", intent.as_str(), task.name()),
+                now.wall_ms(),
+            ));
+        }
+        fx.records.push(Record::State(self.saved(now)));
+        fx
+    }
+
+    /// How `task` is admitted now.
+    pub fn admission(&self, task: &Task, now: &Now) -> Admission {
+        admit::admit(
+            self.pipeline.as_ref().map(|p| &p.task),
+            self.is_starting(now),
+            task,
+        )
+    }
+
+    /// Adds a caller to the running pipeline's answer.
+    pub fn join(&mut self, reply: Reply) {
+        match &mut self.pipeline {
+            Some(p) => p.replies.push(reply),
+            None => drop(reply),
+        }
+    }
+
+    /// Queues `task` behind the running pipeline; a different queued follow-up is superseded
+    /// and its callers told so. With `cancel_running`, the running pipeline is cancelled at its
+    /// next safe point (an `off` superseding a recovery).
+    pub fn enqueue(&mut self, task: Task, reply: Reply, cancel_running: bool) -> Effects {
+        let mut fx = Effects::default();
+        if cancel_running {
+            self.cancel_pipeline();
+        }
+        match &mut self.queued {
+            Some(q) if q.task == task => q.replies.push(reply),
+            queued => {
+                if let Some(old) = queued.take() {
+                    for r in old.replies {
+                        fx.reply(
+                            r,
+                            Response::Action(failed_report(
+                                &self.cfg.key,
+                                format!("{} superseded by {}", old.task.name(), task.name()),
+                            )),
+                        );
+                    }
+                }
+                *queued = Some(Queued {
+                    task,
+                    replies: vec![reply],
+                });
+            }
+        }
+        fx
+    }
+
+    /// Whether its pipeline waits for a slot (shown as `queued`).
+    pub fn set_waiting_slot(&mut self, waiting: bool) {
+        self.waiting_slot = waiting;
+    }
+
+    /// The actions a pipeline for `task` runs: the configured ones, without those disabled in
+    /// the config or at runtime; one action run by hand runs even when disabled.
+    pub fn actions_for(&self, task: &Task) -> Vec<String> {
+        let enabled = |a: &&str| {
+            !self.cfg.disabled_actions.iter().any(|d| d == a)
+                && !self.overrides.actions_off.contains(*a)
+        };
+        match (task.trigger, &task.action) {
+            (Trigger::Run, Some(action)) => vec![action.clone()],
+            (Trigger::Off, _) => vec!["kill".into()],
+            (Trigger::On, _) => ["kill", "start"]
+                .into_iter()
+                .filter(enabled)
+                .map(String::from)
+                .collect(),
+            _ => self
+                .cfg
+                .recovery_actions
+                .iter()
+                .map(String::as_str)
+                .filter(enabled)
+                .map(String::from)
+                .collect(),
+        }
+    }
+
+    /// Marks the pipeline `id` for `task` as running.
+    pub fn begin(
+        &mut self,
+        id: u64,
+        task: Task,
+        cancel: CancellationToken,
+        replies: Vec<Reply>,
+    ) -> Begun {
+        let begun = Begun {
+            actions: self.actions_for(&task),
+            started_group: self.started.map(|s| (s.pid as i32, s.at_us)),
+            health: (task.trigger == Trigger::Automatic)
+                .then(|| self.verdict.as_ref().map(|v| v.health))
+                .flatten(),
+            failures: self.failures,
+        };
+        self.waiting_slot = false;
+        self.pipeline = Some(Running {
+            id,
+            task,
+            cancel,
+            replies,
+        });
+        begun
+    }
+
+    /// Records the end of pipeline `id` (see the module note); `None` when `id` is not its
+    /// running pipeline (a stale report).
+    pub fn finish(
+        &mut self,
+        id: u64,
+        outcome: Outcome,
+        started: Option<Started>,
+        run_id: String,
+        now: &Now,
+    ) -> Option<Finished> {
+        let running = self.pipeline.take_if(|p| p.id == id)?;
+        let trigger = running.task.trigger;
+        let key = self.cfg.key.clone();
+        let mut fx = Effects::default();
+        for message in &outcome.refusals {
+            fx.records.push(Record::event(
+                &key,
+                EventKind::SignalRefused,
+                message.clone(),
+                outcome.finished_ms,
+            ));
+        }
+        if outcome.result != PipelineResult::Skipped {
+            self.last_recovery = Some(RecoverySummary {
+                trigger,
+                started_ms: outcome.started_ms,
+                finished_ms: outcome.finished_ms,
+                result: outcome.result,
+            });
+        }
+        if outcome.result.is_success() && trigger != Trigger::Run {
+            self.failures = 0;
+        }
+        let slot = match outcome.result {
+            PipelineResult::Succeeded => 0,
+            PipelineResult::Warned => 1,
+            PipelineResult::Failed => 2,
+            PipelineResult::Skipped => 3,
+        };
+        self.counters.recoveries[slot] += 1;
+        self.counters.last_recovery_duration_ms = Some(outcome.finished_ms - outcome.started_ms);
+        if let Some(s) = started {
+            self.started = Some(StartRecord {
+                pid: s.pid,
+                at_us: s.at_us,
+                alive: true,
+            });
+            self.grace_until = Some(now.mono + self.cfg.start_grace);
+        }
+        let level = if outcome.result == PipelineResult::Failed {
+            tracing::Level::ERROR
+        } else {
+            tracing::Level::INFO
+        };
+        let finished = format!(
+            "{} pipeline {}: {}",
+            running.task.name(),
+            outcome.result.as_str(),
+            outcome.message
+        );
+        fx.note(level, finished.clone());
+        fx.events.push(protocol::EventRecord {
+            at_ms: now.wall_ms(),
+            key: key.clone(),
+            kind: EventKind::PipelineFinished,
+            health: None,
+            state: None,
+            message: finished,
+        });
+        self.stall_mark = None;
+        fx.check_by = Some(now.mono + CHECK_AFTER_PIPELINE);
+        let report = ActionReport {
+            key: key.clone(),
+            result: outcome.result,
+            message: outcome.message.clone(),
+            steps: outcome.steps.clone(),
+            old_pid: outcome.old_pid,
+        };
+        // Every run completes the row its start wrote, skipped ones too (or it would read as
+        // interrupted at the next start).
+        fx.records.push(Record::Pipeline {
+            run_id,
+            key,
+            trigger,
+            result: outcome.result,
+            message: outcome.message,
+            steps: outcome.steps,
+            old_pid: outcome.old_pid,
+            new_pid: started.map(|s| s.pid),
+            started_ms: outcome.started_ms,
+            finished_ms: outcome.finished_ms,
+        });
+        self.persisted = self.state_fingerprint();
+        fx.records.push(Record::State(self.saved(now)));
+        let replies = running
+            .replies
+            .into_iter()
+            .map(|r| (r, Response::Action(report.clone())))
+            .collect();
+        let next = self.queued.take().map(|q| (q.task, q.replies));
+        Some(Finished {
+            effects: fx,
+            replies,
+            report,
+            next,
+        })
+    }
+
+    /// A service past its failure threshold: recover it, give up on it, or wait out the backoff
+    /// (see [`super::flap`]).
+    pub fn decide_recovery(&mut self, now: &Now) -> (Decision, Effects) {
+        let mut fx = Effects::default();
+        let decision = self.flap.decide(
+            &self.cfg.flap,
+            self.cfg.check_interval,
+            now.mono,
+            now.wall_ms(),
+        );
+        match decision {
+            Decision::Recover => fx.note(
+                tracing::Level::WARN,
+                format!(
+                    "{} consecutive failures (threshold {}): recovering",
+                    self.failures, self.cfg.failure_threshold
+                ),
+            ),
+            Decision::GiveUp => {
+                let then = match self.flap.gave_up.and_then(|g| g.next_attempt) {
+                    Some(at) => format!(
+                        "next attempt in {:.1}s",
+                        at.saturating_duration_since(now.mono).as_secs_f64()
+                    ),
+                    None => "no further automatic attempts".into(),
+                };
+                let policy = self.cfg.flap;
+                let message = format!(
+                    "gave up: {} automatic recoveries within {}s (max_restarts {}); {then}; `watchdogctl restart {}` clears this",
+                    self.flap.restarts.len(),
+                    policy.window.as_secs_f64(),
+                    policy.max_restarts,
+                    self.cfg.key
+                );
+                fx.note(tracing::Level::ERROR, message.clone());
+                fx.records.push(Record::event(
+                    self.key(),
+                    EventKind::GaveUp,
+                    message,
+                    now.wall_ms(),
+                ));
+            }
+            Decision::Wait => {}
+        }
+        fx.records.push(Record::State(self.saved(now)));
+        (decision, fx)
+    }
+
+    /// The reason an `on_give_up` hook or a recovery command runs with.
+    pub fn reason(&self) -> crate::pipeline::command::Reason {
+        crate::pipeline::command::Reason {
+            health: self.verdict.as_ref().map(|v| v.health),
+            old_pid: self.verdict.as_ref().and_then(|v| v.pid),
+            failures: self.failures,
+        }
+    }
+
+    /// Opens a maintenance window of `length` (after the `off` it goes with was admitted).
+    pub fn open_window(&mut self, length: Duration, now: &Now) -> Effects {
+        let mut fx = Effects::default();
+        let at = now.mono + length;
+        let wall_ms = now.wall_ms_of(at);
+        self.off_until = Some(Until { at, wall_ms });
+        let until = protocol::time::format_millis(wall_ms);
+        fx.note(tracing::Level::INFO, format!("off until {until}"));
+        fx.records.push(Record::event(
+            self.key(),
+            EventKind::MaintenanceStarted,
+            format!("off until {until}"),
+            now.wall_ms(),
+        ));
+        fx.records.push(Record::State(self.saved(now)));
+        fx
+    }
+
+    /// Whether its maintenance window has ended.
+    pub fn window_over(&self, now: &Now) -> bool {
+        self.off_until.is_some_and(|u| u.at <= now.mono)
+    }
+
+    /// Closes an ended maintenance window; the owner then turns the service on.
+    pub fn close_window(&mut self, now: &Now) -> Effects {
+        let mut fx = Effects::default();
+        self.off_until = None;
+        fx.note(
+            tracing::Level::INFO,
+            "maintenance window over; turning it back on",
+        );
+        fx.records.push(Record::event(
+            self.key(),
+            EventKind::MaintenanceOver,
+            "maintenance window over: turned back on".into(),
+            now.wall_ms(),
+        ));
+        fx
+    }
+
+    /// The start shell `pid` exited: returns whether that is the service's start (then it is
+    /// checked at once, and no longer counts as starting when it failed).
+    pub fn start_exited(&mut self, pid: u32, success: bool) -> bool {
+        match &mut self.started {
+            Some(s) if s.pid == pid => {
+                s.alive &= success;
+                self.is_monitored()
+            }
+            _ => false,
+        }
+    }
+}
