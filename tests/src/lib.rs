@@ -19,6 +19,9 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
+pub mod fuse;
+pub mod users;
+
 /// The real binaries under test.
 pub struct Bins {
     pub watchdogd: PathBuf,
@@ -177,21 +180,31 @@ impl Sandbox {
     /// Starts watchdogd on any config file and waits until `socket` (where that config makes
     /// it listen) answers. Panics, with the daemon's log, if watchdogd exits instead.
     pub fn start_daemon_with(&self, config: &Path, socket: &Path) -> Daemon {
+        self.start_daemon_setup(config, socket, |_| {})
+    }
+
+    /// Like [`Sandbox::start_daemon_with`], with `setup` applied to the command first (an
+    /// environment, a session of its own, inherited descriptors…).
+    pub fn start_daemon_setup(
+        &self,
+        config: &Path,
+        socket: &Path,
+        setup: impl FnOnce(&mut Command),
+    ) -> Daemon {
         let log_path = self.path().join("watchdogd.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .expect("log file");
-        let child = self
-            .watchdogd_command()
-            .arg("--config")
+        let mut cmd = self.watchdogd_command();
+        cmd.arg("--config")
             .arg(config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn watchdogd");
+            .stderr(log);
+        setup(&mut cmd);
+        let child = cmd.spawn().expect("spawn watchdogd");
         let mut daemon = Daemon {
             child: Some(child),
             log: log_path,
@@ -235,6 +248,26 @@ impl Sandbox {
     /// Runs watchdogctl against this sandbox's socket.
     pub fn ctl(&self, args: &[&str]) -> Output {
         ctl_at(&self.socket(), args)
+    }
+
+    /// Runs watchdogctl and insists on exit 0; returns its stdout.
+    pub fn ctl_ok(&self, args: &[&str]) -> String {
+        self.ctl_exit(args, 0)
+    }
+
+    /// Runs watchdogctl and insists on exit `code`; returns its stdout (stderr is in the panic
+    /// message when the code differs).
+    pub fn ctl_exit(&self, args: &[&str], code: i32) -> String {
+        let out = self.ctl(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "watchdogctl {}: stdout {}\nstderr {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `status --json` as parsed JSON rows.

@@ -88,6 +88,17 @@ impl AccessPolicy {
         (policy, warnings)
     }
 
+    /// Whether `uid` has control rights by its uid alone (root, the daemon's user, a control
+    /// user), with no group lookup.
+    pub fn controls_by_uid(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.daemon_uid || self.control_uids.contains(&uid)
+    }
+
+    /// Whether control rights can come from groups (which need a lookup).
+    pub fn controls_by_group(&self) -> bool {
+        !self.control_gids.is_empty()
+    }
+
     /// Whether the group lists matter at all (they need a lookup of the peer's groups).
     pub fn uses_groups(&self) -> bool {
         !self.control_gids.is_empty() || !self.read_gids.is_empty()

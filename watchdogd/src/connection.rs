@@ -21,18 +21,79 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, AccessPolicy, Peer, Right};
 use crate::answers;
+use crate::refusals::{Refusals, Report};
 use crate::supervisor::{Act, Command, SupervisorHandle};
 
 /// A client that sends nothing for this long is disconnected.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A reply that the client does not take within this long ends the connection.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every connection shares: the supervisor, the access rules, the refusal limiter.
+pub struct Shared {
+    pub handle: SupervisorHandle,
+    pub policy: Arc<AccessPolicy>,
+    pub refusals: std::sync::Mutex<Refusals>,
+}
+
+/// A connection's place under the connection cap.
+pub enum Permit {
+    /// One of the ordinary places.
+    General(OwnedSemaphorePermit),
+    /// One of the places kept for root and control users, so that read-only clients (many
+    /// `events --follow`, say) can never lock them out.
+    Reserve(OwnedSemaphorePermit),
+    /// None left.
+    Full,
+}
+
+impl Shared {
+    /// Reports a refusal of `uid`: now, or counted for the minute's summary (see
+    /// [`crate::refusals`]). Permission refusals are audited, the rest only logged.
+    pub fn refused(&self, uid: u32, kind: &'static str, message: &str) {
+        let (report, summary) = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .note(uid, kind, tokio::time::Instant::now());
+        if let Some(s) = summary {
+            self.summarize(&s);
+        }
+        if report == Report::Now {
+            tracing::warn!(target: "server", "{message}");
+            if kind == "permission_denied" {
+                self.handle
+                    .audit(protocol::EventKind::PermissionDenied, message.to_owned());
+            }
+        }
+    }
+
+    /// Logs (and for permission refusals audits) a minute's summary.
+    pub fn summarize(&self, s: &crate::refusals::Summary) {
+        let message = format!(
+            "uid {} was refused {} more times ({}) in the last {}s",
+            s.uid,
+            s.more,
+            s.kind,
+            s.over.as_secs()
+        );
+        tracing::warn!(target: "server", "{message}");
+        if s.kind == "permission_denied" {
+            self.handle
+                .audit(protocol::EventKind::PermissionDenied, message);
+        }
+    }
+}
+
 pub async fn serve(
     stream: Stream,
-    handle: SupervisorHandle,
-    permit: Option<OwnedSemaphorePermit>,
-    policy: Arc<AccessPolicy>,
+    shared: Arc<Shared>,
+    permit: Permit,
     shutdown: CancellationToken,
 ) {
+    let handle = &shared.handle;
+    let policy = &shared.policy;
     let peer = match stream.peer_creds() {
         Ok(c) => Peer {
             uid: c.euid().unwrap_or(u32::MAX),
@@ -59,15 +120,33 @@ pub async fn serve(
             .max_frame_length(MAX_RESPONSE_FRAME)
             .new_codec(),
     );
-    if permit.is_none() {
-        tracing::warn!(target: "server", "connection refused: too many connections already open");
+    let privileged = |groups: &[u32]| policy.allows(&peer, groups, Right::Control);
+    let admitted = match permit {
+        Permit::General(p) => Some(p),
+        Permit::Reserve(p) => {
+            if policy.uses_groups() && peer.uid != 0 {
+                groups = Some(peer_groups(peer).await);
+            }
+            privileged(groups.as_deref().unwrap_or(&[peer.gid])).then_some(p)
+        }
+        Permit::Full => None,
+    };
+    let Some(_permit) = admitted else {
+        shared.refused(
+            peer.uid,
+            "too_many_connections",
+            &format!(
+                "connection of uid {} refused: too many connections already open",
+                peer.uid
+            ),
+        );
         let _ = send(
             &mut out,
             &error(ErrorKind::Unavailable, "too many connections; try again"),
         )
         .await;
         return;
-    }
+    };
     loop {
         let frame = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -80,7 +159,11 @@ pub async fn serve(
             }
             Ok(None) => return,
             Ok(Some(Err(e))) => {
-                tracing::warn!(target: "server", "bad frame from client: {e}");
+                shared.refused(
+                    peer.uid,
+                    "bad_request",
+                    &format!("bad frame from uid {}: {e}", peer.uid),
+                );
                 let _ = send(
                     &mut out,
                     &error(ErrorKind::BadRequest, &format!("bad frame: {e}")),
@@ -93,7 +176,11 @@ pub async fn serve(
         let request = match codec::decode_request(&payload) {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(target: "server", "refusing request: {e}");
+                shared.refused(
+                    peer.uid,
+                    "bad_request",
+                    &format!("refusing a request of uid {}: {e}", peer.uid),
+                );
                 let _ = send(&mut out, &error(e.kind(), &e.to_string())).await;
                 return;
             }
@@ -105,11 +192,7 @@ pub async fn serve(
             Right::Read
         };
         if groups.is_none() && policy.uses_groups() && peer.uid != 0 {
-            groups = Some(
-                tokio::task::spawn_blocking(move || access::peer_groups(&peer))
-                    .await
-                    .unwrap_or_default(),
-            );
+            groups = Some(peer_groups(peer).await);
         }
         if !policy.allows(&peer, groups.as_deref().unwrap_or(&[peer.gid]), right) {
             let message = format!(
@@ -118,8 +201,7 @@ pub async fn serve(
                 request.name(),
                 right.as_str()
             );
-            tracing::warn!(target: "server", "{message} (pid {:?})", peer.pid);
-            handle.audit(protocol::EventKind::PermissionDenied, message.clone());
+            shared.refused(peer.uid, "permission_denied", &message);
             if send(&mut out, &error(ErrorKind::PermissionDenied, &message))
                 .await
                 .is_err()
@@ -129,8 +211,8 @@ pub async fn serve(
             continue;
         }
         let response = match request {
-            Request::Events => return follow(&mut out, &mut frames, &handle, &shutdown).await,
-            other => answer(&handle, other).await,
+            Request::Events => return follow(&mut out, &mut frames, handle, &shutdown).await,
+            other => answer(handle, other).await,
         };
         if let Err(e) = send(&mut out, &response).await {
             tracing::debug!(target: "server", "cannot reply: {e}");
@@ -252,6 +334,8 @@ fn error(kind: ErrorKind, message: &str) -> Response {
     }
 }
 
+/// Sends one response, within [`SEND_TIMEOUT`]. A reply over the frame limit is replaced by an
+/// error saying so (the connection stays usable), never dropped silently.
 async fn send<W>(
     out: &mut FramedWrite<W, LengthDelimitedCodec>,
     response: &Response,
@@ -259,7 +343,32 @@ async fn send<W>(
 where
     W: tokio::io::AsyncWrite + Unpin,
 {
-    let bytes = codec::encode_response(response)?;
-    out.send(tokio_util::bytes::Bytes::from(bytes)).await?;
-    Ok(())
+    let bytes = match codec::encode_response(response) {
+        Err(CodecError::FrameTooLarge { len, max }) => codec::encode_response(&error(
+            ErrorKind::Internal,
+            &format!(
+                "the reply is {len} bytes, over the {max}-byte frame limit: ask for less (history --limit N, status KEY)"
+            ),
+        ))?,
+        other => other?,
+    };
+    match tokio::time::timeout(
+        SEND_TIMEOUT,
+        out.send(tokio_util::bytes::Bytes::from(bytes)),
+    )
+    .await
+    {
+        Ok(sent) => Ok(sent?),
+        Err(_) => Err(CodecError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client did not take its reply",
+        ))),
+    }
+}
+
+/// The peer's groups (blocking user-database lookups, off the runtime).
+async fn peer_groups(peer: Peer) -> Vec<u32> {
+    tokio::task::spawn_blocking(move || access::peer_groups(&peer))
+        .await
+        .unwrap_or_default()
 }

@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod process;
 pub mod reader;
+pub mod refusals;
 pub mod server;
 pub mod signals;
 pub mod store;

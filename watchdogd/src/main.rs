@@ -115,6 +115,8 @@ fn main() -> ExitCode {
             _ = force_rx => Err(anyhow::anyhow!("second signal: stopped without waiting for pipelines")),
         }
     });
+    // Whatever is still blocked (a lookup, a client) is not waited for beyond a moment.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

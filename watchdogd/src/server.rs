@@ -212,7 +212,13 @@ fn clear_stale(sock: &Path) -> Result<(), BindError> {
     }
 }
 
-/// Accepts connections until `shutdown`, then waits for the open ones to finish.
+/// Places under the connection cap kept for root and control users.
+pub const RESERVED_CONNECTIONS: usize = 64;
+/// How long shutdown waits for open connections to finish.
+pub const SHUTDOWN_CLIENTS: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Accepts connections until `shutdown`, then gives the open ones [`SHUTDOWN_CLIENTS`] to
+/// finish (a client that never reads its reply cannot hold the daemon up).
 pub async fn serve(
     listener: Listener,
     handle: SupervisorHandle,
@@ -223,7 +229,15 @@ pub async fn serve(
     // Leave descriptors for the database, logs, heartbeat reads and children.
     let fds = usize::try_from(raise_fd_limit()).unwrap_or(usize::MAX);
     let cap = MAX_CONNECTIONS.min(fds.saturating_sub(256)).max(16);
-    let slots = Arc::new(Semaphore::new(cap));
+    let reserve = RESERVED_CONNECTIONS.min(cap / 4);
+    let general = Arc::new(Semaphore::new(cap - reserve));
+    let reserved = Arc::new(Semaphore::new(reserve));
+    let shared = Arc::new(connection::Shared {
+        handle,
+        policy,
+        refusals: std::sync::Mutex::new(crate::refusals::Refusals::default()),
+    });
+    tokio::spawn(flush_refusals(shared.clone(), shutdown.clone()));
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -237,15 +251,62 @@ pub async fn serve(
                 }
             },
         };
-        let permit = slots.clone().try_acquire_owned().ok();
-        let handle = handle.clone();
+        let permit = match general.clone().try_acquire_owned() {
+            Ok(p) => connection::Permit::General(p),
+            // The reserve is decided here, by uid, so that a crowd of refused clients cannot
+            // hold its places while their tasks have yet to run (groups are looked up later).
+            Err(_) if may_reserve(&stream, &shared.policy) => {
+                match reserved.clone().try_acquire_owned() {
+                    Ok(p) => connection::Permit::Reserve(p),
+                    Err(_) => connection::Permit::Full,
+                }
+            }
+            Err(_) => connection::Permit::Full,
+        };
+        let shared = shared.clone();
         let shutdown = shutdown.clone();
-        let policy = policy.clone();
-        tracker.spawn(
-            async move { connection::serve(stream, handle, permit, policy, shutdown).await },
-        );
+        tracker.spawn(async move { connection::serve(stream, shared, permit, shutdown).await });
     }
     tracker.close();
     drop(listener); // unlinks the socket: no new client finds a daemon that will not answer
-    tracker.wait().await;
+    if tokio::time::timeout(SHUTDOWN_CLIENTS, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            target: "server",
+            "{} client connection(s) still open after {}s; closing them",
+            tracker.len(),
+            SHUTDOWN_CLIENTS.as_secs()
+        );
+    }
+}
+
+/// Whether a connection may take a reserved place: its uid has control rights, or control
+/// groups exist and its groups must be looked up first.
+fn may_reserve(stream: &interprocess::local_socket::tokio::Stream, policy: &AccessPolicy) -> bool {
+    use interprocess::local_socket::traits::StreamCommon as _;
+    match stream.peer_creds().ok().and_then(|c| c.euid()) {
+        Some(uid) => policy.controls_by_uid(uid) || policy.controls_by_group(),
+        None => false,
+    }
+}
+
+/// Writes the summaries of refusal windows that ended, once a minute.
+async fn flush_refusals(shared: Arc<connection::Shared>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(crate::refusals::WINDOW);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let summaries = shared
+            .refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush(tokio::time::Instant::now());
+        for s in summaries {
+            shared.summarize(&s);
+        }
+    }
 }

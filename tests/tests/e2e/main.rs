@@ -12,6 +12,7 @@ mod mechanisms;
 mod operator;
 mod recovery;
 mod reload;
+mod root_safety;
 mod safety;
 mod security;
 

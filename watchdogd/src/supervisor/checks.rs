@@ -57,6 +57,7 @@ impl Supervisor {
             return;
         }
         let mut wake = now.mono + IDLE;
+        let real = std::time::Instant::now();
         let (mut due, mut stuck, mut expired, mut windows) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (idx, svc) in self.services.iter().enumerate() {
@@ -64,10 +65,11 @@ impl Supervisor {
             if let Some(since) = svc.probe.in_flight {
                 let bound = stuck_after(interval);
                 let last = svc.probe.stuck_noted.unwrap_or(since);
-                if now.mono >= last + bound {
+                let waited = real.saturating_duration_since(last);
+                if waited >= bound {
                     stuck.push(idx);
                 } else {
-                    wake = wake.min(last + bound);
+                    wake = wake.min(now.mono + (bound - waited));
                 }
             } else if svc.is_monitored() {
                 if svc.probe.next <= now.mono + schedule::slack(interval) {
@@ -113,11 +115,11 @@ impl Supervisor {
         let Some(since) = svc.probe.in_flight else {
             return;
         };
-        svc.probe.stuck_noted = Some(now.mono);
+        svc.probe.stuck_noted = Some(std::time::Instant::now());
         let detail = format!(
             "reading {} has not returned for {:.1}s (is its file system hung?)",
             svc.cfg().heartbeat_path.display(),
-            now.mono.saturating_duration_since(since).as_secs_f64()
+            since.elapsed().as_secs_f64()
         );
         let fx = svc.unreadable(detail, now, sample);
         self.apply(idx, fx);
@@ -152,7 +154,7 @@ impl Supervisor {
         for idx in jobs {
             let svc = &mut self.services[idx];
             let interval = svc.cfg().check_interval;
-            svc.probe.in_flight = Some(now.mono);
+            svc.probe.in_flight = Some(std::time::Instant::now());
             svc.probe.next = schedule::slot_after(origin, now.mono, interval, idx, n);
             if svc.has_waiters() {
                 svc.probe.next = svc.probe.next.min(now.mono + WAIT_CADENCE);

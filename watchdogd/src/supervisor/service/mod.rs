@@ -96,10 +96,11 @@ struct Overrides {
 pub struct ProbeState {
     /// When the next regular check is due.
     pub next: Instant,
-    /// A read is in flight, since then.
-    pub in_flight: Option<Instant>,
-    /// When a stuck read was last reported as `unreadable`.
-    pub stuck_noted: Option<Instant>,
+    /// A read is in flight, since then. Real time, not the runtime's: whether a file system
+    /// answers is a fact of the machine, even under a paused test clock.
+    pub in_flight: Option<std::time::Instant>,
+    /// When a stuck read was last reported as `unreadable` (real time too).
+    pub stuck_noted: Option<std::time::Instant>,
     /// The heartbeat parsed at the last check (lent to each check).
     pub cache: Option<Beat>,
 }

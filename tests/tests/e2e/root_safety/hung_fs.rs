@@ -1,0 +1,92 @@
+//! A hung file system hurts one service only: a heartbeat on a FUSE mount that never answers
+//! makes that service `unreadable`; every other service is still checked and recovered on
+//! time, and `status KEY`, `history` and `reload` still answer.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::json;
+use watchdog_tests::fuse::HungMount;
+use watchdog_tests::{run_ctl, wait_until};
+
+use super::T;
+
+/// Runs watchdogctl, failing the test if it does not finish within `within`.
+fn answers_within(
+    sb: &watchdog_tests::Sandbox,
+    args: &[&str],
+    within: Duration,
+) -> std::process::Output {
+    let started = Instant::now();
+    let mut cmd = watchdog_tests::ctl_command();
+    cmd.arg("--socket").arg(sb.socket()).args(args);
+    let out = run_ctl(cmd);
+    assert!(
+        started.elapsed() < within,
+        "watchdogctl {} took {:?}: it waited on the hung file system",
+        args.join(" "),
+        started.elapsed()
+    );
+    out
+}
+
+#[test]
+fn a_hung_mount_makes_one_service_unreadable_and_the_others_carry_on() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: mounting a FUSE file system needs root");
+        return;
+    }
+    let sb = crate::sandbox();
+    let mount = match HungMount::new(&sb.path().join("hung")) {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let mut stuck = sb.placeholder("stuck");
+    stuck["heartbeat_path"] = json!(mount.path().join("hb.json"));
+    let mut stuck2 = sb.placeholder("stuck2");
+    stuck2["heartbeat_path"] = json!(mount.path().join("other.json"));
+    let mut cfg = sb.config(json!({
+        "stuck": stuck,
+        "stuck2": stuck2,
+        "ok": sb.service("ok", ""),
+    }));
+    cfg["check_interval_seconds"] = json!(0.5);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
+    sb.ctl_ok(&["on", "ok"]);
+    let pid = sb.wait_settled("ok", None, T);
+    wait_until("the hung service to be unreadable", T, || {
+        sb.status_of("stuck")["health"] == "unreadable"
+            && sb.status_of("stuck2")["health"] == "unreadable"
+    });
+    let detail = sb.status_of("stuck2")["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(detail.contains("hung"), "{detail}");
+    // The healthy service is still checked and recovered on time.
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    sb.wait_healthy("ok", Some(pid), Duration::from_secs(10));
+    // Reads of the daemon's own go on: the detail view, history, reload.
+    let out = answers_within(&sb, &["status", "stuck"], Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1), "unhealthy, but answered");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not read"));
+    let out = answers_within(
+        &sb,
+        &["history", "stuck", "--limit", "5"],
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = answers_within(&sb, &["reload"], Duration::from_secs(5));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(mount);
+}
