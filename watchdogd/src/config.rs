@@ -109,6 +109,9 @@ pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(300);
 /// `backoff_max_seconds` when the file names none.
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(300);
 pub const MAX_SECONDS: f64 = 315_360_000.0;
+/// `recovery_actions` when a process names none: the seed's default (an action without a
+/// command is left out, with a warning).
+pub const DEFAULT_RECOVERY_ACTIONS: &[&str] = &["kill", "clear_db", "start"];
 /// The built-in action: it needs no command, and a `commands.kill` is ignored.
 pub const KILL_ACTION: &str = "kill";
 /// The action whose command every process must have.

@@ -46,12 +46,32 @@ fn main() -> ExitCode {
         }
         let text = serde_json::to_string_pretty(&config.to_json()).unwrap_or_default();
         println!("{text}");
+        // What starting would do to an existing database, before it does it.
+        let database = watchdogd::store::layout::inspect(&config.db_path);
+        match &database {
+            Ok(plan) => eprintln!("watchdogd: database {plan}"),
+            Err(e) => eprintln!("watchdogd: database {e}"),
+        }
         eprintln!(
-            "watchdogd: {} is valid ({} processes)",
+            "watchdogd: {} is {} ({} processes)",
             path.display(),
+            if database.is_ok() {
+                "valid"
+            } else {
+                "valid, but its database is refused"
+            },
             config.processes.len()
         );
-        return ExitCode::SUCCESS;
+        return if database.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    }
+    // A database this daemon must not write to is a configuration error: refuse to start.
+    if let Err(e) = watchdogd::store::layout::inspect(&config.db_path) {
+        eprintln!("watchdogd: cannot use the database {e}");
+        return ExitCode::from(2);
     }
     let _log_guard = match logging::init(&config.log_level, config.log_dir.as_deref()) {
         Ok(g) => g,

@@ -15,6 +15,7 @@ mod reload;
 mod root_safety;
 mod safety;
 mod security;
+mod seed_move;
 
 use watchdog_tests::Sandbox;
 

@@ -51,7 +51,8 @@ pub(super) fn service(name: &str) -> Value {
     json!({
         "timeout_seconds": 30,
         "heartbeat_path": format!("/hb/{name}.json"),
-        "commands": { "start": format!("run-{name}") }
+        "commands": { "start": format!("run-{name}") },
+        "recovery_actions": ["kill", "start"]
     })
 }
 
@@ -125,9 +126,34 @@ fn seed_style_globals_with_float_durations_load() {
 }
 
 #[test]
+fn absent_recovery_actions_are_the_seeds_default_less_what_has_no_command() {
+    let loaded = ok(with_processes(json!({ "full": {
+        "timeout_seconds": 30, "heartbeat_path": "/hb/f.json",
+        "commands": { "start": "x", "clear_db": "/opt/reset db.sh" }
+    }, "bare": {
+        "timeout_seconds": 30, "heartbeat_path": "/hb/b.json", "commands": { "start": "x" }
+    }})));
+    assert_eq!(
+        loaded.config.processes["full"].recovery_actions,
+        ["kill", "clear_db", "start"]
+    );
+    assert_eq!(
+        loaded.config.processes["bare"].recovery_actions,
+        ["kill", "start"]
+    );
+    assert_eq!(
+        loaded.warnings,
+        [
+            "processes.bare.recovery_actions: not set, so the seed's default kill → clear_db → start applies; there is no commands.clear_db, so it runs kill → start"
+        ]
+    );
+}
+
+#[test]
 fn defaults_are_filled_in() {
     let loaded = ok(with_processes(json!({ "a": {
-        "timeout_seconds": 30, "heartbeat_path": "/hb/a.json", "commands": { "start": "x" }
+        "timeout_seconds": 30, "heartbeat_path": "/hb/a.json", "commands": { "start": "x" },
+        "recovery_actions": ["kill", "start"]
     }})));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = loaded.config;
@@ -196,7 +222,12 @@ fn old_format_without_cleanup_script_defaults_to_kill_start() {
     let loaded = ok(with_processes(json!({ "legacy": {
         "timeout_seconds": 300, "heartbeat_path": "/hb/l.json", "startup_command": "go"
     }})));
-    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!(
+        loaded.warnings.len(),
+        2,
+        "deprecated, and no clear_db: {:?}",
+        loaded.warnings
+    );
     let p = &loaded.config.processes["legacy"];
     assert_eq!(p.recovery_actions, ["kill", "start"]);
     assert_eq!(p.commands.len(), 1);

@@ -20,9 +20,9 @@ use super::fields::{
 use super::{
     AccessConfig, Config, DEFAULT_BACKOFF_MAX, DEFAULT_CHECK_INTERVAL, DEFAULT_CLEANUP_ARGS,
     DEFAULT_CLEANUP_TIMEOUT, DEFAULT_FAILURE_THRESHOLD, DEFAULT_KILL_TIMEOUT, DEFAULT_LOG_LEVEL,
-    DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_RETENTION_DAYS, DEFAULT_SOCKET_MODE,
-    DEFAULT_VERIFY_DELAY, FlapPolicy, GLOBAL_FIELDS, KILL_ACTION, MAX_SECONDS, PROCESS_FIELDS,
-    ProcessConfig, START_ACTION,
+    DEFAULT_MAX_RESTARTS, DEFAULT_RECOVERY_ACTIONS, DEFAULT_RESTART_WINDOW, DEFAULT_RETENTION_DAYS,
+    DEFAULT_SOCKET_MODE, DEFAULT_VERIFY_DELAY, FlapPolicy, GLOBAL_FIELDS, KILL_ACTION, MAX_SECONDS,
+    PROCESS_FIELDS, ProcessConfig, START_ACTION,
 };
 
 /// What reading found: `problems` make the config unusable, `warnings` don't.
@@ -249,7 +249,7 @@ fn process(
         mut declared,
         readable,
     } = read_commands(&obj, found);
-    let legacy = merge_legacy(&obj, &mut commands, &mut declared, found);
+    merge_legacy(&obj, &mut commands, &mut declared, found);
     // When `commands` is not even an object, "start is missing" and "action has no command"
     // would only repeat that one problem.
     if readable && !declared.contains(START_ACTION) {
@@ -267,12 +267,7 @@ fn process(
 
     let recovery_actions = match obj.read(found, "recovery_actions", action_list) {
         Lookup::Found(actions) => Some(actions),
-        Lookup::Absent if legacy.cleanup_script => Some(vec![
-            KILL_ACTION.into(),
-            "clear_db".into(),
-            START_ACTION.into(),
-        ]),
-        Lookup::Absent => Some(vec![KILL_ACTION.into(), START_ACTION.into()]),
+        Lookup::Absent => Some(default_actions(&obj, &declared, readable, found)),
         Lookup::Invalid => None,
     };
     if let Some(actions) = &recovery_actions {
@@ -431,20 +426,14 @@ fn read_commands(obj: &Object<'_>, found: &mut Findings) -> Commands {
     }
 }
 
-/// Which of the seed's deprecated flat fields a process used.
-struct Legacy {
-    cleanup_script: bool,
-}
-
 /// Moves `startup_command` / `cleanup_script` into `commands`, warning once per process.
 fn merge_legacy(
     obj: &Object<'_>,
     commands: &mut BTreeMap<String, String>,
     declared: &mut BTreeSet<String>,
     found: &mut Findings,
-) -> Legacy {
+) {
     let mut used = false;
-    let mut cleanup_script = false;
     for (old, new) in [
         ("startup_command", START_ACTION),
         ("cleanup_script", "clear_db"),
@@ -453,7 +442,6 @@ fn merge_legacy(
             continue;
         }
         used = true;
-        cleanup_script |= old == "cleanup_script";
         let Lookup::Found(command) = obj.read(found, old, non_empty_string) else {
             declared.insert(new.to_string());
             continue;
@@ -479,7 +467,40 @@ fn merge_legacy(
             obj.name_of_self()
         ));
     }
-    Legacy { cleanup_script }
+}
+
+/// The seed's recovery actions when a process lists none: `kill → clear_db → start`, as the
+/// seed ran them. One without a command is left out, with a warning (not an error: a process
+/// that has no cleanup simply has none to run).
+fn default_actions(
+    obj: &Object<'_>,
+    declared: &BTreeSet<String>,
+    readable: bool,
+    found: &mut Findings,
+) -> Vec<String> {
+    let mut actions = Vec::new();
+    for action in DEFAULT_RECOVERY_ACTIONS {
+        if *action == KILL_ACTION
+            || *action == START_ACTION
+            || !readable
+            || declared.contains(*action)
+        {
+            actions.push(action.to_string());
+        } else {
+            found.warnings.push(format!(
+                "{}: not set, so the seed's default {} applies; there is no commands.{action}, so it runs {}",
+                obj.name("recovery_actions"),
+                DEFAULT_RECOVERY_ACTIONS.join(" → "),
+                DEFAULT_RECOVERY_ACTIONS
+                    .iter()
+                    .filter(|a| **a != *action)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ));
+        }
+    }
+    actions
 }
 
 /// Every action listed once, and every action but `kill` backed by a command (checked only when

@@ -41,6 +41,25 @@ impl Prepared {
     }
 }
 
+/// How a command string is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    /// Through `/bin/bash -c` (the `start` command: it may be any shell line).
+    Shell,
+    /// As the seed ran cleanups: a string naming an existing executable (relative paths
+    /// against `working_dir`) is that program, run directly with the arguments (so a path with
+    /// a space works); anything else goes through the shell as before.
+    AsSeed,
+}
+
+/// The program a command string names, when it is one: an existing executable file.
+fn executable(command: &str, working_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = working_dir.join(command);
+    let meta = std::fs::metadata(&path).ok()?;
+    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(path)
+}
+
 /// Which output files a command writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -50,14 +69,16 @@ pub enum Output {
     ServiceLogs,
 }
 
-/// `/bin/bash -c COMMAND [ARGS]` for `process`, prepared as the module note says. Fails when
-/// the credentials cannot be had or a log file cannot be opened safely.
+/// The command for `process`, run as `run` says (`/bin/bash -c COMMAND [ARGS]`, or the program
+/// it names), prepared as the module note says. Fails when the credentials cannot be had or a
+/// log file cannot be opened safely.
 pub async fn build(
     process: &ProcessConfig,
     command: &str,
     args: &[String],
     reason: &Reason,
     output: Output,
+    run: Run,
 ) -> Result<Prepared, String> {
     let user = process.user.clone();
     let group = process.group.clone();
@@ -65,7 +86,19 @@ pub async fn build(
         tokio::task::spawn_blocking(move || spawn::resolve(user.as_deref(), group.as_deref()))
             .await
             .map_err(|e| format!("user lookup failed: {e}"))??;
-    let mut cmd = process::shell(command, args);
+    let direct = match run {
+        Run::Shell => None,
+        Run::AsSeed => {
+            let (command, dir) = (command.to_owned(), process.working_dir.clone());
+            tokio::task::spawn_blocking(move || executable(&command, &dir))
+                .await
+                .unwrap_or(None)
+        }
+    };
+    let mut cmd = match &direct {
+        Some(program) => process::direct(program, args),
+        None => process::shell(command, args),
+    };
     cmd.env("WATCHDOG_PROCESS_KEY", &process.key)
         .env(
             "WATCHDOG_HEALTH",

@@ -96,8 +96,9 @@ impl Ctx<'_> {
         cmd: &str,
         args: &[String],
         output: command::Output,
+        run: command::Run,
     ) -> Result<command::Prepared, String> {
-        command::build(self.process, cmd, args, &self.reason, output).await
+        command::build(self.process, cmd, args, &self.reason, output, run).await
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{self, Output, Reason};
+use super::command::{self, Output, Reason, Run};
 use super::output::Capture;
 use super::{Ctx, Step};
 use crate::config::ProcessConfig;
@@ -29,7 +29,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, name: &str) -> Step {
     };
     let config = &ctx.plan.config;
     match ctx
-        .command(script, &config.cleanup_args, Output::Discard)
+        .command(script, &config.cleanup_args, Output::Discard, Run::AsSeed)
         .await
     {
         Ok(cmd) => {
@@ -49,7 +49,7 @@ pub async fn run_hook(
     reason: &Reason,
     timeout: Duration,
 ) -> Result<String, String> {
-    let cmd = command::build(process, hook, &[], reason, Output::Discard).await?;
+    let cmd = command::build(process, hook, &[], reason, Output::Discard, Run::AsSeed).await?;
     execute(
         cmd,
         timeout,

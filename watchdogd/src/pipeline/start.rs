@@ -9,14 +9,17 @@
 
 use std::time::Duration;
 
-use super::command::Output;
+use super::command::{Output, Run};
 use super::{Ctx, Started, Step};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
     let Some(command) = ctx.process.commands.get("start") else {
         return Step::failed("no commands.start configured");
     };
-    let prepared = match ctx.command(command, &[], Output::ServiceLogs).await {
+    let prepared = match ctx
+        .command(command, &[], Output::ServiceLogs, Run::Shell)
+        .await
+    {
         Ok(p) => p,
         Err(e) => return Step::failed(e),
     };

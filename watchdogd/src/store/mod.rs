@@ -17,6 +17,7 @@
 //! happenings).
 
 pub mod history;
+pub mod layout;
 mod rows;
 mod schema;
 mod writer;
@@ -143,6 +144,9 @@ pub struct SavedState {
 pub enum StoreError {
     #[error("cannot start the store thread: {0}")]
     Thread(std::io::Error),
+    /// The database is not one this daemon may write to (see [`layout`]).
+    #[error(transparent)]
+    Refused(#[from] layout::LayoutError),
 }
 
 /// Someone waiting for a batch's commit; `durable`: committed with `synchronous=FULL`.
@@ -205,6 +209,7 @@ impl Store {
                 });
                 (Some(conn), saved)
             }
+            Err(writer::OpenError::Refused(e)) => return Err(StoreError::Refused(e)),
             Err(e) => {
                 tracing::error!(
                     target: "store",

@@ -1,7 +1,5 @@
-//! The database layout: creating and migrating the tables, and reading saved state back.
-//!
-//! Tables are created if missing; columns added after a table first shipped are added in place
-//! ([`ADDED_COLUMNS`]), so an older database keeps working after an upgrade.
+//! Readying a connection and reading saved state back. The layout itself, and how older files
+//! reach it, is [`super::layout`]'s.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,107 +9,12 @@ use rusqlite::Connection;
 
 use super::{GaveUp, Intent, SavedState};
 
+/// Readies a connection: busy timeout, WAL, `synchronous=NORMAL` (acknowledged batches ask for
+/// `FULL` themselves).
 pub(super) fn init(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
     let _: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS process_state (
-            process_key TEXT PRIMARY KEY,
-            consecutive_failures INTEGER NOT NULL DEFAULT 0,
-            last_health TEXT,
-            last_check TEXT,
-            last_check_ms INTEGER,
-            intent TEXT NOT NULL DEFAULT 'on',
-            last_recovery TEXT,
-            last_recovery_trigger TEXT,
-            last_recovery_result TEXT,
-            last_recovery_started_ms INTEGER,
-            last_recovery_finished_ms INTEGER,
-            restart_times TEXT NOT NULL DEFAULT '[]',
-            started_pid INTEGER,
-            started_at_us INTEGER,
-            off_until_ms INTEGER,
-            gave_up_since_ms INTEGER,
-            backoff_attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_ms INTEGER,
-            monitoring_override INTEGER,
-            actions_off TEXT NOT NULL DEFAULT '[]',
-            updated_at TEXT NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS check_history (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            process_key TEXT NOT NULL,
-            health TEXT NOT NULL,
-            pid INTEGER,
-            heartbeat_age_seconds REAL,
-            consecutive_failures INTEGER NOT NULL,
-            details TEXT,
-            checked_at TEXT NOT NULL,
-            checked_at_ms INTEGER NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS check_history_key_time ON check_history(process_key, checked_at_ms);
-        CREATE TABLE IF NOT EXISTS recovery_runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT,
-            process_key TEXT NOT NULL,
-            trigger TEXT NOT NULL,
-            result TEXT NOT NULL,
-            message TEXT NOT NULL,
-            actions TEXT NOT NULL,
-            old_pid INTEGER,
-            new_pid INTEGER,
-            started_at TEXT NOT NULL,
-            started_at_ms INTEGER NOT NULL,
-            finished_at TEXT,
-            finished_at_ms INTEGER
-        );
-        CREATE INDEX IF NOT EXISTS recovery_runs_key_time ON recovery_runs(process_key, started_at_ms);
-        CREATE TABLE IF NOT EXISTS audit_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            process_key TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            message TEXT NOT NULL,
-            at TEXT NOT NULL,
-            at_ms INTEGER NOT NULL
-        );",
-    )
-}
-
-/// Columns added after the first release of a table: added in place to older databases.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
-    (
-        "process_state",
-        "restart_times",
-        "TEXT NOT NULL DEFAULT '[]'",
-    ),
-    ("process_state", "gave_up_since_ms", "INTEGER"),
-    (
-        "process_state",
-        "backoff_attempts",
-        "INTEGER NOT NULL DEFAULT 0",
-    ),
-    ("process_state", "next_attempt_ms", "INTEGER"),
-    ("process_state", "started_pid", "INTEGER"),
-    ("process_state", "started_at_us", "INTEGER"),
-    ("recovery_runs", "run_id", "TEXT"),
-    ("process_state", "off_until_ms", "INTEGER"),
-    ("process_state", "monitoring_override", "INTEGER"),
-    ("process_state", "actions_off", "TEXT NOT NULL DEFAULT '[]'"),
-];
-
-pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    for (table, column, decl) in ADDED_COLUMNS {
-        let exists: bool = conn.query_row(
-            &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
-            [column],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        if !exists {
-            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
-        }
-    }
-    Ok(())
+    conn.pragma_update(None, "synchronous", "NORMAL")
 }
 
 pub(super) fn parse_health(s: &str) -> Option<Health> {

@@ -13,22 +13,37 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode};
 
+use super::layout::{self, LayoutError, UpgradeError};
 use super::{Ack, Msg, PRUNE_EVERY, REOPEN_EVERY, Record, rows, schema};
 
-/// Opens the database read-write and readies its schema. A file that is not a database is
-/// moved aside (`NAME.corrupt-TIMESTAMP`) and a new one created in its place.
-pub(super) fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
+/// Why the database could not be opened for writing.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A file that must not be written to (newer, or not ours).
+    #[error(transparent)]
+    Refused(#[from] LayoutError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Opens the database read-write and brings it to the current layout. A file that is not a
+/// database is moved aside (`NAME.corrupt-TIMESTAMP`) and a new one created in its place; one
+/// that is a database but not ours (or newer) is refused and left alone.
+pub(super) fn open_rw(path: &Path) -> Result<Connection, OpenError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
     }
-    let attempt = || -> rusqlite::Result<Connection> {
-        let conn = Connection::open(path)?;
+    let attempt = || -> Result<Connection, OpenError> {
+        let mut conn = Connection::open(path)?;
         schema::init(&conn)?;
-        schema::migrate(&conn)?;
+        layout::upgrade(&mut conn, path).map_err(|e| match e {
+            UpgradeError::Refused(r) => OpenError::Refused(r),
+            UpgradeError::Sqlite(e) => OpenError::Sqlite(e),
+        })?;
         Ok(conn)
     };
     match attempt() {
-        Err(e) if is_corrupt(&e) => {
+        Err(OpenError::Sqlite(e)) if is_corrupt(&e) => {
             let aside = PathBuf::from(format!(
                 "{}.corrupt-{}",
                 path.display(),

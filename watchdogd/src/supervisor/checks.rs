@@ -20,6 +20,8 @@ use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::probe::{Job, Probe};
 
+/// A read sent this recently answers for any event since.
+const JUST_SENT: Duration = Duration::from_millis(50);
 /// The shortest time a read may take before it counts as stuck.
 const MIN_STUCK: Duration = Duration::from_secs(1);
 
@@ -256,10 +258,16 @@ impl Supervisor {
         }
     }
 
-    /// Makes service `idx` due now.
+    /// Makes service `idx` due now, because something happened to it (its process exited, a
+    /// waiter arrived). Not while its own pipeline runs (its end is checked anyway), and not
+    /// when a read has just been sent: one event, one check, one history row.
     pub(super) fn check_now(&mut self, idx: usize) {
+        let svc = &mut self.services[idx];
+        if svc.has_pipeline() || svc.probe.in_flight.is_some_and(|t| t.elapsed() < JUST_SENT) {
+            return;
+        }
         let now = Instant::now();
-        self.services[idx].probe.next = now;
+        svc.probe.next = now;
         self.wake_for(now);
     }
 

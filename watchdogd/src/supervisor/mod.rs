@@ -230,6 +230,15 @@ impl Supervisor {
     /// Runs until `shutdown` is cancelled, then winds down as described in the module note.
     pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(target: "supervisor", "supervising {} services", self.services.len());
+        for svc in &self.services {
+            if svc.is_off_by_intent() {
+                tracing::info!(
+                    target: "supervisor",
+                    "{0}: off by intent (`watchdogctl off {0}` earlier); not started or recovered until `watchdogctl on {0}`",
+                    svc.key()
+                );
+            }
+        }
         let readers = self.readers.clone();
         loop {
             let wake = self.next_wake();

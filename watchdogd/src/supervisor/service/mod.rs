@@ -227,6 +227,11 @@ impl Service {
         self.overrides.monitoring.unwrap_or(self.cfg.enabled)
     }
 
+    /// Turned off on purpose (`off`): not started or recovered until `on`.
+    pub fn is_off_by_intent(&self) -> bool {
+        self.intent == Intent::Off
+    }
+
     pub fn heartbeat_owner(&self) -> Option<u32> {
         self.heartbeat_owner
     }
