@@ -98,6 +98,56 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 60, requires = "wait")]
         timeout: u64,
     },
+    /// Run one configured action of a service by hand (`run api clear_db`), or of every
+    /// enabled service that has it (`run --all clear_db`); `kill` and `start` are actions too.
+    /// It goes through the same one-pipeline-per-service gate as a recovery.
+    Run {
+        /// Run it for every enabled service that has the action.
+        #[arg(long)]
+        all: bool,
+        /// KEY ACTION, or with --all just ACTION.
+        #[arg(value_name = "KEY ACTION", num_args = 1..=2, required = true)]
+        words: Vec<String>,
+        /// Afterwards, wait until the service is healthy (exit 1 if it is not in time).
+        #[arg(long)]
+        wait: bool,
+        /// Seconds the action plus the wait may take in all.
+        #[arg(long, value_name = "SECS", default_value_t = 60, requires = "wait")]
+        timeout: u64,
+    },
+    /// Restart every enabled service, `max_parallel_recoveries` at a time (exit 1 if any
+    /// failed), with a line per service.
+    RestartAll {
+        /// Afterwards, wait until every restarted service is healthy again.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds the restarts plus the waits may take in all.
+        #[arg(long, value_name = "SECS", default_value_t = 120, requires = "wait")]
+        timeout: u64,
+    },
+    /// Monitor a service again (undoes `disable`); kept by watchdogd across restarts.
+    Enable {
+        /// The service's key in the config.
+        key: String,
+    },
+    /// Stop monitoring a service (its checks count nothing, it is not recovered) without
+    /// editing the config; kept by watchdogd across restarts and reloads.
+    Disable {
+        /// The service's key in the config.
+        key: String,
+    },
+    /// Show a service's recovery actions, or turn some off or on again at runtime (kept by
+    /// watchdogd across restarts and reloads).
+    Actions {
+        /// The service's key in the config.
+        key: String,
+        /// Skip this action in recoveries (may be repeated).
+        #[arg(long, value_name = "ACTION")]
+        disable: Vec<String>,
+        /// Run this action in recoveries again (may be repeated).
+        #[arg(long, value_name = "ACTION")]
+        enable: Vec<String>,
+    },
     /// Turn on every enabled service.
     StartAll,
     /// Turn off every enabled service.
@@ -171,6 +221,11 @@ impl Command {
             Command::On { .. } => "on",
             Command::Off { .. } => "off",
             Command::Restart { .. } => "restart",
+            Command::Run { .. } => "run",
+            Command::RestartAll { .. } => "restart-all",
+            Command::Enable { .. } => "enable",
+            Command::Disable { .. } => "disable",
+            Command::Actions { .. } => "actions",
             Command::StartAll => "start-all",
             Command::StopAll => "stop-all",
             Command::Check => "check",
@@ -256,6 +311,39 @@ mod tests {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
+    }
+
+    #[test]
+    fn run_takes_a_key_and_an_action_or_all_and_an_action() {
+        let cli = parse(&["run", "api", "clear_db", "--wait"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Run { all: false, ref words, wait: true, .. }) if words == &["api", "clear_db"])
+        );
+        let cli = parse(&["run", "--all", "clear_db"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Run { all: true, ref words, .. }) if words == &["clear_db"])
+        );
+        assert_eq!(parse(&["run"]).unwrap_err().exit_code(), 2);
+        assert_eq!(parse(&["run", "a", "b", "c"]).unwrap_err().exit_code(), 2);
+        let cli = parse(&[
+            "actions",
+            "api",
+            "--disable",
+            "clear_db",
+            "--enable",
+            "notify",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Actions { ref disable, ref enable, .. }) if disable == &["clear_db"] && enable == &["notify"])
+        );
+        assert!(matches!(
+            parse(&["restart-all", "--wait"]).unwrap().command,
+            Some(Command::RestartAll {
+                wait: true,
+                timeout: 120
+            })
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 mod audit;
 mod daemon;
 mod local;
+mod overrides;
 mod service;
 
 use std::io::{self, Write};
@@ -74,6 +75,20 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
             wait: true,
             timeout,
         } => ctx()?.restart_and_wait(key, *timeout),
+        Command::Run {
+            all,
+            words,
+            wait,
+            timeout,
+        } => ctx()?.run_action(*all, words, (*wait).then_some(*timeout)),
+        Command::RestartAll { wait, timeout } => ctx()?.restart_all((*wait).then_some(*timeout)),
+        Command::Enable { key } => ctx()?.monitor(key, true),
+        Command::Disable { key } => ctx()?.monitor(key, false),
+        Command::Actions {
+            key,
+            disable,
+            enable,
+        } => ctx()?.actions(key, disable, enable),
         Command::StartAll => ctx()?.bulk(Request::StartAll, verb),
         Command::StopAll => ctx()?.bulk(Request::StopAll, verb),
         Command::Check => ctx()?.check(),

@@ -16,7 +16,7 @@ use crate::{detail, duration, json, output};
 /// Extra time a wait reply may take beyond the wait itself before we give up on the daemon.
 const WAIT_REPLY_MARGIN: Duration = Duration::from_secs(30);
 
-fn secs_to_ms(secs: u64) -> u64 {
+pub(super) fn secs_to_ms(secs: u64) -> u64 {
     secs.saturating_mul(1000)
 }
 
@@ -136,14 +136,14 @@ impl Context {
         self.emit(&text)
     }
 
-    fn action_reply(&self, request: &Request) -> Result<ActionReport, Failure> {
+    pub(super) fn action_reply(&self, request: &Request) -> Result<ActionReport, Failure> {
         match self.call(request, None)? {
             Response::Action(report) => Ok(report),
             other => Err(self.refused(other)),
         }
     }
 
-    fn print_action(&mut self, report: &ActionReport) -> Result<(), Failure> {
+    pub(super) fn print_action(&mut self, report: &ActionReport) -> Result<(), Failure> {
         let text = if self.json {
             json::line(&json::action(report))
         } else {
@@ -204,7 +204,7 @@ impl Context {
         ))
     }
 
-    fn wait_reply(&self, request: WaitRequest) -> Result<WaitReply, Failure> {
+    pub(super) fn wait_reply(&self, request: WaitRequest) -> Result<WaitReply, Failure> {
         let timeout = Duration::from_millis(request.timeout_ms) + WAIT_REPLY_MARGIN;
         match self.call(&request.into(), Some(timeout))? {
             Response::Wait(reply) => Ok(reply),
@@ -318,7 +318,7 @@ fn health_exit(service: &ServiceStatus) -> Exit {
 }
 
 /// The stderr failure for an action whose pipeline failed, if it did.
-fn action_failure(verb: &str, report: &ActionReport) -> Option<Failure> {
+pub(super) fn action_failure(verb: &str, report: &ActionReport) -> Option<Failure> {
     (report.result == PipelineResult::Failed).then(|| {
         Failure::new(
             Exit::Failed,
@@ -328,7 +328,11 @@ fn action_failure(verb: &str, report: &ActionReport) -> Option<Failure> {
 }
 
 /// Exit 0 for a healthy wait, else exit 1 with the "not healthy after" message.
-fn wait_result(key: &str, timeout_secs: u64, reply: &WaitReply) -> Result<Exit, Failure> {
+pub(super) fn wait_result(
+    key: &str,
+    timeout_secs: u64,
+    reply: &WaitReply,
+) -> Result<Exit, Failure> {
     match reply.outcome {
         WaitOutcome::Healthy => Ok(Exit::Success),
         WaitOutcome::TimedOut => Err(Failure::new(
