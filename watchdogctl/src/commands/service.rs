@@ -16,12 +16,12 @@ use crate::{detail, duration, json, output};
 /// Extra time a wait reply may take beyond the wait itself before we give up on the daemon.
 const WAIT_REPLY_MARGIN: Duration = Duration::from_secs(30);
 
-fn secs_to_ms(secs: u64) -> u64 {
+pub(super) fn secs_to_ms(secs: u64) -> u64 {
     secs.saturating_mul(1000)
 }
 
 impl Context {
-    fn status_reply(&self, request: Request) -> Result<StatusReply, Failure> {
+    pub(super) fn status_reply(&self, request: Request) -> Result<StatusReply, Failure> {
         let timeout = matches!(request, Request::Status { .. }).then_some(READ_REPLY_TIMEOUT);
         match self.call(&request, timeout)? {
             Response::Status(reply) => {
@@ -53,7 +53,7 @@ impl Context {
                 Exit::Unreachable,
                 format!(
                     "watchdogd at {} sent no status for {key} (is it another version?)",
-                    self.client.socket().display()
+                    self.client.describe()
                 ),
             ));
         };
@@ -75,7 +75,7 @@ impl Context {
                 Exit::Unreachable,
                 format!(
                     "watchdogd at {} sent the detail of {} for {key} (is it another version?)",
-                    self.client.socket().display(),
+                    self.client.describe(),
                     found.status.key
                 ),
             ));
@@ -120,7 +120,7 @@ impl Context {
         self.emit(&text)
     }
 
-    fn action_reply(&self, request: &Request) -> Result<ActionReport, Failure> {
+    pub(super) fn action_reply(&self, request: &Request) -> Result<ActionReport, Failure> {
         match self.call(request, None)? {
             Response::Action(report) => Ok(report),
             other => Err(self.refused(other)),
@@ -188,7 +188,7 @@ impl Context {
         ))
     }
 
-    fn wait_reply(&self, request: WaitRequest) -> Result<WaitReply, Failure> {
+    pub(super) fn wait_reply(&self, request: WaitRequest) -> Result<WaitReply, Failure> {
         let timeout = Duration::from_millis(request.timeout_ms) + WAIT_REPLY_MARGIN;
         match self.call(&request.into(), Some(timeout))? {
             Response::Wait(reply) => Ok(reply),
@@ -252,7 +252,7 @@ impl Context {
 }
 
 /// Exit 0 only for a healthy service (`status KEY`); not yet checked counts as unhealthy.
-fn health_exit(service: &ServiceStatus) -> Exit {
+pub(super) fn health_exit(service: &ServiceStatus) -> Exit {
     if service.health == Some(Health::Healthy) {
         Exit::Success
     } else {
@@ -261,7 +261,7 @@ fn health_exit(service: &ServiceStatus) -> Exit {
 }
 
 /// The stderr failure for an action whose pipeline failed, if it did.
-fn action_failure(verb: &str, report: &ActionReport) -> Option<Failure> {
+pub(super) fn action_failure(verb: &str, report: &ActionReport) -> Option<Failure> {
     (report.result == PipelineResult::Failed).then(|| {
         Failure::new(
             Exit::Failed,
@@ -271,7 +271,11 @@ fn action_failure(verb: &str, report: &ActionReport) -> Option<Failure> {
 }
 
 /// Exit 0 for a healthy wait, else exit 1 with the "not healthy after" message.
-fn wait_result(key: &str, timeout_secs: u64, reply: &WaitReply) -> Result<Exit, Failure> {
+pub(super) fn wait_result(
+    key: &str,
+    timeout_secs: u64,
+    reply: &WaitReply,
+) -> Result<Exit, Failure> {
     match reply.outcome {
         WaitOutcome::Healthy => Ok(Exit::Success),
         WaitOutcome::TimedOut => Err(Failure::new(
