@@ -299,7 +299,7 @@ impl Client {
         match &self.target {
             Target::Socket(socket) => connect_socket(socket).map(Connection::Local),
             Target::Ssh(target) => SshSession::spawn(target)
-                .map(Connection::Ssh)
+                .map(|session| Connection::Ssh(Box::new(session)))
                 .map_err(CallError::Remote),
         }
     }

@@ -21,8 +21,8 @@ use crate::remote::ssh::RemoteError;
 pub enum Connection {
     /// The daemon's Unix socket.
     Local(Stream),
-    /// ssh's stdin and stdout.
-    Ssh(SshSession),
+    /// ssh's stdin and stdout (boxed: a session is a few hundred bytes, a socket one fd).
+    Ssh(Box<SshSession>),
 }
 
 impl Connection {
