@@ -20,6 +20,7 @@ mod heartbeat;
 mod json;
 mod output;
 mod remote;
+mod socket;
 mod stream;
 mod table;
 mod transport;

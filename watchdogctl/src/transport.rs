@@ -14,8 +14,8 @@ use interprocess::local_socket::{Stream, prelude::*};
 use protocol::MAX_RESPONSE_FRAME;
 use protocol::codec::{CodecError, read_frame, write_frame};
 
+use crate::remote::failure::RemoteError;
 use crate::remote::session::SshSession;
-use crate::remote::ssh::RemoteError;
 
 /// One open connection to a daemon.
 pub enum Connection {

@@ -6,10 +6,11 @@ use super::{Context, READ_REPLY_TIMEOUT, note, write_stdout};
 use std::path::PathBuf;
 
 use crate::cli::Cli;
-use crate::client::{Client, SocketInputs, resolve_socket};
+use crate::client::Client;
 use crate::exit::{Exit, Failure};
 use crate::json;
 use crate::remote::Destination;
+use crate::socket::{SocketInputs, resolve_socket};
 use crate::versions::{self, DaemonVersion};
 
 /// `--version` should answer at once even when the daemon is wedged.

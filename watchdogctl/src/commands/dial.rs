@@ -23,8 +23,9 @@ use protocol::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 
 use super::note;
 use crate::cli::Cli;
-use crate::client::{SocketInputs, connect_socket, resolve_socket};
+use crate::client::connect_socket;
 use crate::exit::{Exit, Failure};
+use crate::socket::{SocketInputs, resolve_socket};
 use crate::transport::next_frame;
 
 /// Runs the bridge until the daemon closes the connection or stdout goes away.

@@ -29,11 +29,12 @@ use std::time::{Duration, Instant};
 use protocol::{Request, Response};
 
 use crate::cli::{Cli, Command};
-use crate::client::{Client, SocketInputs, resolve_socket};
+use crate::client::Client;
 use crate::exit::{Exit, Failure};
 use crate::output;
 use crate::remote::ssh::SshTarget;
 use crate::remote::{self, Destination, RemoteInputs, shell};
+use crate::socket::{SocketInputs, resolve_socket};
 
 /// The largest hosts file read for `--hosts @FILE`.
 const MAX_HOSTS_FILE: u64 = 1024 * 1024;

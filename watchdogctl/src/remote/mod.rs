@@ -7,12 +7,14 @@
 //!
 //! - `url`: the host URL syntax; `hosts`: `--hosts a,b` and `@FILE` lists;
 //! - `shell`: splitting `WATCHDOG_SSH`, quoting the remote command;
-//! - `ssh`: ssh's argv and what its exit status means; `session`: one ssh child as a pipe;
+//! - `ssh`: ssh's argv; `failure`: what its exit status means; `session`: one ssh child as a
+//!   pipe;
 //! - `fanout`: one job per host on a bounded number of threads.
 //!
 //! [`destination`] decides, once per command, whether it goes to the local socket, one host or
 //! several; it is pure (the hosts file is read by the caller's closure) and table-tested.
 
+pub mod failure;
 pub mod fanout;
 pub mod hosts;
 pub mod session;

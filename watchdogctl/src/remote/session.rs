@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use protocol::MAX_RESPONSE_FRAME;
 use protocol::codec::{CodecError, write_frame};
 
-use super::ssh::{RemoteError, SshTarget, diagnose};
+use super::failure::{RemoteError, diagnose};
+use super::ssh::SshTarget;
 use crate::transport::next_frame;
 
 /// How much of ssh's stderr is kept (the end of it, where ssh's own message is).
