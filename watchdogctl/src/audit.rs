@@ -12,7 +12,8 @@ use crate::clock::format_time;
 use crate::table::{self, Paint, Row, cell, clean};
 use crate::{json as shapes, output};
 
-const HEADERS: [&str; 5] = ["TIME", "KEY", "KIND", "WHAT", "DETAIL"];
+/// The history table's columns.
+pub const HEADERS: [&str; 5] = ["TIME", "KEY", "KIND", "WHAT", "DETAIL"];
 
 /// A service key, or `-` for daemon-wide entries.
 fn key_text(key: &str) -> &str {
@@ -88,25 +89,25 @@ fn what_paint(e: &HistoryEntry) -> Paint {
 /// The history table, newest first as the daemon sent it; each recovery's steps are listed
 /// beneath its row, indented: `  kill: ok (29 ms) stopped process group 21843 with SIGTERM`.
 pub fn table(entries: &[HistoryEntry], color: bool) -> String {
-    let rows: Vec<Row> = entries
-        .iter()
-        .map(|e| {
-            let mut row = Row::new(vec![
-                cell(format_time(e.at_ms), Paint::Plain),
-                cell(key_text(&e.key), Paint::Plain),
-                cell(e.kind.as_str(), Paint::Plain),
-                cell(what(e), what_paint(e)),
-                cell(detail(e), Paint::Plain),
-            ]);
-            row.beneath = e
-                .steps
-                .iter()
-                .map(|s| format!("  {}", output::step(s)))
-                .collect();
-            row
-        })
-        .collect();
+    let rows: Vec<Row> = entries.iter().map(row).collect();
     table::render(&HEADERS, &rows, color)
+}
+
+/// One entry's row of the history table, with its steps beneath.
+pub fn row(e: &HistoryEntry) -> Row {
+    let mut row = Row::new(vec![
+        cell(format_time(e.at_ms), Paint::Plain),
+        cell(key_text(&e.key), Paint::Plain),
+        cell(e.kind.as_str(), Paint::Plain),
+        cell(what(e), what_paint(e)),
+        cell(detail(e), Paint::Plain),
+    ]);
+    row.beneath = e
+        .steps
+        .iter()
+        .map(|s| format!("  {}", output::step(s)))
+        .collect();
+    row
 }
 
 /// One live event: `TIME KEY KIND [HEALTH] [STATE] MESSAGE`, newline-terminated.

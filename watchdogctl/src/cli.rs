@@ -14,8 +14,9 @@ use crate::duration;
 /// Control watchdogd, the process supervisor: show status, turn services on and off, restart them.
 ///
 /// Exit status: 0 success; 1 the action failed, the wait timed out or (for `status KEY`) the
-/// service is not healthy; 2 usage error, unknown key or bad config; 3 watchdogd unreachable or
-/// incompatible.
+/// service is not healthy; 2 usage error, unknown key, bad config, or a watchdogd of another
+/// protocol version; 3 watchdogd unreachable (over SSH also: ssh could not connect, or no
+/// watchdogctl on the remote host). With --hosts, the highest code of any host.
 // clap's own version flag would print only our version; `-V` also asks the daemon for its own.
 #[derive(Debug, Parser)]
 #[command(name = "watchdogctl", version, disable_version_flag = true)]
@@ -41,6 +42,33 @@ pub struct Cli {
     /// Print the versions of watchdogctl and of the running watchdogd, with their protocols.
     #[arg(short = 'V', long, global = true)]
     pub version: bool,
+
+    // Read by `remote::destination`, with WATCHDOG_HOST, for the same reason as --socket.
+    /// Talk to watchdogd on another host over SSH [env: WATCHDOG_HOST]:
+    /// [ssh://][user@]host[:port][?socket=PATH&ctl=PATH].
+    #[arg(short = 'H', long = "host", global = true, value_name = "URL")]
+    pub host: Option<String>,
+
+    /// Several hosts for status, check, history and restart --rolling: a,b,c or @FILE (one host
+    /// a line, # comments); may be repeated.
+    #[arg(long, global = true, value_name = "HOSTS", action = ArgAction::Append)]
+    pub hosts: Vec<String>,
+
+    /// The ssh command and its options, split into words like GIT_SSH_COMMAND (e.g.
+    /// "ssh -J bastion") [env: WATCHDOG_SSH] [default: ssh].
+    #[arg(long, global = true, value_name = "COMMAND")]
+    pub ssh_command: Option<String>,
+
+    /// The watchdogctl to run on remote hosts [env: WATCHDOG_REMOTE_CTL] [default: watchdogctl,
+    /// found on the remote PATH].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub remote_ctl: Option<String>,
+
+    /// With --hosts: hosts contacted at once (default 16), or for restart --rolling the hosts
+    /// restarted together in each batch (default 1).
+    #[arg(long, global = true, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_parallel: Option<u32>,
 
     /// Only `--version` may stand without a command; [`Cli::parse_args`] enforces that.
     #[command(subcommand)]
@@ -94,9 +122,13 @@ pub enum Command {
         /// Return only once the restarted service is healthy again (exit 1 if it is not in time).
         #[arg(long)]
         wait: bool,
-        /// Seconds the restart plus the wait may take in all.
+        /// Seconds the restart plus the wait may take in all (per host with --rolling).
         #[arg(long, value_name = "SECS", default_value_t = 60, requires = "wait")]
         timeout: u64,
+        /// With --hosts: restart one host (or --max-parallel hosts) at a time, in order, and
+        /// stop at the first that fails.
+        #[arg(long)]
+        rolling: bool,
     },
     /// Run one configured action of a service by hand (`run api clear_db`), or of every
     /// enabled service that has it (`run --all clear_db`); `kill` and `start` are actions too.
@@ -211,6 +243,10 @@ pub enum Command {
     Man,
     /// Print the versions of watchdogctl and watchdogd (exit 3 if watchdogd is unreachable).
     Version,
+    /// Bridge stdin/stdout to the daemon's socket, frame for frame: what `-H ssh://HOST` runs
+    /// on the remote host (see docs/fleet.md).
+    #[command(name = "dial-stdio", hide = true)]
+    DialStdio,
 }
 
 impl Command {
@@ -238,6 +274,7 @@ impl Command {
             Command::Completions { .. } => "completions",
             Command::Man => "man",
             Command::Version => "version",
+            Command::DialStdio => "dial-stdio",
         }
     }
 }
@@ -277,6 +314,7 @@ mod tests {
             Some(Command::Restart {
                 wait: false,
                 timeout: 60,
+                rolling: false,
                 ..
             })
         ));
@@ -344,6 +382,65 @@ mod tests {
                 timeout: 120
             })
         ));
+    }
+
+    #[test]
+    fn remote_flags_parse_anywhere() {
+        let cli = parse(&[
+            "-H",
+            "ssh://root@web1:2222",
+            "status",
+            "--ssh-command",
+            "ssh -J bastion",
+            "--remote-ctl",
+            "/opt/watchdogctl",
+        ])
+        .unwrap();
+        assert_eq!(cli.host.as_deref(), Some("ssh://root@web1:2222"));
+        assert_eq!(cli.ssh_command.as_deref(), Some("ssh -J bastion"));
+        assert_eq!(cli.remote_ctl.as_deref(), Some("/opt/watchdogctl"));
+        let cli = parse(&[
+            "restart",
+            "api",
+            "--hosts",
+            "a,b",
+            "--hosts",
+            "@f",
+            "--rolling",
+            "--wait",
+            "--max-parallel",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(cli.hosts, ["a,b", "@f"]);
+        assert_eq!(cli.max_parallel, Some(2));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Restart {
+                rolling: true,
+                wait: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["dial-stdio", "--socket", "/run/x.sock"])
+                .unwrap()
+                .command,
+            Some(Command::DialStdio)
+        ));
+        assert_eq!(
+            parse(&["status", "--max-parallel", "0"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
+    fn dial_stdio_is_hidden_from_help() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("dial-stdio"), "{help}");
+        assert!(help.contains("--hosts"), "{help}");
     }
 
     #[test]

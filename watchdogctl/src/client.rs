@@ -1,11 +1,13 @@
-//! Finding the daemon's socket and making one call: connect, one request frame, one reply frame.
+//! Making one call: connect, one request frame, one reply frame (the socket is found in
+//! `socket`).
 //!
 //! The client is deliberately blocking and single-shot (no tokio): a call is a few syscalls, so
-//! `watchdogctl status` stays around a millisecond. Every failure is classified here, once, into
-//! the few cases a user can act on (not running, permission, closed, incompatible), so commands
-//! only decide what to print.
+//! `watchdogctl status` stays around a millisecond. A call goes to a [`Target`]: the local
+//! socket, or a remote daemon through ssh (see `remote`); both speak the same frames over a
+//! [`Connection`]. Every failure is classified here, once, into the few cases a user can act on
+//! (not running, permission, closed, incompatible, ssh's own reasons), so commands only decide
+//! what to print.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,87 +15,19 @@ use std::time::{Duration, Instant};
 
 use interprocess::ConnectWaitMode;
 use interprocess::local_socket::{ConnectOptions, GenericFilePath, Stream, prelude::*};
-use protocol::codec::{CodecError, decode_response, encode_request, read_frame, write_frame};
-use protocol::paths::{CONFIG_ENV, SOCKET_ENV, default_socket_path, socket_path_from_config};
-use protocol::{MAX_RESPONSE_FRAME, Request, Response};
+use protocol::codec::{CodecError, decode_response, encode_request};
+use protocol::{Request, Response};
 
 use crate::exit::{Exit, Failure};
+use crate::remote::failure::RemoteError;
+use crate::remote::session::SshSession;
+use crate::remote::ssh::SshTarget;
+use crate::transport::Connection;
 
 /// How long to wait for the daemon to accept a connection (only a full backlog makes this wait).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the socket path came from, for `-v` output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SocketSource {
-    /// `--socket`.
-    Flag,
-    /// `WATCHDOG_SOCKET`.
-    Env,
-    /// The `socket_path` of this config file (or the default, when it names none).
-    Config(PathBuf),
-    /// The platform default.
-    Default,
-}
-
-impl fmt::Display for SocketSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SocketSource::Flag => f.write_str("from --socket"),
-            SocketSource::Env => write!(f, "from {SOCKET_ENV}"),
-            SocketSource::Config(c) => write!(f, "from config {}", c.display()),
-            SocketSource::Default => f.write_str("default"),
-        }
-    }
-}
-
-/// The flags and environment variables that can name the socket, before precedence is applied.
-#[derive(Debug, Clone, Default)]
-pub struct SocketInputs {
-    /// `--socket`.
-    pub socket_flag: Option<PathBuf>,
-    /// `WATCHDOG_SOCKET`.
-    pub socket_env: Option<OsString>,
-    /// `--config` / `-c`.
-    pub config_flag: Option<PathBuf>,
-    /// `WATCHDOG_CONFIG`.
-    pub config_env: Option<OsString>,
-}
-
-impl SocketInputs {
-    /// The flags as parsed plus the two environment variables.
-    pub fn from_env(socket_flag: Option<PathBuf>, config_flag: Option<PathBuf>) -> Self {
-        SocketInputs {
-            socket_flag,
-            socket_env: std::env::var_os(SOCKET_ENV),
-            config_flag,
-            config_env: std::env::var_os(CONFIG_ENV),
-        }
-    }
-}
-
-/// A value that names a path; an empty one counts as unset, as shells users expect.
-fn named(value: Option<impl Into<PathBuf>>) -> Option<PathBuf> {
-    value.map(Into::into).filter(|p| !p.as_os_str().is_empty())
-}
-
-/// Picks the socket: `--socket`, else `WATCHDOG_SOCKET`, else the `socket_path` of `--config`
-/// (else of `WATCHDOG_CONFIG`), else the platform default. A config that cannot be read is a
-/// usage error (exit 2), not a reason to silently try the default socket.
-pub fn resolve_socket(inputs: SocketInputs) -> Result<(PathBuf, SocketSource), Failure> {
-    if let Some(socket) = named(inputs.socket_flag) {
-        return Ok((socket, SocketSource::Flag));
-    }
-    if let Some(socket) = named(inputs.socket_env) {
-        return Ok((socket, SocketSource::Env));
-    }
-    if let Some(config) = named(inputs.config_flag).or_else(|| named(inputs.config_env)) {
-        let path = socket_path_from_config(&config).map_err(|e| Failure::new(Exit::Usage, e))?;
-        return Ok((path, SocketSource::Config(config)));
-    }
-    Ok((default_socket_path(), SocketSource::Default))
-}
-
-/// Why a call produced no reply.
+/// Why a call produced no reply. `at` names the daemon: its socket, or the host.
 #[derive(Debug)]
 pub enum CallError {
     /// Connecting failed: no socket file, a stale one, or no listener.
@@ -103,15 +37,23 @@ pub enum CallError {
     /// The socket's mode does not let us in.
     PermissionDenied { socket: PathBuf, source: io::Error },
     /// The daemon closed the connection (or reset it) before replying.
-    Closed { socket: PathBuf },
+    Closed { at: String },
     /// No reply within the allowed time.
-    NoReply { socket: PathBuf, after: Duration },
+    NoReply { at: String, after: Duration },
     /// Another I/O error during the exchange.
-    Io { socket: PathBuf, source: io::Error },
+    Io { at: String, source: io::Error },
     /// The request could not be encoded (a local bug or an oversized key).
     Encode(CodecError),
     /// The reply could not be read as a `Response`: another protocol version.
-    Decode { socket: PathBuf, source: CodecError },
+    Decode {
+        at: String,
+        source: CodecError,
+        /// It came over ssh, where a remote shell startup file printing to stdout is the other
+        /// usual suspect.
+        remote: bool,
+    },
+    /// ssh, the remote shell or the remote `dial-stdio` said why there is no reply.
+    Remote(RemoteError),
 }
 
 impl CallError {
@@ -127,6 +69,7 @@ impl CallError {
             CallError::Decode { source, .. } => {
                 format!("cannot read its reply: {source}; is it another version?")
             }
+            CallError::Remote(e) => e.to_string(),
         }
     }
 
@@ -141,6 +84,7 @@ impl CallError {
             | CallError::NoReply { .. }
             | CallError::Io { .. }
             | CallError::Decode { .. } => Exit::Unreachable,
+            CallError::Remote(e) => e.exit(),
         }
     }
 }
@@ -161,28 +105,36 @@ impl fmt::Display for CallError {
                 "not allowed to connect to watchdogd at {}: {source} (check the socket's owner and mode)",
                 socket.display()
             ),
-            CallError::Closed { socket } => write!(
+            CallError::Closed { at } => write!(
                 f,
-                "watchdogd at {} closed the connection before replying (see its log)",
-                socket.display()
+                "watchdogd at {at} closed the connection before replying (see its log)"
             ),
-            CallError::NoReply { socket, after } => write!(
+            CallError::NoReply { at, after } => write!(
                 f,
-                "watchdogd at {} did not reply within {}s",
-                socket.display(),
+                "watchdogd at {at} did not reply within {}s",
                 after.as_secs()
             ),
-            CallError::Io { socket, source } => write!(
-                f,
-                "talking to watchdogd at {} failed: {source}",
-                socket.display()
-            ),
+            CallError::Io { at, source } => {
+                write!(f, "talking to watchdogd at {at} failed: {source}")
+            }
             CallError::Encode(e) => write!(f, "cannot encode the request: {e}"),
-            CallError::Decode { socket, source } => write!(
+            CallError::Decode {
+                at,
+                source,
+                remote: false,
+            } => write!(
                 f,
-                "cannot read the reply of watchdogd at {}: {source} (is it another version?)",
-                socket.display()
+                "cannot read the reply of watchdogd at {at}: {source} (is it another version?)"
             ),
+            CallError::Decode {
+                at,
+                source,
+                remote: true,
+            } => write!(
+                f,
+                "cannot read the reply of watchdogd at {at}: {source} (is it another version, or does a shell startup file on that host print to stdout?)"
+            ),
+            CallError::Remote(e) => e.fmt(f),
         }
     }
 }
@@ -193,78 +145,99 @@ impl From<CallError> for Failure {
     }
 }
 
-/// A connection-per-call client of one daemon socket.
+/// Where a client's daemon is.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Listening on this local socket.
+    Socket(PathBuf),
+    /// On another host, reached with `ssh HOST watchdogctl dial-stdio`.
+    Ssh(Box<SshTarget>),
+}
+
+/// A connection-per-call client of one daemon.
 #[derive(Debug, Clone)]
 pub struct Client {
-    socket: PathBuf,
+    target: Target,
 }
 
 impl Client {
     /// A client of the daemon listening at `socket`.
     pub fn new(socket: PathBuf) -> Self {
-        Client { socket }
+        Client {
+            target: Target::Socket(socket),
+        }
     }
 
-    /// The socket this client talks to.
-    pub fn socket(&self) -> &Path {
-        &self.socket
+    /// A client of the daemon on another host.
+    pub fn ssh(target: SshTarget) -> Self {
+        Client {
+            target: Target::Ssh(Box::new(target)),
+        }
+    }
+
+    /// The daemon's name in messages: its socket path, or the host as the user wrote it.
+    pub fn describe(&self) -> String {
+        match &self.target {
+            Target::Socket(socket) => socket.display().to_string(),
+            Target::Ssh(t) => t.label.clone(),
+        }
     }
 
     /// Sends one request on a fresh connection and reads its one reply. `reply_timeout` bounds
-    /// the wait for the reply; `None` waits as long as the daemon works (a pipeline's length
-    /// depends on the config, so only the daemon can bound it).
+    /// the wait for the reply (over ssh, connecting counts too); `None` waits as long as the
+    /// daemon works (a pipeline's length depends on the config, so only the daemon can bound
+    /// it).
     pub fn call(
         &self,
         request: &Request,
         reply_timeout: Option<Duration>,
     ) -> Result<Response, CallError> {
         let payload = encode_request(request).map_err(CallError::Encode)?;
-        let mut stream = self.connect()?;
-        // Unix sockets reject a zero timeout, and zero would mean "no timeout" anyway.
-        let reply_timeout = reply_timeout.map(|t| t.max(Duration::from_millis(1)));
-        stream
-            .set_recv_timeout(reply_timeout)
-            .map_err(|source| self.io(source))?;
+        let mut conn = self.open()?;
         let started = Instant::now();
         // If sending fails the daemon may still have written a refusal before closing, so the
         // reply is read either way and the send error only reported when there is none.
-        let sent = write_frame(&mut stream, &payload);
-        let reply = read_frame(&mut stream, MAX_RESPONSE_FRAME);
-        let frame = match (reply, sent) {
-            (Ok(frame), _) => frame,
-            (Err(CodecError::Io(_)), Err(send)) => {
-                return Err(self.classify(send, started.elapsed(), reply_timeout));
+        let sent = conn.send(&payload);
+        let frame = match conn.recv(reply_timeout) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                return Err(match (conn.failure(), sent) {
+                    (Some(remote), _) => CallError::Remote(remote),
+                    (None, Err(send)) => self.classify(send, started.elapsed(), reply_timeout),
+                    (None, Ok(())) => CallError::Closed {
+                        at: self.describe(),
+                    },
+                });
             }
-            (Err(e), _) => return Err(self.classify(e, started.elapsed(), reply_timeout)),
+            Err(e) => {
+                let e = match (e, sent) {
+                    (CodecError::Io(_), Err(send)) => send,
+                    (e, _) => e,
+                };
+                return Err(match conn.failure() {
+                    Some(remote) => CallError::Remote(remote),
+                    None => self.classify(e, started.elapsed(), reply_timeout),
+                });
+            }
         };
-        decode_response(&frame).map_err(|source| CallError::Decode {
-            socket: self.socket.clone(),
-            source,
-        })
+        decode_response(&frame).map_err(|source| self.undecodable(source))
     }
 
-    pub(crate) fn connect(&self) -> Result<Stream, CallError> {
-        let connect = || {
-            let name = self.socket.as_path().to_fs_name::<GenericFilePath>()?;
-            ConnectOptions::new()
-                .name(name)
-                .wait_mode(ConnectWaitMode::Timeout(CONNECT_TIMEOUT))
-                .connect_sync()
-        };
-        connect().map_err(|source| {
-            let socket = self.socket.clone();
-            match source.kind() {
-                io::ErrorKind::PermissionDenied => CallError::PermissionDenied { socket, source },
-                io::ErrorKind::InvalidInput => CallError::BadPath { socket, source },
-                _ => CallError::Connect { socket, source },
-            }
-        })
+    /// A fresh connection to the daemon.
+    pub(crate) fn open(&self) -> Result<Connection, CallError> {
+        match &self.target {
+            Target::Socket(socket) => connect_socket(socket).map(Connection::Local),
+            Target::Ssh(target) => SshSession::spawn(target)
+                .map(|session| Connection::Ssh(Box::new(session)))
+                .map_err(CallError::Remote),
+        }
     }
 
-    pub(crate) fn io(&self, source: io::Error) -> CallError {
-        CallError::Io {
-            socket: self.socket.clone(),
+    pub(crate) fn undecodable(&self, source: CodecError) -> CallError {
+        CallError::Decode {
+            at: self.describe(),
             source,
+            remote: matches!(self.target, Target::Ssh(_)),
         }
     }
 
@@ -275,135 +248,46 @@ impl Client {
         elapsed: Duration,
         timeout: Option<Duration>,
     ) -> CallError {
-        let socket = self.socket.clone();
+        let at = self.describe();
         match e {
             CodecError::Io(source) => match source.kind() {
                 io::ErrorKind::UnexpectedEof
                 | io::ErrorKind::BrokenPipe
                 | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted => CallError::Closed { socket },
+                | io::ErrorKind::ConnectionAborted => CallError::Closed { at },
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => CallError::NoReply {
-                    socket,
+                    at,
                     after: timeout.unwrap_or(elapsed),
                 },
-                _ => CallError::Io { socket, source },
+                _ => CallError::Io { at, source },
             },
-            source => CallError::Decode { socket, source },
+            source => self.undecodable(source),
         }
     }
+}
+
+/// Connects to a local daemon socket (waiting at most [`CONNECT_TIMEOUT`] for a full backlog).
+pub fn connect_socket(socket: &Path) -> Result<Stream, CallError> {
+    let connect = || {
+        let name = socket.to_fs_name::<GenericFilePath>()?;
+        ConnectOptions::new()
+            .name(name)
+            .wait_mode(ConnectWaitMode::Timeout(CONNECT_TIMEOUT))
+            .connect_sync()
+    };
+    connect().map_err(|source| {
+        let socket = socket.to_path_buf();
+        match source.kind() {
+            io::ErrorKind::PermissionDenied => CallError::PermissionDenied { socket, source },
+            io::ErrorKind::InvalidInput => CallError::BadPath { socket, source },
+            _ => CallError::Connect { socket, source },
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write_config(dir: &Path, text: &str) -> PathBuf {
-        let path = dir.join("config.json");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn inputs(
-        socket_flag: &str,
-        socket_env: &str,
-        config_flag: &str,
-        config_env: &str,
-    ) -> SocketInputs {
-        let some = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
-        SocketInputs {
-            socket_flag: some(socket_flag),
-            socket_env: some(socket_env).map(PathBuf::into_os_string),
-            config_flag: some(config_flag),
-            config_env: some(config_env).map(PathBuf::into_os_string),
-        }
-    }
-
-    #[test]
-    fn precedence_is_flag_env_config_default() {
-        let dir = tempfile::tempdir().unwrap();
-        let flag_cfg = write_config(dir.path(), r#"{"socket_path": "flag.sock"}"#);
-        let env_cfg = dir.path().join("env.json");
-        std::fs::write(&env_cfg, r#"{"socket_path": "/abs/env-config.sock"}"#).unwrap();
-        let (fc, ec) = (flag_cfg.to_str().unwrap(), env_cfg.to_str().unwrap());
-
-        let pick = |i| resolve_socket(i).unwrap();
-        assert_eq!(
-            pick(inputs("/f.sock", "/e.sock", fc, ec)),
-            (PathBuf::from("/f.sock"), SocketSource::Flag)
-        );
-        assert_eq!(
-            pick(inputs("", "/e.sock", fc, ec)),
-            (PathBuf::from("/e.sock"), SocketSource::Env)
-        );
-        assert_eq!(
-            pick(inputs("", "", fc, ec)),
-            (
-                dir.path().join("flag.sock"),
-                SocketSource::Config(flag_cfg.clone())
-            )
-        );
-        assert_eq!(
-            pick(inputs("", "", "", ec)),
-            (
-                PathBuf::from("/abs/env-config.sock"),
-                SocketSource::Config(env_cfg.clone())
-            )
-        );
-        assert_eq!(
-            pick(inputs("", "", "", "")),
-            (default_socket_path(), SocketSource::Default)
-        );
-    }
-
-    #[test]
-    fn empty_values_count_as_unset() {
-        let i = SocketInputs {
-            socket_flag: None,
-            socket_env: Some(OsString::new()),
-            config_flag: None,
-            config_env: Some(OsString::new()),
-        };
-        assert_eq!(
-            resolve_socket(i).unwrap(),
-            (default_socket_path(), SocketSource::Default)
-        );
-    }
-
-    #[test]
-    fn config_socket_path_resolves_against_the_config_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(
-            dir.path(),
-            r#"{"socket_path": "run/w.sock", "processes": {}}"#,
-        );
-        let (path, source) = resolve_socket(inputs("", "", config.to_str().unwrap(), "")).unwrap();
-        assert_eq!(path, dir.path().join("run/w.sock"));
-        assert_eq!(source, SocketSource::Config(config));
-    }
-
-    #[test]
-    fn config_without_socket_path_means_the_default() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), r#"{"processes": {}}"#);
-        let (path, _) = resolve_socket(inputs("", "", config.to_str().unwrap(), "")).unwrap();
-        assert_eq!(path, default_socket_path());
-    }
-
-    #[test]
-    fn bad_or_missing_config_is_a_usage_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let bad = write_config(dir.path(), "{ not json");
-        let missing = dir.path().join("missing.json");
-        for config in [bad, missing] {
-            match resolve_socket(inputs("", "", config.to_str().unwrap(), "")) {
-                Err(Failure::Report { exit, message }) => {
-                    assert_eq!(exit, Exit::Usage);
-                    assert!(message.contains(&config.display().to_string()), "{message}");
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    }
 
     #[test]
     fn call_errors_map_to_exits() {
@@ -426,14 +310,15 @@ mod tests {
             ),
             (
                 CallError::Closed {
-                    socket: socket.clone(),
+                    at: "/run/w.sock".into(),
                 },
                 Exit::Unreachable,
             ),
             (
                 CallError::Decode {
-                    socket: socket.clone(),
+                    at: "/run/w.sock".into(),
                     source: CodecError::TrailingBytes(1),
+                    remote: false,
                 },
                 Exit::Unreachable,
             ),

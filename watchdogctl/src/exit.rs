@@ -15,9 +15,10 @@ pub enum Exit {
     /// 1: an action failed, a wait timed out, the service is unhealthy, or the daemon is
     /// unavailable or failed internally.
     Failed,
-    /// 2: bad usage, unknown key, unreadable config, permission denied, or another local error.
+    /// 2: bad usage, unknown key, unreadable config, permission denied, a daemon of another
+    /// protocol version, or another local error.
     Usage,
-    /// 3: the daemon cannot be reached, closed the connection, or speaks another protocol.
+    /// 3: the daemon cannot be reached, closed the connection, or sent a reply we cannot read.
     Unreachable,
 }
 
@@ -38,9 +39,31 @@ impl Exit {
             ErrorKind::UnknownKey
             | ErrorKind::BadRequest
             | ErrorKind::PermissionDenied
-            | ErrorKind::InvalidConfig => Exit::Usage,
-            ErrorKind::Protocol => Exit::Unreachable,
+            | ErrorKind::InvalidConfig
+            // Retrying never helps: one side must be upgraded.
+            | ErrorKind::Protocol => Exit::Usage,
             ErrorKind::Unavailable | ErrorKind::Internal => Exit::Failed,
+        }
+    }
+}
+
+impl Exit {
+    /// The exit of a command run on several hosts: the highest code of any host, so
+    /// unreachable (3) > usage or refused (2) > failed (1) > success (0). No hosts is success.
+    pub fn worst(exits: impl IntoIterator<Item = Exit>) -> Exit {
+        exits
+            .into_iter()
+            .max_by_key(|e| e.code())
+            .unwrap_or(Exit::Success)
+    }
+
+    /// The exit for a remote `watchdogctl`'s own exit status (ssh passes it through).
+    pub fn from_code(code: i32) -> Exit {
+        match code {
+            0 => Exit::Success,
+            1 => Exit::Failed,
+            2 => Exit::Usage,
+            _ => Exit::Unreachable,
         }
     }
 }
@@ -88,12 +111,43 @@ mod tests {
             (ErrorKind::UnknownKey, 2),
             (ErrorKind::BadRequest, 2),
             (ErrorKind::PermissionDenied, 2),
-            (ErrorKind::Protocol, 3),
+            (ErrorKind::Protocol, 2),
+            (ErrorKind::InvalidConfig, 2),
             (ErrorKind::Unavailable, 1),
             (ErrorKind::Internal, 1),
         ];
         for (kind, code) in table {
             assert_eq!(Exit::for_error_kind(kind).code(), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_worst_exit_of_several_hosts_wins() {
+        use Exit::*;
+        let table: [(&[Exit], Exit); 7] = [
+            (&[], Success),
+            (&[Success, Success], Success),
+            (&[Success, Failed], Failed),
+            (&[Failed, Usage, Success], Usage),
+            (&[Usage, Unreachable], Unreachable),
+            (&[Unreachable, Failed], Unreachable),
+            (&[Failed], Failed),
+        ];
+        for (exits, worst) in table {
+            assert_eq!(Exit::worst(exits.iter().copied()), worst, "{exits:?}");
+        }
+    }
+
+    #[test]
+    fn remote_exit_statuses_map_back() {
+        for (code, exit) in [
+            (0, Exit::Success),
+            (1, Exit::Failed),
+            (2, Exit::Usage),
+            (3, Exit::Unreachable),
+            (101, Exit::Unreachable),
+        ] {
+            assert_eq!(Exit::from_code(code), exit);
         }
     }
 }

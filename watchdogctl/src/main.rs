@@ -1,7 +1,8 @@
 //! `watchdogctl`: the thin client of `watchdogd`.
 //!
-//! It parses argv, sends one request over the daemon's Unix socket, prints the reply and exits
-//! with a code scripts can trust. `events --follow` keeps reading replies until the daemon
+//! It parses argv, sends one request over the daemon's Unix socket (or, with `-H ssh://HOST`,
+//! over ssh to `watchdogctl dial-stdio` on that host), prints the reply and exits with a code
+//! scripts can trust. `events --follow` keeps reading replies until the daemon
 //! closes; `beat`, `completions` and `man` work without any daemon. `main` is the only place
 //! that turns outcomes into an exit code and the only place failures are printed, so every path
 //! ends the same way.
@@ -14,11 +15,15 @@ mod commands;
 mod detail;
 mod duration;
 mod exit;
+mod fleet;
 mod heartbeat;
 mod json;
 mod output;
+mod remote;
+mod socket;
 mod stream;
 mod table;
+mod transport;
 mod versions;
 
 use std::io::Write;

@@ -10,7 +10,8 @@ use protocol::{
 use crate::clock::{format_age, format_ago, format_until};
 use crate::table::{self, Paint, Row, cell, clean};
 
-const HEADERS: [&str; 8] = [
+/// The status table's columns.
+pub const HEADERS: [&str; 8] = [
     "KEY",
     "NAME",
     "STATE",
@@ -85,7 +86,8 @@ fn state_text(s: &ServiceStatus, now_ms: i64) -> String {
     }
 }
 
-fn row(s: &ServiceStatus, now_ms: i64) -> Row {
+/// One service's row of the status table.
+pub fn row(s: &ServiceStatus, now_ms: i64) -> Row {
     let name = if s.display_name.is_empty() {
         "-"
     } else {

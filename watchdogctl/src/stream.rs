@@ -4,21 +4,21 @@
 //! Unlike [`Client::call`] there is no reply timeout: a quiet system may send nothing for hours,
 //! and the follower must still be there when something happens. The stream ends cleanly when the
 //! daemon closes (or resets) the connection between frames; the user ends it with Ctrl-C, whose
-//! default action is fine because nothing is left half-done.
+//! default action is fine because nothing is left half-done. Over ssh the same holds: the remote
+//! `dial-stdio` exits 0 when its daemon closes, and any other end of ssh is reported as an error.
 
-use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use interprocess::local_socket::{Stream, prelude::*};
-use protocol::codec::{CodecError, decode_response, encode_request, read_frame, write_frame};
-use protocol::{MAX_RESPONSE_FRAME, Request, Response};
+use protocol::codec::{CodecError, decode_response, encode_request};
+use protocol::{Request, Response};
 
 use crate::client::{CallError, Client};
+use crate::transport::Connection;
 
 /// An open request whose replies are read one frame at a time.
 pub struct ResponseStream {
     client: Client,
-    stream: Stream,
+    conn: Connection,
     /// When the stream was opened, for error messages.
     opened: Instant,
     /// Sending the request failed; reported only if the daemon sends nothing either.
@@ -29,14 +29,13 @@ impl Client {
     /// Connects and sends `request`, leaving the replies to [`ResponseStream::next`].
     pub fn open_stream(&self, request: &Request) -> Result<ResponseStream, CallError> {
         let payload = encode_request(request).map_err(CallError::Encode)?;
-        let mut stream = self.connect()?;
-        stream.set_recv_timeout(None).map_err(|e| self.io(e))?;
+        let mut conn = self.open()?;
         // As in `call`: the daemon may have refused and closed before reading, so a failed send
         // still reads what it wrote.
-        let send_error = write_frame(&mut stream, &payload).err();
+        let send_error = conn.send(&payload).err();
         Ok(ResponseStream {
             client: self.clone(),
-            stream,
+            conn,
             opened: Instant::now(),
             send_error,
         })
@@ -46,48 +45,33 @@ impl Client {
 impl ResponseStream {
     /// The next reply, or `None` once the daemon has closed the connection between frames.
     pub fn next(&mut self) -> Result<Option<Response>, CallError> {
-        let mut first = [0u8; 1];
-        let n = loop {
-            match self.stream.read(&mut first) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_close(&e) => break 0,
-                Err(e) => return Err(self.fail(CodecError::Io(e))),
+        let frame = match self.conn.recv(None) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                if let Some(remote) = self.conn.failure() {
+                    return Err(CallError::Remote(remote));
+                }
+                return match self.send_error.take() {
+                    Some(e) => Err(self.fail(e)),
+                    None => Ok(None),
+                };
+            }
+            Err(e) => {
+                return Err(match self.conn.failure() {
+                    Some(remote) => CallError::Remote(remote),
+                    None => self.fail(e),
+                });
             }
         };
-        if n == 0 {
-            return match self.send_error.take() {
-                Some(e) => Err(self.fail(e)),
-                None => Ok(None),
-            };
-        }
-        let frame = read_frame(
-            &mut (&first[..]).chain(&mut self.stream),
-            MAX_RESPONSE_FRAME,
-        )
-        .map_err(|e| self.fail(e))?;
         // Something came back, so whatever happened to the send did not stop the daemon.
         self.send_error = None;
         decode_response(&frame)
             .map(Some)
-            .map_err(|source| CallError::Decode {
-                socket: self.client.socket().to_path_buf(),
-                source,
-            })
+            .map_err(|source| self.client.undecodable(source))
     }
 
     fn fail(&self, e: CodecError) -> CallError {
         self.client
             .classify(e, self.opened.elapsed(), None::<Duration>)
     }
-}
-
-/// A reset or a closed pipe between frames is the daemon going away, not a failure.
-fn is_close(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
 }

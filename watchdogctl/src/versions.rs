@@ -24,10 +24,32 @@ pub enum DaemonVersion {
     Unreachable { cause: String },
 }
 
+/// Which daemon was asked: its socket (`None` when none could be picked, e.g. an unreadable
+/// `--config`, or a remote daemon at its default socket) and, over ssh, the host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct At<'a> {
+    pub socket: Option<&'a Path>,
+    pub host: Option<&'a str>,
+}
+
+#[cfg(test)]
+impl At<'_> {
+    /// A local socket.
+    pub fn socket(socket: &Path) -> At<'_> {
+        At {
+            socket: Some(socket),
+            host: None,
+        }
+    }
+}
+
 /// `watchdogctl X (protocol N)` then `watchdogd Y (protocol M, pid P, up since T)` or the reason.
-/// `socket` is `None` when none could be picked (an unreadable `--config`).
-pub fn text(daemon: &DaemonVersion, socket: Option<&Path>) -> String {
-    let at = socket.map_or_else(String::new, |s| format!(" at {}", s.display()));
+pub fn text(daemon: &DaemonVersion, at: At<'_>) -> String {
+    let at = match (at.host, at.socket) {
+        (Some(host), _) => format!(" at {}", clean(host)),
+        (None, Some(s)) => format!(" at {}", s.display()),
+        (None, None) => String::new(),
+    };
     let mut out = format!("watchdogctl {VERSION} (protocol {PROTOCOL_VERSION})\n");
     let line = match daemon {
         DaemonVersion::Answered(v) => format!(
@@ -54,8 +76,8 @@ pub fn text(daemon: &DaemonVersion, socket: Option<&Path>) -> String {
 }
 
 /// `{watchdogctl: {version, protocol}, watchdogd: {version, protocol, pid, started} | null,
-/// socket: string | null, error: null | string}`.
-pub fn json(daemon: &DaemonVersion, socket: Option<&Path>) -> Value {
+/// socket: string | null, host: string | null, error: null | string}`.
+pub fn json(daemon: &DaemonVersion, at: At<'_>) -> Value {
     let (watchdogd, error) = match daemon {
         DaemonVersion::Answered(v) => (
             json!({
@@ -72,7 +94,8 @@ pub fn json(daemon: &DaemonVersion, socket: Option<&Path>) -> Value {
     json!({
         "watchdogctl": {"version": VERSION, "protocol": PROTOCOL_VERSION},
         "watchdogd": watchdogd,
-        "socket": socket.map(|s| s.display().to_string()),
+        "socket": at.socket.map(|s| s.display().to_string()),
+        "host": at.host,
         "error": error,
     })
 }
@@ -93,7 +116,7 @@ mod tests {
             daemon_pid: 77,
             started_ms: 1_770_272_249_601,
         });
-        let socket = Some(Path::new("/run/w.sock"));
+        let socket = At::socket(Path::new("/run/w.sock"));
         assert_eq!(
             text(&d, socket),
             format!(
@@ -113,7 +136,7 @@ mod tests {
 
     #[test]
     fn refused_and_unreachable() {
-        let socket = Some(Path::new("/run/w.sock"));
+        let socket = At::socket(Path::new("/run/w.sock"));
         let mismatch = DaemonVersion::Refused {
             kind: ErrorKind::Protocol,
             message:
@@ -134,10 +157,18 @@ mod tests {
             )
         );
         assert!(
-            text(&gone, None)
+            text(&gone, At::default())
                 .ends_with("\nwatchdogd: unreachable (No such file or directory (os error 2))\n")
         );
-        assert_eq!(json(&gone, None)["socket"], Value::Null);
+        assert_eq!(json(&gone, At::default())["socket"], Value::Null);
+        let remote = At {
+            socket: None,
+            host: Some("web1"),
+        };
+        assert!(text(&gone, remote).ends_with(
+            "\nwatchdogd: unreachable at web1 (No such file or directory (os error 2))\n"
+        ));
+        assert_eq!(json(&gone, remote)["host"], "web1");
         let v = json(&gone, socket);
         assert_eq!(v["watchdogd"], Value::Null);
         assert_eq!(v["socket"], "/run/w.sock");

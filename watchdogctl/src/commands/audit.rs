@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use protocol::time::now_millis;
-use protocol::{HistoryRequest, Request, Response};
+use protocol::{HistoryEntry, HistoryRequest, Request, Response};
 
 use super::{Context, READ_REPLY_TIMEOUT};
 use crate::exit::{Exit, Failure};
@@ -19,17 +19,7 @@ impl Context {
         limit: u32,
         since: Option<Duration>,
     ) -> Result<Exit, Failure> {
-        let since_ms = since
-            .map(|d| now_millis().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
-        let request = HistoryRequest {
-            key: key.map(str::to_owned),
-            limit,
-            since_ms,
-        };
-        let entries = match self.call(&request.into(), Some(READ_REPLY_TIMEOUT))? {
-            Response::History(entries) => entries,
-            other => return Err(self.refused(other)),
-        };
+        let entries = self.history_entries(key, limit, since)?;
         let text = if self.json {
             json::line(&audit::history_json(&entries))
         } else {
@@ -37,6 +27,26 @@ impl Context {
         };
         self.emit(&text)?;
         Ok(Exit::Success)
+    }
+
+    /// The audit log's entries, newest first: at most `limit`, only those of the last `since`.
+    pub(super) fn history_entries(
+        &self,
+        key: Option<&str>,
+        limit: u32,
+        since: Option<Duration>,
+    ) -> Result<Vec<HistoryEntry>, Failure> {
+        let since_ms = since
+            .map(|d| now_millis().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+        let request = HistoryRequest {
+            key: key.map(str::to_owned),
+            limit,
+            since_ms,
+        };
+        match self.call(&request.into(), Some(READ_REPLY_TIMEOUT))? {
+            Response::History(entries) => Ok(entries),
+            other => Err(self.refused(other)),
+        }
     }
 
     /// `events` without `--follow`: what happened lately, every kind of entry.

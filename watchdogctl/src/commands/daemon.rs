@@ -3,10 +3,14 @@
 use protocol::{Request, Response};
 
 use super::{Context, READ_REPLY_TIMEOUT, note, write_stdout};
+use std::path::PathBuf;
+
 use crate::cli::Cli;
-use crate::client::{Client, SocketInputs, resolve_socket};
+use crate::client::Client;
 use crate::exit::{Exit, Failure};
 use crate::json;
+use crate::remote::Destination;
+use crate::socket::{SocketInputs, resolve_socket};
 use crate::versions::{self, DaemonVersion};
 
 /// `--version` should answer at once even when the daemon is wedged.
@@ -26,22 +30,40 @@ impl Context {
     }
 }
 
-/// Prints our version and the daemon's. `strict` (the `version` command) exits non-zero when
-/// the daemon cannot say; the `--version` flag always exits 0, because it is about the client.
+/// Prints our version and the daemon's (the local one, or the one `-H` names). `strict` (the
+/// `version` command) exits non-zero when the daemon cannot say; the `--version` flag always
+/// exits 0, because it is about the client.
 pub(super) fn version(cli: &Cli, strict: bool) -> Result<Exit, Failure> {
     let verbose = cli.verbose > 0;
-    let resolved = resolve_socket(SocketInputs::from_env(
-        cli.socket.clone(),
-        cli.config.clone(),
-    ));
-    let (daemon, socket, exit) = match resolved {
-        Err(Failure::Report { exit, message }) => {
-            (DaemonVersion::Unreachable { cause: message }, None, exit)
-        }
-        Err(Failure::StdoutClosed) => return Err(Failure::StdoutClosed),
-        Ok((socket, source)) => {
+    let client = match super::destination(cli) {
+        Ok(Destination::Local) => resolve_socket(SocketInputs::from_env(
+            cli.socket.clone(),
+            cli.config.clone(),
+        ))
+        .map(|(socket, source)| {
             note(verbose, &format!("socket {} ({source})", socket.display()));
-            let client = Client::new(socket.clone());
+            (Client::new(socket.clone()), Some(socket), None)
+        }),
+        Ok(Destination::One(target)) => {
+            let socket = target.url.socket.as_ref().map(PathBuf::from);
+            let host = target.label.clone();
+            Ok((Client::ssh(target), socket, Some(host)))
+        }
+        Ok(Destination::Many(_)) => Err(Failure::new(
+            Exit::Usage,
+            "version asks one daemon: use -H HOST instead of --hosts",
+        )),
+        Err(e) => Err(e),
+    };
+    let (daemon, socket, host, exit) = match client {
+        Err(Failure::Report { exit, message }) => (
+            DaemonVersion::Unreachable { cause: message },
+            None,
+            None,
+            exit,
+        ),
+        Err(Failure::StdoutClosed) => return Err(Failure::StdoutClosed),
+        Ok((client, socket, host)) => {
             let (daemon, exit) = match client.call(&Request::Version, Some(VERSION_REPLY_TIMEOUT)) {
                 Ok(Response::Version(v)) => (DaemonVersion::Answered(v), Exit::Success),
                 Ok(Response::Error { kind, message }) => (
@@ -59,13 +81,17 @@ pub(super) fn version(cli: &Cli, strict: bool) -> Result<Exit, Failure> {
                 ),
                 Err(e) => (DaemonVersion::Unreachable { cause: e.cause() }, e.exit()),
             };
-            (daemon, Some(socket), exit)
+            (daemon, socket, host, exit)
         }
     };
+    let at = versions::At {
+        socket: socket.as_deref(),
+        host: host.as_deref(),
+    };
     let text = if cli.json {
-        json::line(&versions::json(&daemon, socket.as_deref()))
+        json::line(&versions::json(&daemon, at))
     } else {
-        versions::text(&daemon, socket.as_deref())
+        versions::text(&daemon, at)
     };
     write_stdout(text.as_bytes())?;
     Ok(if strict { exit } else { Exit::Success })

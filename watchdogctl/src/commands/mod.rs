@@ -8,24 +8,37 @@
 //! - `service`: status, the detail view and the actions on services;
 //! - `audit`: history and events;
 //! - `daemon`: metrics and versions;
-//! - `local`: what needs no daemon at all (beat, completions, man).
+//! - `local`: what needs no daemon at all (beat, completions, man);
+//! - `dial`: `dial-stdio`, the remote end of `-H ssh://…`;
+//! - `fleet`: queries over `--hosts`; `rolling`: `restart --hosts … --rolling`.
+//!
+//! With `-H`, every command runs exactly as it does locally, only its [`Client`] talks through
+//! ssh; with `--hosts`, only the commands in `fleet` are accepted.
 
 mod audit;
 mod daemon;
+mod dial;
+mod fleet;
 mod local;
 mod overrides;
+mod rolling;
 mod service;
 
 use std::io::{self, Write};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use protocol::{Request, Response};
 
 use crate::cli::{Cli, Command};
-use crate::client::{Client, SocketInputs, resolve_socket};
+use crate::client::Client;
 use crate::exit::{Exit, Failure};
 use crate::output;
+use crate::remote::ssh::SshTarget;
+use crate::remote::{self, Destination, RemoteInputs, shell};
+use crate::socket::{SocketInputs, resolve_socket};
+
+/// The largest hosts file read for `--hosts @FILE`.
+const MAX_HOSTS_FILE: u64 = 1024 * 1024;
 
 /// A reply read from the daemon's snapshot or database; this long without one means the daemon
 /// is wedged.
@@ -44,61 +57,75 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
             "a command is required (see --help)",
         ));
     };
-    let verb = command.name();
     // Beat, completions, man and version must work without a daemon and without a readable
     // config, so the socket is resolved only by the commands that talk to the daemon.
-    let ctx = || Context::new(cli);
     match command {
         Command::Beat {
             file,
             key,
             pid,
             status,
-        } => local::beat(file, key, *pid, status, cli.json),
-        Command::Completions { shell } => local::completions(*shell),
-        Command::Man => local::man(),
-        Command::Version => daemon::version(cli, true),
-        Command::Status { key } => ctx()?.status(key.as_deref()),
-        Command::On { key } => ctx()?.action(Request::On { key: key.clone() }, verb),
-        Command::Off { key, for_: None } => ctx()?.action(Request::Off { key: key.clone() }, verb),
-        Command::Off {
-            key,
-            for_: Some(window),
-        } => ctx()?.off_for(key, *window),
-        Command::Restart {
-            key,
-            wait: false,
-            timeout: _,
-        } => ctx()?.action(Request::Restart { key: key.clone() }, verb),
-        Command::Restart {
-            key,
-            wait: true,
-            timeout,
-        } => ctx()?.restart_and_wait(key, *timeout),
-        Command::Run {
-            all,
-            words,
-            wait,
-            timeout,
-        } => ctx()?.run_action(*all, words, (*wait).then_some(*timeout)),
-        Command::RestartAll { wait, timeout } => ctx()?.restart_all((*wait).then_some(*timeout)),
-        Command::Enable { key } => ctx()?.monitor(key, true),
-        Command::Disable { key } => ctx()?.monitor(key, false),
-        Command::Actions {
-            key,
-            disable,
-            enable,
-        } => ctx()?.actions(key, disable, enable),
-        Command::StartAll => ctx()?.bulk(Request::StartAll, verb),
-        Command::StopAll => ctx()?.bulk(Request::StopAll, verb),
-        Command::Check => ctx()?.check(),
-        Command::Wait { key, timeout } => ctx()?.wait(key, *timeout),
-        Command::Reload => ctx()?.reload(),
-        Command::History { key, limit, since } => ctx()?.history(key.as_deref(), *limit, *since),
-        Command::Events { follow: false } => ctx()?.recent_events(),
-        Command::Events { follow: true } => ctx()?.follow_events(),
-        Command::Metrics => ctx()?.metrics(),
+        } => return local::beat(file, key, *pid, status, cli.json),
+        Command::Completions { shell } => return local::completions(*shell),
+        Command::Man => return local::man(),
+        Command::Version => return daemon::version(cli, true),
+        Command::DialStdio => return dial::dial_stdio(cli),
+        _ => {}
     }
+    let destination = destination(cli)?;
+    let many = matches!(destination, Destination::Many(_));
+    if !many && matches!(command, Command::Restart { rolling: true, .. }) {
+        return Err(usage(
+            "--rolling needs --hosts: a list of hosts to restart in turn",
+        ));
+    }
+    if !many && cli.max_parallel.is_some() {
+        return Err(usage("--max-parallel needs --hosts"));
+    }
+    match destination {
+        Destination::Local => Context::new(cli)?.run(command),
+        Destination::One(target) => Context::remote(cli, target).run(command),
+        Destination::Many(targets) => fleet::run(cli, command, &targets),
+    }
+}
+
+/// A usage failure (exit 2).
+fn usage(message: impl Into<String>) -> Failure {
+    Failure::new(Exit::Usage, message)
+}
+
+/// Where this command's requests go (`-H`, `--hosts`, `WATCHDOG_HOST`, or the local socket);
+/// duplicate hosts are warned about on stderr.
+fn destination(cli: &Cli) -> Result<Destination, Failure> {
+    let inputs = RemoteInputs {
+        host_flag: cli.host.clone(),
+        hosts: cli.hosts.clone(),
+        ssh_flag: cli.ssh_command.clone(),
+        ctl_flag: cli.remote_ctl.clone(),
+        local_flags: cli.socket.is_some() || cli.config.is_some(),
+        ..RemoteInputs::default()
+    }
+    .with_env();
+    let (destination, warnings) = remote::destination(inputs, read_hosts_file).map_err(usage)?;
+    for w in warnings {
+        note(true, &w);
+    }
+    Ok(destination)
+}
+
+/// A hosts file's text, bounded.
+fn read_hosts_file(name: &str) -> Result<String, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(name).map_err(|e| format!("cannot read hosts file {name}: {e}"))?;
+    let mut text = String::new();
+    file.take(MAX_HOSTS_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read hosts file {name}: {e}"))?;
+    if text.len() as u64 > MAX_HOSTS_FILE {
+        return Err(format!("hosts file {name} is larger than 1 MiB"));
+    }
+    Ok(text)
 }
 
 /// Writes a result to stdout; a closed pipe ends the command quietly with exit 0.
@@ -136,17 +163,79 @@ impl Context {
             cli.socket.clone(),
             cli.config.clone(),
         ))?;
-        let ctx = Context {
-            client: Client::new(socket),
+        let ctx = Context::with_client(cli, Client::new(socket));
+        ctx.note(&format!("socket {} ({source})", ctx.client.describe()));
+        Ok(ctx)
+    }
+
+    /// A context whose calls go through ssh to `target`.
+    fn remote(cli: &Cli, target: SshTarget) -> Context {
+        let argv = target.argv();
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let ctx = Context::with_client(cli, Client::ssh(target));
+        ctx.note(&format!("via {}", shell::join(&words)));
+        ctx
+    }
+
+    fn with_client(cli: &Cli, client: Client) -> Context {
+        Context {
+            client,
             json: cli.json,
             verbose: cli.verbose > 0,
             color: !cli.json && output::use_color(),
-        };
-        ctx.note(&format!(
-            "socket {} ({source})",
-            ctx.client.socket().display()
-        ));
-        Ok(ctx)
+        }
+    }
+
+    /// Runs a command that talks to one daemon.
+    fn run(mut self, command: &Command) -> Result<Exit, Failure> {
+        let verb = command.name();
+        let ctx = &mut self;
+        match command {
+            Command::Status { key } => ctx.status(key.as_deref()),
+            Command::On { key } => ctx.action(Request::On { key: key.clone() }, verb),
+            Command::Off { key, for_: None } => ctx.action(Request::Off { key: key.clone() }, verb),
+            Command::Off {
+                key,
+                for_: Some(window),
+            } => ctx.off_for(key, *window),
+            Command::Restart {
+                key, wait: false, ..
+            } => ctx.action(Request::Restart { key: key.clone() }, verb),
+            Command::Restart {
+                key,
+                wait: true,
+                timeout,
+                ..
+            } => ctx.restart_and_wait(key, *timeout),
+            Command::Run {
+                all,
+                words,
+                wait,
+                timeout,
+            } => ctx.run_action(*all, words, (*wait).then_some(*timeout)),
+            Command::RestartAll { wait, timeout } => ctx.restart_all((*wait).then_some(*timeout)),
+            Command::Enable { key } => ctx.monitor(key, true),
+            Command::Disable { key } => ctx.monitor(key, false),
+            Command::Actions {
+                key,
+                disable,
+                enable,
+            } => ctx.actions(key, disable, enable),
+            Command::StartAll => ctx.bulk(Request::StartAll, verb),
+            Command::StopAll => ctx.bulk(Request::StopAll, verb),
+            Command::Check => ctx.check(),
+            Command::Wait { key, timeout } => ctx.wait(key, *timeout),
+            Command::Reload => ctx.reload(),
+            Command::History { key, limit, since } => ctx.history(key.as_deref(), *limit, *since),
+            Command::Events { follow: false } => ctx.recent_events(),
+            Command::Events { follow: true } => ctx.follow_events(),
+            Command::Metrics => ctx.metrics(),
+            Command::Beat { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Version
+            | Command::DialStdio => Err(usage(format!("{verb} does not talk to a daemon"))),
+        }
     }
 
     fn note(&self, message: &str) {
@@ -172,18 +261,17 @@ impl Context {
     fn refused(&self, response: Response) -> Failure {
         match response {
             Response::Error { kind, message } => Failure::new(Exit::for_error_kind(kind), message),
-            other => unexpected(self.client.socket(), &other),
+            other => unexpected(&self.client.describe(), &other),
         }
     }
 }
 
 /// A reply of a variant the request cannot produce: the daemon is not the version we speak.
-fn unexpected(socket: &Path, response: &Response) -> Failure {
+fn unexpected(at: &str, response: &Response) -> Failure {
     Failure::new(
         Exit::Unreachable,
         format!(
-            "watchdogd at {} sent an unexpected {} reply (is it another version?)",
-            socket.display(),
+            "watchdogd at {at} sent an unexpected {} reply (is it another version?)",
             reply_kind(response)
         ),
     )
@@ -213,7 +301,7 @@ mod tests {
 
     #[test]
     fn unexpected_replies_are_incompatible() {
-        let f = unexpected(Path::new("/run/w.sock"), &Response::Metrics(String::new()));
+        let f = unexpected("/run/w.sock", &Response::Metrics(String::new()));
         match f {
             Failure::Report { exit, message } => {
                 assert_eq!(exit, Exit::Unreachable);

@@ -21,7 +21,7 @@ pub(super) fn secs_to_ms(secs: u64) -> u64 {
 }
 
 impl Context {
-    fn status_reply(&self, request: Request) -> Result<StatusReply, Failure> {
+    pub(super) fn status_reply(&self, request: Request) -> Result<StatusReply, Failure> {
         let timeout = matches!(request, Request::Status { .. }).then_some(READ_REPLY_TIMEOUT);
         match self.call(&request, timeout)? {
             Response::Status(reply) => {
@@ -53,7 +53,7 @@ impl Context {
                 Exit::Unreachable,
                 format!(
                     "watchdogd at {} sent no status for {key} (is it another version?)",
-                    self.client.socket().display()
+                    self.client.describe()
                 ),
             ));
         };
@@ -75,7 +75,7 @@ impl Context {
                 Exit::Unreachable,
                 format!(
                     "watchdogd at {} sent the detail of {} for {key} (is it another version?)",
-                    self.client.socket().display(),
+                    self.client.describe(),
                     found.status.key
                 ),
             ));
@@ -99,14 +99,19 @@ impl Context {
         }
     }
 
+    /// The daemon's answer to `check`.
+    pub(super) fn check_report(&self) -> Result<protocol::CheckReport, Failure> {
+        match self.call(&Request::Check, None)? {
+            Response::Check(report) => Ok(report),
+            other => Err(self.refused(other)),
+        }
+    }
+
     /// `check`, as the seed's cron run: every service checked now, those past their threshold
     /// recovered; exit 0 when every enabled service is healthy or was recovered, 1 when a
     /// recovery failed or a service is still unhealthy.
     pub(super) fn check(&mut self) -> Result<Exit, Failure> {
-        let report = match self.call(&Request::Check, None)? {
-            Response::Check(report) => report,
-            other => return Err(self.refused(other)),
-        };
+        let report = self.check_report()?;
         if self.json {
             self.emit(&json::line(&json::check(&report)))?;
         } else {
@@ -269,7 +274,7 @@ impl Context {
 
 /// Why `check` exits 1, if it does: a recovery it ran failed, or an enabled service that is
 /// wanted is unhealthy and was not recovered (see [`Context::check`]).
-fn check_verdict(report: &protocol::CheckReport) -> Option<String> {
+pub(super) fn check_verdict(report: &protocol::CheckReport) -> Option<String> {
     let failed: Vec<&str> = report
         .recoveries
         .iter()
@@ -309,7 +314,7 @@ fn check_verdict(report: &protocol::CheckReport) -> Option<String> {
 }
 
 /// Exit 0 only for a healthy service (`status KEY`); not yet checked counts as unhealthy.
-fn health_exit(service: &ServiceStatus) -> Exit {
+pub(super) fn health_exit(service: &ServiceStatus) -> Exit {
     if service.health == Some(Health::Healthy) {
         Exit::Success
     } else {

@@ -1,0 +1,114 @@
+//! The byte pipe a call travels: the daemon's local socket, or an `ssh` child whose remote end
+//! is `watchdogctl dial-stdio` next to the remote daemon.
+//!
+//! Both carry the same frames, so [`Client::call`](crate::client::Client::call) and the events
+//! follower are written once against [`Connection`]. What differs is how an end is explained:
+//! a socket that closes is simply closed, while an ssh child that closes has an exit status and
+//! a stderr that say why (could not connect, no remote watchdogctl, no remote daemon), which
+//! [`Connection::failure`] returns.
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use interprocess::local_socket::{Stream, prelude::*};
+use protocol::MAX_RESPONSE_FRAME;
+use protocol::codec::{CodecError, read_frame, write_frame};
+
+use crate::remote::failure::RemoteError;
+use crate::remote::session::SshSession;
+
+/// One open connection to a daemon.
+pub enum Connection {
+    /// The daemon's Unix socket.
+    Local(Stream),
+    /// ssh's stdin and stdout (boxed: a session is a few hundred bytes, a socket one fd).
+    Ssh(Box<SshSession>),
+}
+
+impl Connection {
+    /// Writes one request frame.
+    pub fn send(&mut self, payload: &[u8]) -> Result<(), CodecError> {
+        match self {
+            Connection::Local(stream) => write_frame(stream, payload),
+            Connection::Ssh(session) => session.send(payload),
+        }
+    }
+
+    /// The next reply frame, waiting at most `timeout` (`None`: as long as it takes), or
+    /// `Ok(None)` once the peer has closed the connection between frames.
+    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Vec<u8>>, CodecError> {
+        match self {
+            Connection::Local(stream) => {
+                // Unix sockets reject a zero timeout, and zero would mean "no timeout" anyway.
+                stream.set_recv_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))?;
+                next_frame(stream, MAX_RESPONSE_FRAME)
+            }
+            Connection::Ssh(session) => session.recv(timeout),
+        }
+    }
+
+    /// After the peer closed or broke the connection: the transport's own account of why,
+    /// when it has one beyond "closed".
+    pub fn failure(&mut self) -> Option<RemoteError> {
+        match self {
+            Connection::Local(_) => None,
+            Connection::Ssh(session) => session.failure(),
+        }
+    }
+}
+
+/// Reads one frame, or `None` when the reader ends (or is reset) before its first byte: a peer
+/// that closes between frames is done, not broken. The length is checked against `max` before
+/// anything is allocated.
+pub fn next_frame(r: &mut impl Read, max: usize) -> Result<Option<Vec<u8>>, CodecError> {
+    let mut first = [0u8; 1];
+    loop {
+        match r.read(&mut first) {
+            Ok(0) => return Ok(None),
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_close(&e) => return Ok(None),
+            Err(e) => return Err(CodecError::Io(e)),
+        }
+    }
+    read_frame(&mut (&first[..]).chain(r), max).map(Some)
+}
+
+/// A reset or a closed pipe between frames is the peer going away, not a failure.
+fn is_close(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_then_a_clean_end() {
+        let mut bytes = Vec::new();
+        write_frame(&mut bytes, b"one").unwrap();
+        write_frame(&mut bytes, b"").unwrap();
+        let mut r = bytes.as_slice();
+        assert_eq!(next_frame(&mut r, 16).unwrap(), Some(b"one".to_vec()));
+        assert_eq!(next_frame(&mut r, 16).unwrap(), Some(Vec::new()));
+        assert_eq!(next_frame(&mut r, 16).unwrap(), None);
+    }
+
+    #[test]
+    fn a_cut_or_oversized_frame_is_an_error() {
+        let mut r: &[u8] = &[0, 0, 0, 5, b'a'];
+        assert!(matches!(next_frame(&mut r, 16), Err(CodecError::Io(_))));
+        let mut r: &[u8] = &[0, 0];
+        assert!(matches!(next_frame(&mut r, 16), Err(CodecError::Io(_))));
+        let mut r: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0];
+        assert!(matches!(
+            next_frame(&mut r, 16),
+            Err(CodecError::FrameTooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,187 @@
+//! The real `watchdogctl` with `-H`/`--hosts`, without an SSH server: usage errors that must
+//! be caught before anything is contacted, and the transport itself through a stand-in for ssh
+//! that runs the remote command in a local POSIX shell, as sshd would hand it to the login
+//! shell. The end-to-end tests in the workspace's `tests/` crate use a real sshd.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use protocol::codec::{decode_request, encode_response, read_frame, write_frame};
+use protocol::{MAX_REQUEST_FRAME, Request, Response, StatusReply};
+
+fn ctl() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchdogctl"));
+    for var in [
+        "WATCHDOG_SOCKET",
+        "WATCHDOG_CONFIG",
+        "WATCHDOG_HOST",
+        "WATCHDOG_SSH",
+        "WATCHDOG_REMOTE_CTL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run watchdogctl")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// An ssh stand-in: runs its last argument (the remote command) with `sh -c`, and records its
+/// whole argv, one word a line, in `argv.txt` next to it.
+fn fake_ssh(dir: &Path) -> PathBuf {
+    let path = dir.join("fake-ssh");
+    let log = dir.join("argv.txt");
+    let script = format!(
+        "#!/bin/sh\nfor a; do printf '%s\\n' \"$a\" >> '{}'; last=$a; done\nexec sh -c \"$last\"\n",
+        log.display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A daemon stand-in answering each of `connections` requests with an empty status.
+fn fake_daemon(socket: &Path, connections: usize) -> Arc<Mutex<Vec<Request>>> {
+    let listener = UnixListener::bind(socket).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(connections) {
+            let mut conn = conn.unwrap();
+            let frame = read_frame(&mut conn, MAX_REQUEST_FRAME).unwrap();
+            log.lock().unwrap().push(decode_request(&frame).unwrap());
+            let reply = Response::Status(StatusReply {
+                daemon_version: "0.1.0".into(),
+                daemon_pid: 1,
+                services: Vec::new(),
+                audit_rows_dropped: 0,
+                daemon_started_ms: 0,
+            });
+            write_frame(&mut conn, &encode_response(&reply).unwrap()).unwrap();
+        }
+    });
+    seen
+}
+
+#[test]
+fn remote_usage_errors_exit_2_before_contacting_anything() {
+    // A stand-in ssh that would fail loudly if it were ever run.
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never");
+    std::fs::write(&never, "#!/bin/sh\necho ran >&2\nexit 99\n").unwrap();
+    std::fs::set_permissions(&never, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["-H", "bad host", "status"],
+            "-H: invalid host \"bad host\"",
+        ),
+        (&["-H", "a", "--hosts", "b", "status"], "cannot be combined"),
+        (
+            &["-H", "a", "--socket", "/x.sock", "status"],
+            "?socket=PATH",
+        ),
+        (&["restart", "api", "--rolling"], "--rolling needs --hosts"),
+        (
+            &["status", "--max-parallel", "2"],
+            "--max-parallel needs --hosts",
+        ),
+        (
+            &["on", "api", "--hosts", "a,b"],
+            "on works on one host at a time",
+        ),
+        (&["restart", "api", "--hosts", "a,b"], "needs --rolling"),
+        (
+            &["status", "--hosts", "a,ssh://b/x"],
+            "--hosts: invalid host \"ssh://b/x\"",
+        ),
+        (
+            &["dial-stdio", "-H", "a"],
+            "dial-stdio bridges to a local socket",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = run(ctl().env("WATCHDOG_SSH", &never).args(args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("ran"), "{args:?}: ssh was run");
+        assert!(o.stdout.is_empty());
+    }
+    let file = dir.path().join("hosts.txt");
+    std::fs::write(&file, "web1\nweb 2\n").unwrap();
+    let o = run(ctl()
+        .env("WATCHDOG_SSH", &never)
+        .args(["status", "--hosts"])
+        .arg(format!("@{}", file.display())));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("hosts.txt line 2: invalid host \"web 2\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_remote_command_is_quoted_for_the_remote_shell() {
+    // A socket path with a space and a quote, which only survives the shell if quoted.
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("it's here");
+    std::fs::create_dir(&odd).unwrap();
+    let socket = odd.join("w.sock");
+    let seen = fake_daemon(&socket, 2);
+    let ssh = fake_ssh(dir.path());
+    let url = format!(
+        "ssh://deploy@web1:2222?socket={}",
+        socket.display().to_string().replace(' ', "%20")
+    );
+    let o = run(ctl()
+        .env(
+            "WATCHDOG_SSH",
+            format!("'{}' -o BatchMode=yes", ssh.display()),
+        )
+        .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
+        .args(["-H", &url, "status", "--json"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
+    assert_eq!(*seen.lock().unwrap(), [Request::Status { key: None }]);
+    let argv = std::fs::read_to_string(dir.path().join("argv.txt")).unwrap();
+    let words: Vec<&str> = argv.lines().collect();
+    assert_eq!(
+        &words[..8],
+        [
+            "-o",
+            "BatchMode=yes",
+            "-T",
+            "-l",
+            "deploy",
+            "-p",
+            "2222",
+            "--"
+        ]
+    );
+    assert_eq!(words[8], "web1");
+    assert_eq!(
+        words[9],
+        format!(
+            "{} dial-stdio --socket '{}'",
+            env!("CARGO_BIN_EXE_watchdogctl"),
+            socket.display().to_string().replace('\'', "'\\''")
+        )
+    );
+
+    // The same host through --hosts: one merged table with a HOST column.
+    let o = run(ctl()
+        .env("WATCHDOG_SSH", &ssh)
+        .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
+        .args(["status", "--hosts", &url]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("HOST  KEY  NAME"));
+}
