@@ -56,6 +56,9 @@ fn a_heartbeat_naming_the_daemon_itself_is_never_signalled() {
     let mut svc = sb.service("evil", "");
     svc["commands"]["start"] = json!("true");
     svc["timeout_seconds"] = json!(30);
+    // The forged heartbeat may land just before a start the first check caused: it must not be
+    // forgiven as the old process's for long.
+    svc["start_grace_seconds"] = json!(0.5);
     let mut cfg = sb.config(json!({ "evil": svc }));
     cfg["consecutive_failures_threshold"] = json!(1);
     sb.write_config(&cfg);
