@@ -101,10 +101,19 @@ fn int_like<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
             t.strip_prefix('+')
                 .unwrap_or(t)
                 .parse::<i64>()
-                .map_err(|_| E::custom(format!("{v:?} is not an integer")))
+                .map_err(|_| E::custom(format!("{:?} is not an integer", snippet(v))))
         }
     }
     d.deserialize_any(IntLike)
+}
+
+/// At most the first 40 characters of a value from a file, for an error message: a file's
+/// content is echoed to logs and `status` only as far as it helps to see what is wrong.
+fn snippet(s: &str) -> &str {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 /// An optional count (`iteration`): like [`int_like`], and not negative.
@@ -128,7 +137,7 @@ impl Heartbeat {
         let raw: RawHeartbeat<'_> =
             serde_json::from_slice(bytes).map_err(|e| HeartbeatError::Json(e.to_string()))?;
         let timestamp_us = time::parse_rfc3339(&raw.timestamp)
-            .ok_or_else(|| HeartbeatError::Timestamp(raw.timestamp.to_string()))?;
+            .ok_or_else(|| HeartbeatError::Timestamp(snippet(&raw.timestamp).to_owned()))?;
         Ok(Heartbeat {
             process_key: raw.process_key.into_owned(),
             pid: raw.pid,

@@ -39,9 +39,8 @@ fn jobs(
             idx,
             epoch: 0,
             cfg: cfg.clone(),
-            owner: None,
+            known: Default::default(),
             cache: cache.take(),
-            watched_pid: None,
         })
         .collect()
 }
@@ -53,15 +52,13 @@ fn one_check(c: &mut Criterion) {
     let mut buf = Vec::new();
     c.bench_function("check/read_parse_classify", |b| {
         b.iter(|| {
-            let reading = watchdogd::heartbeat::read(black_box(&cfg.heartbeat_path), &mut buf);
-            watchdogd::health::judge(
+            let reading =
+                watchdogd::heartbeat::read(black_box(&cfg.heartbeat_path), &mut buf, None);
+            watchdogd::probe::judge(
                 &reading,
-                &watchdogd::health::Rules {
-                    timeout: cfg.timeout,
-                    owner: None,
-                },
+                cfg,
+                &Default::default(),
                 &watchdogd::clock::Now::read(),
-                watchdogd::process::liveness,
             )
         })
     });

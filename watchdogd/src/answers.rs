@@ -67,22 +67,23 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
         cfg.heartbeat_path.display(),
         cfg.check_interval.as_secs_f64()
     );
-    // Never wait on a read that is known to hang (an unreadable service), and bound any
-    // other: the detail view answers whatever the file system does.
-    let beat = if status.health == Some(protocol::Health::Unreadable) {
-        format!("(not read: {})", status.detail)
-    } else {
-        match handle
-            .readers()
-            .read_within(cfg.heartbeat_path.clone(), DETAIL_READ)
+    // The reader threads answer at once for a file system known to hang, and the read is
+    // bounded besides: the detail view answers whatever the file system does.
+    // With `user`, only that user's file is shown: never what a link points root at.
+    let user = cfg.user.clone();
+    let owner =
+        tokio::task::spawn_blocking(move || user.as_deref().and_then(crate::process::user_uid))
             .await
-        {
-            heartbeat::Reading::Missing => {
-                format!("(no file at {})", cfg.heartbeat_path.display())
-            }
-            heartbeat::Reading::Corrupt(why) => format!("(unreadable: {why})"),
-            heartbeat::Reading::Beat(b) => b.heartbeat.to_json(),
-        }
+            .unwrap_or(None);
+    let beat = match handle
+        .readers()
+        .read_within(cfg.heartbeat_path.clone(), owner, None, DETAIL_READ)
+        .await
+    {
+        heartbeat::Reading::Missing => format!("(no file at {})", cfg.heartbeat_path.display()),
+        heartbeat::Reading::Corrupt(why) => format!("(unreadable: {why})"),
+        heartbeat::Reading::Unreadable(why) => format!("({why})"),
+        heartbeat::Reading::Beat(b) => b.heartbeat.to_json(),
     };
     let history = tokio::task::spawn_blocking(move || {
         // The detail view is still worth showing without history: say why it is missing.

@@ -7,55 +7,110 @@
 //! must make sense after a reboot (so persisted instants are wall times, turned back into
 //! monotonic ones on load).
 //!
-//! A heartbeat's age is necessarily wall time minus wall time. When the wall clock steps, a
-//! heartbeat read before the step would suddenly look an hour old (or new). So each reading
-//! records the clock's *step* at the moment it was read ([`step_us`]: how far the wall clock has
-//! moved against the monotonic one since the daemon started), and its age is judged with that
-//! step taken back out ([`Now::wall_for`]). A heartbeat written after the step carries the new
-//! clock and is judged by it.
+//! A heartbeat's age is necessarily wall time minus wall time, and a process's start time is
+//! kept by the kernel on the boot clock (which never steps). When the wall clock steps, a
+//! heartbeat read before the step would suddenly look an hour old (or new), and a process
+//! would seem to have started an hour after the heartbeat it wrote. So:
+//!
+//! - the *step* ([`step_us`]: how far the wall clock has moved against the boot clock since
+//!   the daemon started) is recorded with every reading, and a time read under one step is
+//!   moved into the current one before it is compared ([`Now::shift_since`]);
+//! - a process's start is turned into wall time with the boot clock's offset *now*
+//!   ([`boot_offset_us`]), never with a boot time read once;
+//! - what the boot clock knows bounds what the wall clock claims: a heartbeat was written
+//!   before the first read that found it and after the last read that did not (see
+//!   [`crate::health`]).
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The instant the daemon first looked at both clocks.
-fn base() -> &'static (std::time::Instant, i64) {
-    static BASE: OnceLock<(std::time::Instant, i64)> = OnceLock::new();
-    BASE.get_or_init(|| (std::time::Instant::now(), protocol::time::now_micros()))
+/// The boot clock (µs): monotonic, counting suspended time too, zero at boot, the clock
+/// `/proc/PID/stat` start times are kept on. Where there is none, the monotonic clock.
+pub fn boot_us() -> i64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let id = libc::CLOCK_BOOTTIME;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let id = libc::CLOCK_MONOTONIC;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    #[allow(clippy::useless_conversion)] // the fields are narrower on some targets
+    i64::from(ts.tv_sec)
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.tv_nsec) / 1000)
 }
 
-/// How far (µs) the wall clock has moved against the monotonic clock since the daemon started:
+/// The wall time (µs since the epoch) at which the boot clock read zero, as the wall clock
+/// says now: moves with every step of the wall clock.
+pub fn boot_offset_us() -> i64 {
+    protocol::time::now_micros() - boot_us()
+}
+
+/// Both clocks when the daemon first looked.
+fn base() -> &'static (i64, i64) {
+    static BASE: OnceLock<(i64, i64)> = OnceLock::new();
+    BASE.get_or_init(|| (protocol::time::now_micros(), boot_us()))
+}
+
+/// How far (µs) the wall clock has moved against the boot clock since the daemon started:
 /// zero but for clock steps (and the slow slewing of NTP).
 pub fn step_us() -> i64 {
-    let (mono0, wall0) = *base();
-    let elapsed = i64::try_from(mono0.elapsed().as_micros()).unwrap_or(i64::MAX);
-    protocol::time::now_micros() - wall0 - elapsed
+    let (wall0, boot0) = *base();
+    let (wall, boot) = (protocol::time::now_micros(), boot_us());
+    (wall - wall0) - (boot - boot0)
 }
 
-/// Both clocks, read together.
+/// A moment, on the boot clock and with the wall clock's step then: when a reading was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Point {
+    pub boot_us: i64,
+    pub step_us: i64,
+}
+
+impl Point {
+    pub fn now() -> Point {
+        let (wall0, boot0) = *base();
+        let (wall, boot) = (protocol::time::now_micros(), boot_us());
+        Point {
+            boot_us: boot,
+            step_us: (wall - wall0) - (boot - boot0),
+        }
+    }
+}
+
+/// The clocks, read together.
 #[derive(Debug, Clone, Copy)]
 pub struct Now {
     pub mono: Instant,
     pub wall_us: i64,
     pub step_us: i64,
+    pub boot_us: i64,
 }
 
 impl Now {
     pub fn read() -> Now {
+        let point = Point::now();
         Now {
             mono: Instant::now(),
             wall_us: protocol::time::now_micros(),
-            step_us: step_us(),
+            step_us: point.step_us,
+            boot_us: point.boot_us,
         }
     }
 
-    /// For tests: a given pair of readings, no step.
+    /// For tests: a given pair of readings, no step (the boot clock then reads like the wall
+    /// clock).
     pub fn at(mono: Instant, wall_us: i64) -> Now {
         Now {
             mono,
             wall_us,
             step_us: 0,
+            boot_us: wall_us,
         }
     }
 
@@ -63,10 +118,15 @@ impl Now {
         self.wall_us / 1000
     }
 
-    /// The wall time to judge something read when the step was `read_step_us` against: now,
-    /// with any step since taken back out.
-    pub fn wall_for(&self, read_step_us: i64) -> i64 {
-        self.wall_us - (self.step_us - read_step_us)
+    /// What to add to a wall time read when the step was `then_step_us` to express it on the
+    /// wall clock as it runs now.
+    pub fn shift_since(&self, then_step_us: i64) -> i64 {
+        self.step_us - then_step_us
+    }
+
+    /// The current wall time of a moment on the boot clock.
+    pub fn wall_of_boot(&self, boot_us: i64) -> i64 {
+        self.wall_us - (self.boot_us - boot_us)
     }
 
     /// The wall time (ms) of a monotonic instant, for showing and storing.
@@ -112,10 +172,20 @@ mod tests {
     }
 
     #[test]
-    fn a_step_since_a_reading_is_taken_back_out() {
+    fn a_step_since_a_reading_shifts_its_times() {
         let mut now = Now::at(Instant::now(), 10_000_000);
         now.step_us = 3_600_000_000;
-        assert_eq!(now.wall_for(0), 10_000_000 - 3_600_000_000);
-        assert_eq!(now.wall_for(3_600_000_000), 10_000_000);
+        assert_eq!(now.shift_since(0), 3_600_000_000);
+        assert_eq!(now.shift_since(3_600_000_000), 0);
+        assert_eq!(now.wall_of_boot(now.boot_us - 5), now.wall_us - 5);
+    }
+
+    #[test]
+    fn the_boot_clock_runs_with_the_wall_clock_when_nothing_steps() {
+        let p = Point::now();
+        assert!(p.step_us.abs() < 1_000_000, "{p:?}");
+        assert!(boot_us() > 0);
+        let offset = boot_offset_us();
+        assert!((offset + boot_us() - protocol::time::now_micros()).abs() < 1_000_000);
     }
 }

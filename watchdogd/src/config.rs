@@ -13,6 +13,7 @@
 //! noticed (as a warning).
 
 mod fields;
+mod folder;
 mod validation;
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use protocol::Health;
 
-use crate::heartbeat::Reading;
-use crate::process::Liveness;
+use crate::clock::Now;
+use crate::heartbeat::{Beat, Reading};
+use crate::process::{Identity, Liveness};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,9 +19,10 @@ pub struct Verdict {
     pub health: Health,
     /// The PID the heartbeat names, when it is a plausible PID.
     pub pid: Option<u32>,
-    /// The heartbeat's timestamp (µs since the epoch).
+    /// When the heartbeat was written (µs since the epoch, on the wall clock as it ran when
+    /// judged; see [`judge`]).
     pub heartbeat_us: Option<i64>,
-    /// `now - heartbeat`, in ms; negative for a timestamp in the future.
+    /// `now - heartbeat`, in ms.
     pub age_ms: Option<i64>,
     /// Why, in words.
     pub detail: String,
@@ -28,6 +30,9 @@ pub struct Verdict {
     pub iteration: Option<u64>,
     /// How far (ms) the timestamp lies in the future, beyond [`SKEW_TOLERANCE_US`].
     pub clock_skew_ms: Option<i64>,
+    /// The start (ticks after boot) of the process the PID belongs to, when it was looked at:
+    /// the identity the `kill` step confirms, clock-free.
+    pub start_ticks: Option<i64>,
 }
 
 impl Verdict {
@@ -40,16 +45,22 @@ impl Verdict {
 /// A heartbeat timestamp this far ahead of the clock is not trusted.
 pub const SKEW_TOLERANCE_US: i64 = 5_000_000;
 
+/// Steps smaller than this (NTP slewing, rounding) are not steps.
+const STEP_TOLERANCE_US: i64 = 1_000_000;
+
 /// Largest PID any kernel hands out (Linux caps `pid_max` at 2^22).
 const MAX_PID: i64 = i32::MAX as i64;
 
-/// What a verdict is judged by, from the service's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a verdict is judged by, from the service's settings and what is known of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Rules {
     /// `timeout_seconds`.
     pub timeout: Duration,
     /// With `user`: the uid the heartbeat file must belong to.
     pub owner: Option<u32>,
+    /// The PID an earlier verdict found to be the writer, and its start (ticks after boot):
+    /// the same PID with the same start is the same process, whatever the clocks did.
+    pub known: Option<(u32, i64)>,
 }
 
 /// The one judge: whether a service is healthy and which process is "the service". Every
@@ -57,12 +68,21 @@ pub struct Rules {
 /// `kill` step's target, so they can never disagree (same clock correction, same identity
 /// rules). A verdict names a `pid` only when that PID may be acted on: it is a plausible PID,
 /// and unless the verdict is `stale_pid`, it is alive and still the process that wrote the
-/// heartbeat as of `heartbeat_us` (which the `kill` step confirms again through a pidfd).
+/// heartbeat (which the `kill` step confirms again through a pidfd).
+///
+/// `identify(pid, written_us, known_ticks)` says whether the process holding `pid` is still
+/// the one that wrote a heartbeat at `written_us` ([`crate::process::identify`]).
+///
+/// Times: a heartbeat read under an earlier wall-clock step is moved into the clock as it runs
+/// now; and the boot clock bounds the wall clock's word: the content was written before the
+/// first read that found it, and, when the clock stepped between that read and the last one
+/// before it, after that last read too (so a beat written just before a step and read just
+/// after it is neither an hour old nor an hour younger than it is).
 pub fn judge(
     reading: &Reading,
     rules: &Rules,
-    now: &crate::clock::Now,
-    alive: impl Fn(i32, i64) -> Liveness,
+    now: &Now,
+    identify: impl Fn(i32, i64, Option<i64>) -> Identity,
 ) -> Verdict {
     if let (Reading::Beat(b), Some(want)) = (reading, rules.owner)
         && b.owner_uid != want
@@ -70,52 +90,71 @@ pub fn judge(
         // Someone else's file in the service's place: not the service's word.
         return verdict(
             Health::NoHeartbeat,
-            format!(
-                "heartbeat file is owned by uid {}, not the configured user (uid {want})",
-                b.owner_uid
-            ),
+            crate::heartbeat::not_owned(b.owner_uid, want),
         );
     }
-    // Judged by the clock it was read with: a wall-clock step since then is taken back out.
-    let now_us = match reading {
-        Reading::Beat(b) => now.wall_for(b.read_step_us),
-        _ => now.wall_us,
-    };
-    classify(reading, now_us, rules.timeout, alive)
+    classify(reading, now, rules, identify)
 }
 
 /// Whether the verdict's `pid` is the live process that wrote the heartbeat: what `kill` may
-/// target (after confirming it again).
-pub fn names_live_writer(v: &Verdict) -> Option<(i32, i64)> {
+/// target (after confirming it again): its PID, when it was written, and its start.
+pub fn names_live_writer(v: &Verdict) -> Option<(i32, i64, Option<i64>)> {
     match (v.health, v.pid, v.heartbeat_us) {
         (Health::StalePid, _, _) => None,
-        (_, Some(pid), Some(written)) => Some((pid as i32, written)),
+        (_, Some(pid), Some(written)) => Some((pid as i32, written, v.start_ticks)),
         _ => None,
     }
 }
 
-/// Classifies `reading` at `now_us`; `alive(pid, heartbeat_us)` says whether the process that
-/// wrote the heartbeat is still running (not gone, not a zombie, its PID not reused since).
-fn classify(
-    reading: &Reading,
-    now_us: i64,
-    timeout: Duration,
-    alive: impl Fn(i32, i64) -> Liveness,
-) -> Verdict {
-    let (hb, modified_us) = match reading {
-        Reading::Missing => return verdict(Health::NoHeartbeat, "heartbeat file missing".into()),
-        Reading::Corrupt(why) => return verdict(Health::NoHeartbeat, why.clone()),
-        Reading::Beat(b) => (&b.heartbeat, b.modified_us),
+/// When the heartbeat in `b` was written, on the wall clock as it runs now (see [`judge`]),
+/// and how far its timestamp lay in the future when that was not believed.
+fn written(b: &Beat, now: &Now) -> (i64, Option<i64>) {
+    let seen = &b.seen;
+    let stepped = seen
+        .before
+        .is_some_and(|before| (before.step_us - seen.first.step_us).abs() > STEP_TOLERANCE_US);
+    // Written under the step of its first read, or, if the clock stepped just before that, under
+    // the step before: the later of the two is taken.
+    let then_step = match seen.before {
+        Some(before) if stepped => before.step_us.min(seen.first.step_us),
+        _ => seen.first.step_us,
     };
+    let shift = now.shift_since(then_step);
+    let stamped = b.heartbeat.timestamp_us.saturating_add(shift);
     // A timestamp in the future would read as fresh forever: judge by the file's mtime instead
     // (which the writer cannot set ahead without trying) and report the skew.
-    let skew_us = hb.timestamp_us.saturating_sub(now_us);
-    let (written_us, clock_skew_ms) = if skew_us > SKEW_TOLERANCE_US {
-        (modified_us.min(now_us), Some(skew_us / 1000))
+    let skew_us = stamped.saturating_sub(now.wall_us);
+    let (mut at, skew_ms) = if skew_us > SKEW_TOLERANCE_US {
+        (
+            b.modified_us.saturating_add(shift).min(now.wall_us),
+            Some(skew_us / 1000),
+        )
     } else {
-        (hb.timestamp_us, None)
+        (stamped, None)
     };
-    let age_ms = now_us.saturating_sub(written_us) / 1000;
+    at = at.min(now.wall_of_boot(seen.first.boot_us));
+    if stepped && let Some(before) = seen.before {
+        at = at.max(now.wall_of_boot(before.boot_us));
+    }
+    (at, skew_ms)
+}
+
+/// Classifies `reading` at `now` (see [`judge`]).
+fn classify(
+    reading: &Reading,
+    now: &Now,
+    rules: &Rules,
+    identify: impl Fn(i32, i64, Option<i64>) -> Identity,
+) -> Verdict {
+    let b = match reading {
+        Reading::Missing => return verdict(Health::NoHeartbeat, "heartbeat file missing".into()),
+        Reading::Corrupt(why) => return verdict(Health::NoHeartbeat, why.clone()),
+        Reading::Unreadable(why) => return verdict(Health::Unreadable, why.clone()),
+        Reading::Beat(b) => b,
+    };
+    let hb = &b.heartbeat;
+    let (written_us, clock_skew_ms) = written(b, now);
+    let age_ms = now.wall_us.saturating_sub(written_us) / 1000;
     let mut v = Verdict {
         health: Health::Healthy,
         pid: None,
@@ -124,6 +163,7 @@ fn classify(
         detail: String::new(),
         iteration: hb.iteration,
         clock_skew_ms,
+        start_ticks: None,
     };
     if hb.pid <= 0 || hb.pid > MAX_PID {
         v.health = Health::StalePid;
@@ -133,31 +173,42 @@ fn classify(
     // In range by the check above.
     let pid = hb.pid as i32;
     v.pid = Some(pid as u32);
-    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-    let liveness = alive(pid, written_us);
-    if liveness == Liveness::Gone {
-        v.health = Health::StalePid;
-        v.detail = format!("pid {pid} is not running");
-    } else if liveness == Liveness::Reused {
-        v.health = Health::StalePid;
-        v.detail = format!(
-            "pid {pid} belongs to a process that started after this heartbeat was written (pid reused, or a wrong timestamp)"
-        );
-    } else if age_ms > timeout_ms {
-        v.health = Health::TimedOut;
-        v.detail = format!(
-            "heartbeat is {:.1}s old (timeout {}s)",
-            age_ms as f64 / 1000.0,
-            timeout.as_secs_f64()
-        );
-    } else if hb.status != "running" {
-        v.health = Health::ErrorStatus;
-        v.detail = format!("status is {:?}", truncate(&hb.status, 80));
-    } else {
-        v.detail = format!(
-            "pid {pid} beating, iteration {}",
-            hb.iteration.map_or("-".into(), |i| i.to_string())
-        );
+    let timeout_ms = i64::try_from(rules.timeout.as_millis()).unwrap_or(i64::MAX);
+    let known = rules
+        .known
+        .filter(|&(p, _)| p == pid as u32)
+        .map(|(_, ticks)| ticks);
+    let identity = identify(pid, written_us, known);
+    v.start_ticks = identity.start_ticks;
+    match identity.liveness {
+        Liveness::Gone => {
+            v.health = Health::StalePid;
+            v.detail = format!("pid {pid} is not running");
+        }
+        Liveness::Reused => {
+            v.health = Health::StalePid;
+            v.detail = format!(
+                "pid {pid} belongs to a process that started after this heartbeat was written (pid reused, or a wrong timestamp)"
+            );
+        }
+        Liveness::Running if age_ms > timeout_ms => {
+            v.health = Health::TimedOut;
+            v.detail = format!(
+                "heartbeat is {:.1}s old (timeout {}s)",
+                age_ms as f64 / 1000.0,
+                rules.timeout.as_secs_f64()
+            );
+        }
+        Liveness::Running if hb.status != "running" => {
+            v.health = Health::ErrorStatus;
+            v.detail = format!("status is {:?}", truncate(&hb.status, 80));
+        }
+        Liveness::Running => {
+            v.detail = format!(
+                "pid {pid} beating, iteration {}",
+                hb.iteration.map_or("-".into(), |i| i.to_string())
+            );
+        }
     }
     if let Some(skew) = clock_skew_ms {
         v.detail.push_str(&format!(
@@ -177,6 +228,7 @@ fn verdict(health: Health, detail: String) -> Verdict {
         detail,
         iteration: None,
         clock_skew_ms: None,
+        start_ticks: None,
     }
 }
 
@@ -188,128 +240,4 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::heartbeat::Beat;
-    use protocol::Heartbeat;
-
-    #[test]
-    fn a_future_timestamp_is_reported_as_skew() {
-        let v = classify(
-            &beat_at(100, NOW + 3_600_000_000, NOW, "running"),
-            NOW,
-            Duration::from_secs(9),
-            |_, _| Liveness::Running,
-        );
-        assert_eq!(v.clock_skew_ms, Some(3_600_000));
-        assert!(v.detail.contains("clock skew"), "{}", v.detail);
-        let v = classify(
-            &beat_at(100, NOW + 1_000_000, NOW, "running"),
-            NOW,
-            Duration::from_secs(9),
-            |_, _| Liveness::Running,
-        );
-        assert_eq!(v.clock_skew_ms, None, "within tolerance");
-    }
-
-    const NOW: i64 = 1_800_000_000_000_000;
-
-    fn beat(pid: i64, age_s: i64, status: &str) -> Reading {
-        beat_at(
-            pid,
-            NOW - age_s * 1_000_000,
-            NOW - age_s * 1_000_000,
-            status,
-        )
-    }
-
-    fn beat_at(pid: i64, timestamp_us: i64, modified_us: i64, status: &str) -> Reading {
-        Reading::Beat(Beat {
-            heartbeat: Heartbeat {
-                process_key: "k".into(),
-                pid,
-                timestamp_us,
-                status: status.into(),
-                iteration: Some(1),
-            },
-            modified_us,
-            owner_uid: 0,
-            stamp: Default::default(),
-            read_step_us: 0,
-        })
-    }
-
-    #[test]
-    fn the_seed_order_decides() {
-        let t = Duration::from_secs(30);
-        let alive = |p: i32, _| {
-            if p == 100 {
-                Liveness::Running
-            } else {
-                Liveness::Gone
-            }
-        };
-        let cases = [
-            (Reading::Missing, Health::NoHeartbeat),
-            (Reading::Corrupt("bad".into()), Health::NoHeartbeat),
-            (beat(200, 1, "running"), Health::StalePid),
-            (beat(200, 100, "error"), Health::StalePid),
-            (beat(100, 31, "error"), Health::TimedOut),
-            (beat(100, 5, "error"), Health::ErrorStatus),
-            (beat(100, 5, "running"), Health::Healthy),
-            (beat(100, 30, "running"), Health::Healthy),
-            (beat(100, -3, "running"), Health::Healthy),
-            // An hour in the future, but the file was written 60 s ago: stale, not fresh.
-            (
-                beat_at(100, NOW + 3_600_000_000, NOW - 60_000_000, "running"),
-                Health::TimedOut,
-            ),
-            (
-                beat_at(100, NOW + 3_600_000_000, NOW - 1_000_000, "running"),
-                Health::Healthy,
-            ),
-        ];
-        for (reading, want) in cases {
-            assert_eq!(
-                classify(&reading, NOW, t, alive).health,
-                want,
-                "{reading:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_reused_pid_is_stale_with_its_own_reason() {
-        let v = classify(
-            &beat(300, 1, "running"),
-            NOW,
-            Duration::from_secs(30),
-            |_, _| Liveness::Reused,
-        );
-        assert_eq!(v.health, Health::StalePid);
-        assert!(v.detail.contains("pid reused"), "{}", v.detail);
-    }
-
-    #[test]
-    fn impossible_pids_are_stale_and_never_probed() {
-        for pid in [-1, 0, 1 << 40] {
-            let v = classify(
-                &beat(pid, 1, "running"),
-                NOW,
-                Duration::from_secs(9),
-                |_, _| panic!("must not probe pid {pid}"),
-            );
-            assert_eq!(v.health, Health::StalePid);
-            assert_eq!(v.pid, None);
-        }
-    }
-
-    #[test]
-    fn ancient_timestamps_time_out_without_overflow() {
-        let r = beat_at(100, i64::MIN, i64::MIN, "running");
-        assert_eq!(
-            classify(&r, NOW, Duration::from_secs(1), |_, _| Liveness::Running).health,
-            Health::TimedOut
-        );
-    }
-}
+mod tests;

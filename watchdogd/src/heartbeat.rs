@@ -11,6 +11,7 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use crate::clock::Point;
 use crate::guard::file::{self, FileError};
 
 use protocol::heartbeat::MAX_HEARTBEAT_BYTES;
@@ -23,6 +24,8 @@ pub enum Reading {
     Missing,
     /// There is something, but not a heartbeat; the reason is for humans.
     Corrupt(String),
+    /// It was not read: its file system does not answer (see [`crate::reader`]).
+    Unreadable(String),
     Beat(Beat),
 }
 
@@ -36,9 +39,32 @@ pub struct Beat {
     pub owner_uid: u32,
     /// Identity of the file's content and metadata as read.
     pub stamp: Stamp,
-    /// The wall clock's step when it was read ([`crate::clock::step_us`]): its age is judged
-    /// against the clock it was read by.
-    pub read_step_us: i64,
+    /// When the daemon saw this content (see [`Seen`]).
+    pub seen: Seen,
+}
+
+/// When the daemon saw a heartbeat's content, on the boot clock, with the wall clock's step at
+/// those moments ([`crate::clock::Point`]): the content was written before the first read that
+/// found it and after the last read before that, whatever the wall clock did meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Seen {
+    /// The first read that found this content.
+    pub first: Point,
+    /// The last read before it, which found other content.
+    pub before: Option<Point>,
+    /// The last read that found it (the next content's `before`).
+    pub last: Point,
+}
+
+impl Seen {
+    /// Content first seen now, after `previous` content (if any).
+    pub fn fresh(now: Point, previous: Option<&Beat>) -> Seen {
+        Seen {
+            first: now,
+            before: previous.map(|p| p.seen.last),
+            last: now,
+        }
+    }
 }
 
 /// What tells that a file changed since it was read: device, inode, size, and the modification
@@ -82,21 +108,35 @@ fn stamp(m: &std::fs::Metadata) -> Stamp {
 /// Like [`read`], but skips opening and parsing a file that has not changed since `previous`
 /// was read from it (same device, inode, size and mtime): one `stat` instead of open, read and
 /// parse. Writers replace the file by rename, so a new beat always has a new inode or mtime.
-pub fn read_unless_unchanged(path: &Path, buf: &mut Vec<u8>, previous: Option<Beat>) -> Reading {
-    if let Some(prev) = previous
+pub fn read_unless_unchanged(
+    path: &Path,
+    buf: &mut Vec<u8>,
+    previous: Option<Beat>,
+    owner: Option<u32>,
+) -> Reading {
+    let now = Point::now();
+    if let Some(prev) = &previous
         && let Ok(m) = std::fs::metadata(path)
         && m.is_file()
         && stamp(&m) == prev.stamp
     {
-        return Reading::Beat(prev);
+        let mut same = prev.clone();
+        same.seen.last = now;
+        return Reading::Beat(same);
     }
-    read(path, buf)
+    read_at(path, buf, owner, Seen::fresh(now, previous.as_ref()))
 }
 
 /// Reads and parses the heartbeat at `path`, using `buf` as scratch space. Only a regular file
 /// is ever opened (see [`crate::guard::file::open_regular`]): a path pointing at a terminal, a
-/// device, a FIFO or a socket reads as corrupt without having been opened.
-pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
+/// device, a FIFO or a socket reads as corrupt without having been opened. With `owner` (the
+/// service's `user`), a file owned by anyone else is not read at all: a link to another
+/// user's file tells nothing of what is in it.
+pub fn read(path: &Path, buf: &mut Vec<u8>, owner: Option<u32>) -> Reading {
+    read_at(path, buf, owner, Seen::fresh(Point::now(), None))
+}
+
+fn read_at(path: &Path, buf: &mut Vec<u8>, owner: Option<u32>, seen: Seen) -> Reading {
     let (file, st) = match file::open_regular(path) {
         Ok(opened) => opened,
         Err(FileError::Missing(_)) => return Reading::Missing,
@@ -105,6 +145,11 @@ pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
         }
         Err(e) => return Reading::Corrupt(format!("cannot open heartbeat: {e}")),
     };
+    if let Some(want) = owner
+        && st.st_uid != want
+    {
+        return Reading::Corrupt(not_owned(st.st_uid, want));
+    }
     if st.st_size as u64 > MAX_HEARTBEAT_BYTES as u64 {
         return Reading::Corrupt(format!(
             "heartbeat file is {} bytes (limit {MAX_HEARTBEAT_BYTES})",
@@ -122,13 +167,18 @@ pub fn read(path: &Path, buf: &mut Vec<u8>) -> Reading {
             modified_us: stamp.mtime_ns / 1000,
             owner_uid: st.st_uid,
             stamp,
-            read_step_us: crate::clock::step_us(),
+            seen,
         }),
         Err(HeartbeatError::TooLarge) => {
             Reading::Corrupt(format!("heartbeat grew past {MAX_HEARTBEAT_BYTES} bytes"))
         }
         Err(e) => Reading::Corrupt(e.to_string()),
     }
+}
+
+/// Why a file owned by `uid` is not the service's word.
+pub fn not_owned(uid: u32, want: u32) -> String {
+    format!("heartbeat file is owned by uid {uid}, not the configured user (uid {want})")
 }
 
 #[cfg(test)]
@@ -140,14 +190,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut buf = Vec::new();
         let path = dir.path().join("hb.json");
-        assert_eq!(read(&path, &mut buf), Reading::Missing);
+        assert_eq!(read(&path, &mut buf, None), Reading::Missing);
 
         std::fs::write(&path, b"{").unwrap();
-        assert!(matches!(read(&path, &mut buf), Reading::Corrupt(_)));
+        assert!(matches!(read(&path, &mut buf, None), Reading::Corrupt(_)));
 
         let mut w = protocol::HeartbeatWriter::new(&path, "k");
         w.beat("running").unwrap();
-        match read(&path, &mut buf) {
+        match read(&path, &mut buf, None) {
             Reading::Beat(b) => assert_eq!(b.heartbeat.pid, i64::from(std::process::id())),
             other => panic!("{other:?}"),
         }
@@ -160,27 +210,52 @@ mod tests {
         let mut buf = Vec::new();
         let mut w = protocol::HeartbeatWriter::new(&path, "k");
         w.beat("running").unwrap();
-        let Reading::Beat(first) = read(&path, &mut buf) else {
+        let Reading::Beat(first) = read(&path, &mut buf, None) else {
             panic!()
         };
         // A marker the real file does not have: if it survives, the file was not re-read.
         let mut marked = first.clone();
         marked.heartbeat.status = "cached".into();
-        let Reading::Beat(again) = read_unless_unchanged(&path, &mut buf, Some(marked)) else {
+        let Reading::Beat(again) = read_unless_unchanged(&path, &mut buf, Some(marked), None)
+        else {
             panic!()
         };
         assert_eq!(again.heartbeat.status, "cached");
+        assert_eq!(
+            again.seen.first, first.seen.first,
+            "the same content, first seen then"
+        );
+        assert!(again.seen.last.boot_us >= first.seen.last.boot_us);
         w.beat("running").unwrap();
-        let Reading::Beat(fresh) = read_unless_unchanged(&path, &mut buf, Some(again)) else {
+        let again_seen = again.seen;
+        let Reading::Beat(fresh) = read_unless_unchanged(&path, &mut buf, Some(again), None) else {
             panic!()
         };
         assert_eq!(fresh.heartbeat.status, "running");
         assert_eq!(fresh.heartbeat.iteration, Some(2));
+        assert_eq!(
+            fresh.seen.before,
+            Some(again_seen.last),
+            "written after the last read that found the old content"
+        );
         std::fs::remove_file(&path).unwrap();
         assert_eq!(
-            read_unless_unchanged(&path, &mut buf, Some(fresh)),
+            read_unless_unchanged(&path, &mut buf, Some(fresh), None),
             Reading::Missing
         );
+    }
+
+    #[test]
+    fn another_users_file_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hb.json");
+        std::fs::write(&path, br#"{"secret": "do not show"}"#).unwrap();
+        let mine = rustix::process::geteuid().as_raw();
+        let Reading::Corrupt(why) = read(&path, &mut Vec::new(), Some(mine + 1)) else {
+            panic!()
+        };
+        assert!(why.contains("owned by uid"), "{why}");
+        assert!(!why.contains("secret"), "{why}");
     }
 
     #[test]
@@ -189,20 +264,20 @@ mod tests {
         let mut buf = Vec::new();
         let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        assert!(matches!(read(&fifo, &mut buf), Reading::Corrupt(r) if r.contains("FIFO")));
+        assert!(matches!(read(&fifo, &mut buf, None), Reading::Corrupt(r) if r.contains("FIFO")));
 
         let zero = dir.path().join("zero");
         std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
-        assert!(matches!(read(&zero, &mut buf), Reading::Corrupt(_)));
+        assert!(matches!(read(&zero, &mut buf, None), Reading::Corrupt(_)));
 
         assert!(
-            matches!(read(dir.path(), &mut buf), Reading::Corrupt(r) if r.contains("directory"))
+            matches!(read(dir.path(), &mut buf, None), Reading::Corrupt(r) if r.contains("directory"))
         );
 
         let big = dir.path().join("big");
         let f = std::fs::File::create(&big).unwrap();
         f.set_len(1 << 30).unwrap(); // sparse 1 GiB
-        assert!(matches!(read(&big, &mut buf), Reading::Corrupt(r) if r.contains("bytes")));
+        assert!(matches!(read(&big, &mut buf, None), Reading::Corrupt(r) if r.contains("bytes")));
         assert!(buf.capacity() <= 2 * MAX_HEARTBEAT_BYTES);
     }
 }

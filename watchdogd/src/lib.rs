@@ -21,6 +21,7 @@ pub mod health;
 pub mod heartbeat;
 pub mod logging;
 pub mod metrics;
+pub mod mounts;
 pub mod notify;
 pub mod pipeline;
 pub mod probe;

@@ -12,6 +12,41 @@ use crate::clock::Now;
 use crate::config::ProcessConfig;
 use crate::health::{self, Verdict};
 use crate::heartbeat::{self, Beat, Reading};
+use crate::process::{Identity, Liveness};
+
+/// What is known of a service besides its heartbeat file, for judging it. The periodic check
+/// and a pipeline's fresh look judge with the same knowledge, through [`judge`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The uid the heartbeat file must belong to (`user` configured).
+    pub owner: Option<u32>,
+    /// The PID an earlier verdict found to be the writer, and its start (ticks after boot).
+    pub writer: Option<(u32, i64)>,
+    /// A PID whose exit is being watched through its pidfd and has not fired: that process is
+    /// alive, and is the same process (a pidfd cannot follow a reused PID), so no `/proc` read
+    /// is needed to know it.
+    pub watched_pid: Option<u32>,
+}
+
+/// The one judge ([`health::judge`]) with what is known of the service and the OS's word on
+/// its process.
+pub fn judge(reading: &Reading, cfg: &ProcessConfig, known: &Known, now: &Now) -> Verdict {
+    let rules = health::Rules {
+        timeout: cfg.timeout,
+        owner: known.owner,
+        known: known.writer,
+    };
+    health::judge(reading, &rules, now, |pid, written_us, known_ticks| {
+        if known.watched_pid == Some(pid as u32) {
+            Identity {
+                liveness: Liveness::Running,
+                start_ticks: known_ticks,
+            }
+        } else {
+            crate::process::identify(pid, written_us, known_ticks)
+        }
+    })
+}
 
 /// One service to check.
 pub struct Job {
@@ -19,14 +54,9 @@ pub struct Job {
     pub idx: usize,
     pub epoch: u64,
     pub cfg: Arc<ProcessConfig>,
-    /// The uid the heartbeat file must belong to (`user` configured).
-    pub owner: Option<u32>,
+    pub known: Known,
     /// The heartbeat parsed at the previous check.
     pub cache: Option<Beat>,
-    /// A PID whose exit is being watched through its pidfd and has not fired: that process is
-    /// alive, and is the same process (a pidfd cannot follow a reused PID), so no `/proc` read
-    /// is needed to know it.
-    pub watched_pid: Option<u32>,
 }
 
 /// One service checked.
@@ -49,22 +79,11 @@ pub fn check(job: Job, buf: &mut Vec<u8>) -> Probe {
         idx,
         epoch,
         cfg,
-        owner,
+        known,
         cache,
-        watched_pid,
     } = job;
-    let reading = heartbeat::read_unless_unchanged(&cfg.heartbeat_path, buf, cache);
-    let rules = health::Rules {
-        timeout: cfg.timeout,
-        owner,
-    };
-    let verdict = health::judge(&reading, &rules, &Now::read(), |pid, written_us| {
-        if watched_pid.is_some_and(|w| i64::from(w) == i64::from(pid)) {
-            crate::process::Liveness::Running
-        } else {
-            crate::process::liveness(pid, written_us)
-        }
-    });
+    let reading = heartbeat::read_unless_unchanged(&cfg.heartbeat_path, buf, cache, known.owner);
+    let verdict = judge(&reading, &cfg, &known, &Now::read());
     let cache = match reading {
         Reading::Beat(b) => Some(b),
         _ => None,
@@ -76,6 +95,19 @@ pub fn check(job: Job, buf: &mut Vec<u8>) -> Probe {
         verdict,
         cache,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+/// A job not read because its file system does not answer ([`crate::reader`]): `unreadable`,
+/// with the reason, and the previous heartbeat kept for the next check.
+pub fn blocked(job: Job, reason: String) -> Probe {
+    Probe {
+        idx: job.idx,
+        epoch: job.epoch,
+        cfg: job.cfg,
+        verdict: Verdict::without_heartbeat(protocol::Health::Unreadable, reason),
+        cache: job.cache,
+        took_ms: 0.0,
     }
 }
 

@@ -119,21 +119,11 @@ fn proc_stat(pid: i32) -> Option<ProcStat> {
     })
 }
 
-/// Boot time (µs since the epoch) and clock ticks per second, read once: neither changes.
-fn boot_clock() -> Option<(i64, i64)> {
-    static BOOT: std::sync::OnceLock<Option<(i64, i64)>> = std::sync::OnceLock::new();
-    *BOOT.get_or_init(|| {
-        let boot_s: i64 = std::fs::read_to_string("/proc/stat")
-            .ok()?
-            .lines()
-            .find_map(|l| l.strip_prefix("btime "))?
-            .trim()
-            .parse()
-            .ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32).max(1);
-        Some((boot_s * 1_000_000, hz))
-    })
+/// Clock ticks per second of `/proc/PID/stat` times, read once.
+fn ticks_per_second() -> i64 {
+    static HZ: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *HZ.get_or_init(|| i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32).max(1))
 }
 
 fn has_proc() -> bool {
@@ -141,13 +131,15 @@ fn has_proc() -> bool {
     *HAS.get_or_init(|| Path::new("/proc/self/stat").exists())
 }
 
-fn ticks_to_us(ticks: i64) -> Option<i64> {
-    boot_clock().map(|(boot_us, hz)| boot_us + ticks * 1_000_000 / hz)
+/// A start time in ticks after boot, as wall time on the wall clock as it runs now (the boot
+/// time is taken afresh each time: it moves with every step of the wall clock).
+fn ticks_to_us(ticks: i64) -> i64 {
+    crate::clock::boot_offset_us() + ticks.saturating_mul(1_000_000) / ticks_per_second()
 }
 
 /// When a process started, in µs since the epoch (Linux: `/proc/PID/stat` starttime + boot time).
 pub fn start_time_us(pid: i32) -> Option<i64> {
-    ticks_to_us(proc_stat(pid)?.starttime_ticks)
+    proc_stat(pid).map(|st| ticks_to_us(st.starttime_ticks))
 }
 
 /// Whether a heartbeat's PID still belongs to the process that wrote it.
@@ -160,30 +152,71 @@ pub enum Liveness {
     Reused,
 }
 
-/// Whether `pid` is alive and is still the process that wrote a heartbeat at `heartbeat_us`.
-/// The check's hot path: one read of `/proc/PID/stat` answers both questions.
-pub fn liveness(pid: i32, heartbeat_us: i64) -> Liveness {
+/// What [`identify`] found: whether the PID is still the writer, and the start time (ticks
+/// after boot) of the process holding it, where `/proc` tells: the same PID with the same start
+/// is the same process, whatever the wall clock did since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub liveness: Liveness,
+    pub start_ticks: Option<i64>,
+}
+
+impl Identity {
+    pub fn of(liveness: Liveness) -> Identity {
+        Identity {
+            liveness,
+            start_ticks: None,
+        }
+    }
+}
+
+/// Whether `pid` is alive and is still the process that wrote a heartbeat at `written_us`
+/// (wall time on the clock as it runs now). `known_ticks`: the start of the process this PID
+/// was confirmed as before; the same start is the same process, so no clock is asked. The
+/// check's hot path: one read of `/proc/PID/stat` answers all of it.
+pub fn identify(pid: i32, written_us: i64, known_ticks: Option<i64>) -> Identity {
     if pid <= 0 {
-        return Liveness::Gone;
+        return Identity::of(Liveness::Gone);
     }
     match proc_stat(pid) {
-        Some(st) if matches!(st.state, b'Z' | b'X') => Liveness::Gone,
-        Some(st) => match ticks_to_us(st.starttime_ticks) {
-            Some(start) if start > heartbeat_us.saturating_add(START_TOLERANCE_US) => {
+        Some(st) if matches!(st.state, b'Z' | b'X') => Identity::of(Liveness::Gone),
+        Some(st) => {
+            let liveness = if known_ticks == Some(st.starttime_ticks) {
+                Liveness::Running
+            } else if ticks_to_us(st.starttime_ticks)
+                > written_us.saturating_add(START_TOLERANCE_US)
+            {
                 Liveness::Reused
+            } else {
+                Liveness::Running
+            };
+            Identity {
+                liveness,
+                start_ticks: Some(st.starttime_ticks),
             }
-            _ => Liveness::Running,
-        },
+        }
         // No such entry: gone, unless there is no /proc at all (then ask the kernel).
-        None if has_proc() => Liveness::Gone,
-        None if is_alive(pid) => Liveness::Running,
-        None => Liveness::Gone,
+        None if has_proc() => Identity::of(Liveness::Gone),
+        None if is_alive(pid) => Identity::of(Liveness::Running),
+        None => Identity::of(Liveness::Gone),
     }
+}
+
+/// [`identify`] without an earlier identity.
+pub fn liveness(pid: i32, written_us: i64) -> Liveness {
+    identify(pid, written_us, None).liveness
 }
 
 /// [`liveness`] is [`Liveness::Running`].
 pub fn is_running_since(pid: i32, heartbeat_us: i64) -> bool {
     liveness(pid, heartbeat_us) == Liveness::Running
+}
+
+/// The start (ticks after boot) of the process holding `pid` now.
+pub fn start_ticks(pid: i32) -> Option<i64> {
+    proc_stat(pid)
+        .filter(|st| !matches!(st.state, b'Z' | b'X'))
+        .map(|st| st.starttime_ticks)
 }
 
 /// Something to stop: one confirmed process, or a process group held by a confirmed member.
@@ -382,7 +415,8 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         kill(Pid::from_raw(pgid), Signal::SIGSTOP).unwrap();
         assert!(leads_own_group(pgid));
-        let Found::Confirmed(leader) = Confirmed::open(pgid, protocol::time::now_micros()) else {
+        let Found::Confirmed(leader) = Confirmed::open(pgid, protocol::time::now_micros(), None)
+        else {
             panic!("leader not confirmed");
         };
         let group = Group::anchored(pgid, leader).unwrap();

@@ -1,56 +1,211 @@
-//! The reader threads: where every heartbeat read happens.
+//! The reader threads: where everything that may hang on a file system runs.
 //!
 //! Reading a file blocks, and a file system that never answers (a hung NFS server, a FUSE
-//! daemon that stopped) blocks the reading thread for good, uninterruptibly. So:
+//! daemon that stopped) blocks the reading thread for good, uninterruptibly. The same holds for
+//! every other look the daemon takes at a service's paths: `stat`ing a working folder, opening
+//! a log, spawning a child whose setup enters a folder on that mount. So all of these run here,
+//! under one rule, and a hung file system costs a bounded number of threads and hurts only the
+//! services whose paths lie on it:
 //!
-//! - reads run on threads of their own, never on tokio's blocking pool: pipelines, history
-//!   queries and reloads need that pool, and stuck reads must not use it up;
-//! - each thread takes one job at a time from a shared queue, so a stuck read holds up only
-//!   itself, never a batch of other services behind it;
-//! - the pool grows past threads that look stuck ([`LOOKS_STUCK`]), up to [`MAX_THREADS`], and
+//! - the work never runs on tokio's blocking pool: pipelines, history queries and reloads need
+//!   that pool, and stuck work must not use it up;
+//! - work is queued per mount ([`crate::mounts`]) and taken round-robin; at most
+//!   [`PER_MOUNT`] items of one mount run at once, so a hung mount holds at most that many
+//!   threads, however much work is sent its way;
+//! - work on a path whose earlier work has been running for [`STUCK`], or on a mount where
+//!   [`MOUNT_STUCK`] different paths are stuck, is not started at all: it is answered at once
+//!   as [`Blocked`], with a reason naming what hangs (a check then reads `unreadable`);
+//! - the pool grows past threads that look busy ([`LOOKS_BUSY`]), up to [`MAX_THREADS`], and
 //!   shrinks back to [`BASE_THREADS`] when idle.
 //!
-//! The owner decides what a read that does not return means (the service is `unreadable`, and
-//! other reads in that folder are not sent after it); this room only runs jobs and hands back
-//! results: check results through a shared list and a wake-up (one per burst, not per result),
-//! one-off reads (a pipeline's, the detail view's) through a oneshot the caller bounds in time.
+//! The owner decides what a check that does not come back means (its service is `unreadable`);
+//! this room only runs work and hands back results: check results through a shared list and a
+//! wake-up (one per burst, not per result), anything else through a oneshot.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
 use crate::heartbeat::{self, Reading};
+use crate::mounts::Mounts;
 use crate::probe::{self, Job, Probe};
 
 /// Threads kept even when idle.
 const BASE_THREADS: usize = 2;
-/// Most threads, stuck ones included: a bound on what a hung file system can cost.
-const MAX_THREADS: usize = 16;
-/// A job running this long no longer counts as a thread that will soon be free.
-const LOOKS_STUCK: Duration = Duration::from_millis(250);
+/// Most threads, stuck ones included.
+const MAX_THREADS: usize = 64;
+/// Most items of one mount running at once: what a hung mount can hold.
+pub const PER_MOUNT: usize = 3;
+/// Running this long, an item is stuck: its path gets no more work until it returns.
+pub const STUCK: Duration = Duration::from_secs(1);
+/// Stuck paths on one mount that make the whole mount count as hung.
+const MOUNT_STUCK: usize = 2;
+/// An item running this long no longer counts as a thread that will soon be free.
+const LOOKS_BUSY: Duration = Duration::from_millis(250);
 /// An idle thread above the base leaves after this long.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
+/// How often a thread looks again at work it could not start (its mount at the bound).
+const RECHECK: Duration = Duration::from_millis(100);
 
+/// Work that was not started because the file system it needs does not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Blocked(pub String);
+
+/// Work to run on a reader thread: called with `Ok(())` to do it, or with why it was not
+/// started.
+type Work = Box<dyn FnOnce(Result<(), Blocked>) + Send>;
+
+// Checks are nearly every task: boxing them would cost an allocation per check.
+#[allow(clippy::large_enum_variant)]
 enum Task {
     Check(Job),
     Read {
         path: PathBuf,
+        /// The uid the file must belong to, and the content read before (see
+        /// [`heartbeat::read_unless_unchanged`]).
+        owner: Option<u32>,
+        previous: Option<Box<crate::heartbeat::Beat>>,
         reply: oneshot::Sender<Reading>,
     },
+    Run {
+        path: PathBuf,
+        work: Work,
+    },
+}
+
+impl Task {
+    fn path(&self) -> &Path {
+        match self {
+            Task::Check(job) => &job.cfg.heartbeat_path,
+            Task::Read { path, .. } | Task::Run { path, .. } => path,
+        }
+    }
+}
+
+/// An item in flight.
+struct Busy {
+    since: Instant,
+    mount: Arc<Path>,
+    /// [`path_id`] of the path it touches.
+    path: u64,
 }
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Task>,
+    /// Waiting work, per mount.
+    queues: HashMap<Arc<Path>, VecDeque<Task>>,
+    /// Mounts with waiting work, in the order they are served.
+    order: VecDeque<Arc<Path>>,
+    queued: usize,
+    mounts: Mounts,
     threads: usize,
     idle: usize,
-    /// Since when each busy thread has been on its current job.
-    busy: HashMap<u64, Instant>,
+    busy: HashMap<u64, Busy>,
     next_id: u64,
     closed: bool,
+}
+
+impl State {
+    fn push(&mut self, task: Task) {
+        let mount = self.mounts.of(task.path());
+        let queue = self.queues.entry(mount.clone()).or_default();
+        if queue.is_empty() {
+            self.order.push_back(mount);
+        }
+        queue.push_back(task);
+        self.queued += 1;
+    }
+
+    /// Why work on `path` (on `mount`) must not start now, if it must not.
+    fn blocked(&self, mount: &Path, path: &Path) -> Option<Blocked> {
+        let mine = path_id(path);
+        let mut stuck_paths: Vec<u64> = Vec::new();
+        for b in self.busy.values() {
+            if b.mount.as_ref() != mount || b.since.elapsed() < STUCK {
+                continue;
+            }
+            if b.path == mine {
+                return Some(Blocked(format!(
+                    "not read: an earlier look at {} has not returned for {:.1}s (is its file system hung?)",
+                    path.display(),
+                    b.since.elapsed().as_secs_f64()
+                )));
+            }
+            if !stuck_paths.contains(&b.path) {
+                stuck_paths.push(b.path);
+            }
+        }
+        (stuck_paths.len() >= MOUNT_STUCK).then(|| {
+            Blocked(format!(
+                "not read: {} looks into the file system mounted on {} have not returned (is it hung?)",
+                stuck_paths.len(),
+                mount.display()
+            ))
+        })
+    }
+
+    /// Items of `mount` running now, and whether any of them is stuck.
+    fn running_on(&self, mount: &Path) -> (usize, bool) {
+        self.busy
+            .values()
+            .filter(|b| b.mount.as_ref() == mount)
+            .fold((0, false), |(n, stuck), b| {
+                (n + 1, stuck || b.since.elapsed() >= STUCK)
+            })
+    }
+
+    /// The next task a thread may start, and the tasks answered as blocked on the way.
+    fn pop(&mut self, refused: &mut Vec<(Task, Blocked)>) -> Option<(Task, Arc<Path>)> {
+        for _ in 0..self.order.len() {
+            let mount = self.order.pop_front()?;
+            let (running, stuck) = self.running_on(&mount);
+            let mut picked = None;
+            // Blocked tasks at the front are answered; the first runnable one runs, unless the
+            // mount is at its bound.
+            while let Some(front) = self.queues.get(&mount).and_then(|q| q.front()) {
+                let why = if stuck {
+                    self.blocked(&mount, front.path())
+                } else {
+                    None
+                };
+                if why.is_none() && running >= PER_MOUNT {
+                    break;
+                }
+                let Some(task) = self.queues.get_mut(&mount).and_then(VecDeque::pop_front) else {
+                    break;
+                };
+                self.queued -= 1;
+                match why {
+                    Some(why) => refused.push((task, why)),
+                    None => {
+                        picked = Some(task);
+                        break;
+                    }
+                }
+            }
+            if self.queues.get(&mount).is_some_and(|q| !q.is_empty()) {
+                self.order.push_back(mount.clone());
+            } else {
+                self.queues.remove(&mount);
+            }
+            if let Some(task) = picked {
+                return Some((task, mount));
+            }
+        }
+        None
+    }
+}
+
+/// A path's identity among the items in flight (its hash: no copy of the path is kept).
+fn path_id(path: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    h.finish()
 }
 
 struct Inner {
@@ -80,7 +235,7 @@ impl Default for Readers {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A reader thread panicking mid-job cannot leave the queue inconsistent (it only pops).
+    // A reader thread panicking mid-item cannot leave the queues inconsistent (it only pops).
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -96,36 +251,93 @@ impl Readers {
         }
     }
 
-    /// Queues checks; their results come through [`Readers::take_results`].
-    pub fn check(&self, jobs: impl IntoIterator<Item = Job>) {
+    fn submit(&self, tasks: impl IntoIterator<Item = Task>) {
         let mut st = lock(&self.inner.state);
-        st.queue.extend(jobs.into_iter().map(Task::Check));
+        for task in tasks {
+            st.push(task);
+        }
         self.grow(&mut st);
         drop(st);
         self.inner.work.notify_all();
     }
 
-    /// Reads one heartbeat file; the caller bounds the wait.
-    pub fn read(&self, path: PathBuf) -> oneshot::Receiver<Reading> {
+    /// Queues checks; their results come through [`Readers::take_results`].
+    pub fn check(&self, jobs: impl IntoIterator<Item = Job>) {
+        self.submit(jobs.into_iter().map(Task::Check));
+    }
+
+    /// Reads one heartbeat file (owned by `owner`, if given; `previous`: what a check last
+    /// read there); the caller bounds the wait.
+    pub fn read(
+        &self,
+        path: PathBuf,
+        owner: Option<u32>,
+        previous: Option<crate::heartbeat::Beat>,
+    ) -> oneshot::Receiver<Reading> {
         let (reply, answer) = oneshot::channel();
-        let mut st = lock(&self.inner.state);
-        st.queue.push_back(Task::Read { path, reply });
-        self.grow(&mut st);
-        drop(st);
-        self.inner.work.notify_one();
+        self.submit([Task::Read {
+            path,
+            owner,
+            previous: previous.map(Box::new),
+            reply,
+        }]);
         answer
     }
 
-    /// [`Readers::read`] with a bound: a read that does not return in time reads as corrupt,
-    /// with a reason that says so.
-    pub async fn read_within(&self, path: PathBuf, within: Duration) -> Reading {
-        match tokio::time::timeout(within, self.read(path)).await {
+    /// [`Readers::read`] with a bound: a read that does not return in time, or is not started
+    /// because its file system hangs, reads as unreadable, with a reason that says so.
+    pub async fn read_within(
+        &self,
+        path: PathBuf,
+        owner: Option<u32>,
+        previous: Option<crate::heartbeat::Beat>,
+        within: Duration,
+    ) -> Reading {
+        match tokio::time::timeout(within, self.read(path, owner, previous)).await {
             Ok(Ok(reading)) => reading,
-            Ok(Err(_)) => Reading::Corrupt("the heartbeat reader stopped".into()),
-            Err(_) => Reading::Corrupt(format!(
+            Ok(Err(_)) => Reading::Unreadable("the heartbeat reader stopped".into()),
+            Err(_) => Reading::Unreadable(format!(
                 "reading the heartbeat did not return within {:.1}s (is its file system hung?)",
                 within.as_secs_f64()
             )),
+        }
+    }
+
+    /// Runs `f`, which touches the file system at `path` (a folder to enter, a file to open),
+    /// on a reader thread; `Err` when it was not started because that file system hangs. The
+    /// caller bounds the wait.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        path: &Path,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Blocked> {
+        let (tx, rx) = oneshot::channel();
+        self.submit_work(path, move |go| {
+            let _ = tx.send(go.map(|()| f()));
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(Blocked("the reader threads stopped".into())))
+    }
+
+    /// Queues `work`, which touches the file system at `path`, now: it is called on a reader
+    /// thread with `Ok(())` to do its job, or with why it was not started.
+    pub fn submit_work(
+        &self,
+        path: &Path,
+        work: impl FnOnce(Result<(), Blocked>) + Send + 'static,
+    ) {
+        self.submit([Task::Run {
+            path: path.to_path_buf(),
+            work: Box::new(work),
+        }]);
+    }
+
+    /// Starts threads for waiting work if the busy ones look stuck: called every turn of the
+    /// owner, so work queued behind stuck threads gets a thread even when nothing new is sent.
+    pub fn nudge(&self) {
+        let mut st = lock(&self.inner.state);
+        if st.queued > 0 {
+            self.grow(&mut st);
         }
     }
 
@@ -139,13 +351,13 @@ impl Readers {
         out.append(&mut lock(&self.inner.results));
     }
 
-    /// Threads now, and of those, how many look stuck (for metrics and tests).
+    /// Threads now, and of those, how many are stuck (for metrics and tests).
     pub fn threads(&self) -> (usize, usize) {
         let st = lock(&self.inner.state);
         let stuck = st
             .busy
             .values()
-            .filter(|t| t.elapsed() >= LOOKS_STUCK)
+            .filter(|b| b.since.elapsed() >= STUCK)
             .count();
         (st.threads, stuck)
     }
@@ -156,11 +368,11 @@ impl Readers {
             st.idle
                 + st.busy
                     .values()
-                    .filter(|t| t.elapsed() < LOOKS_STUCK)
+                    .filter(|b| b.since.elapsed() < LOOKS_BUSY)
                     .count()
         };
         while st.threads < MAX_THREADS
-            && (st.threads < BASE_THREADS || soon_free(st) < st.queue.len().min(BASE_THREADS))
+            && (st.threads < BASE_THREADS || soon_free(st) < st.queued.min(BASE_THREADS))
         {
             let id = st.next_id;
             st.next_id += 1;
@@ -173,7 +385,14 @@ impl Readers {
                 Ok(_) => {
                     st.threads += 1;
                     // Counted busy from the start, so the loop does not spawn more for it.
-                    st.busy.insert(id, Instant::now());
+                    st.busy.insert(
+                        id,
+                        Busy {
+                            since: Instant::now(),
+                            mount: Arc::from(Path::new("")),
+                            path: 0,
+                        },
+                    );
                 }
                 Err(e) => {
                     tracing::error!(target: "reader", "cannot start a reader thread: {e}");
@@ -194,49 +413,78 @@ impl Drop for Inner {
 /// One reader thread's life.
 fn work(inner: &Inner, id: u64) {
     let mut buf = Vec::with_capacity(1024);
+    let mut refused = Vec::new();
     loop {
         let task = {
             let mut st = lock(&inner.state);
             st.busy.remove(&id);
             loop {
-                if let Some(task) = st.queue.pop_front() {
-                    st.busy.insert(id, Instant::now());
+                if let Some((task, mount)) = st.pop(&mut refused) {
+                    let path = path_id(task.path());
+                    st.busy.insert(
+                        id,
+                        Busy {
+                            since: Instant::now(),
+                            mount,
+                            path,
+                        },
+                    );
                     break Some(task);
+                }
+                if !refused.is_empty() {
+                    // Answer those outside the lock, then look again.
+                    break None;
                 }
                 if st.closed {
                     break None;
                 }
+                // Work that waits for its mount is looked at again soon; otherwise sleep until
+                // work comes.
+                let wait = if st.queued > 0 { RECHECK } else { IDLE_EXIT };
                 st.idle += 1;
                 let (guard, timeout) = inner
                     .work
-                    .wait_timeout(st, IDLE_EXIT)
+                    .wait_timeout(st, wait)
                     .unwrap_or_else(|p| p.into_inner());
                 st = guard;
                 st.idle -= 1;
-                if timeout.timed_out() && st.queue.is_empty() && st.threads > BASE_THREADS {
-                    break None;
+                if timeout.timed_out()
+                    && st.queued == 0
+                    && wait == IDLE_EXIT
+                    && st.threads > BASE_THREADS
+                {
+                    st.threads -= 1;
+                    return;
                 }
             }
         };
+        for (task, why) in refused.drain(..) {
+            answer_blocked(inner, task, why);
+        }
         let Some(task) = task else {
-            lock(&inner.state).threads -= 1;
-            return;
+            if lock(&inner.state).closed {
+                lock(&inner.state).threads -= 1;
+                return;
+            }
+            continue;
         };
         match task {
-            Task::Check(job) => {
-                let probe = probe::check(job, &mut buf);
-                let mut results = lock(&inner.results);
-                let first = results.is_empty();
-                results.push(probe);
-                drop(results);
-                if first {
-                    inner.ready.notify_one();
-                }
+            Task::Check(job) => deliver(inner, probe::check(job, &mut buf)),
+            Task::Read {
+                path,
+                owner,
+                previous,
+                reply,
+            } => {
+                let previous = previous.map(|b| *b);
+                let _ = reply.send(heartbeat::read_unless_unchanged(
+                    &path, &mut buf, previous, owner,
+                ));
             }
-            Task::Read { path, reply } => {
-                let _ = reply.send(heartbeat::read(&path, &mut buf));
-            }
+            Task::Run { work, .. } => work(Ok(())),
         }
+        // Someone may wait for this mount's bound to free up.
+        inner.work.notify_all();
         // A reused buffer that once held a big file gives the memory back.
         if buf.capacity() > 64 * 1024 {
             buf = Vec::with_capacity(1024);
@@ -244,51 +492,25 @@ fn work(inner: &Inner, id: u64) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn reads_and_checks_come_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hb.json");
-        protocol::HeartbeatWriter::new(&path, "k")
-            .beat("running")
-            .unwrap();
-        let readers = Readers::new();
-        let reading = readers
-            .read_within(path.clone(), Duration::from_secs(5))
-            .await;
-        assert!(matches!(reading, Reading::Beat(_)), "{reading:?}");
-        let missing = readers
-            .read_within(dir.path().join("none"), Duration::from_secs(5))
-            .await;
-        assert_eq!(missing, Reading::Missing);
-        let text = serde_json::json!({"processes": {"k": {"timeout_seconds": 9, "heartbeat_path": path, "commands": {"start": "true"}}}}).to_string();
-        let cfg = crate::config::parse(&text, &dir.path().join("c.json"))
-            .unwrap()
-            .config
-            .processes["k"]
-            .clone();
-        readers.check((0..3).map(|idx| Job {
-            idx,
-            epoch: 7,
-            cfg: cfg.clone(),
-            owner: None,
-            cache: None,
-            watched_pid: None,
-        }));
-        let mut got = Vec::new();
-        while got.len() < 3 {
-            tokio::time::timeout(Duration::from_secs(5), readers.ready())
-                .await
-                .unwrap();
-            readers.take_results(&mut got);
-        }
-        assert!(
-            got.iter()
-                .all(|p| p.epoch == 7 && p.verdict.health.is_healthy())
-        );
-        assert!(readers.threads().0 >= BASE_THREADS);
+fn deliver(inner: &Inner, probe: Probe) {
+    let mut results = lock(&inner.results);
+    let first = results.is_empty();
+    results.push(probe);
+    drop(results);
+    if first {
+        inner.ready.notify_one();
     }
 }
+
+fn answer_blocked(inner: &Inner, task: Task, why: Blocked) {
+    match task {
+        Task::Check(job) => deliver(inner, probe::blocked(job, why.0)),
+        Task::Read { reply, .. } => {
+            let _ = reply.send(Reading::Unreadable(why.0));
+        }
+        Task::Run { work, .. } => work(Err(why)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

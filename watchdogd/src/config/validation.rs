@@ -297,7 +297,9 @@ fn process(
     let working_dir = match obj.read(found, "working_dir", non_empty_string) {
         Lookup::Found(dir) => {
             let dir = paths::resolve(base_dir, &dir);
-            check_folder(&obj.name("working_dir"), &dir, found);
+            if let Some(w) = super::folder::check(&obj.name("working_dir"), &dir) {
+                found.warnings.push(w);
+            }
             dir
         }
         _ => base_dir.to_path_buf(),
@@ -570,21 +572,4 @@ fn lexical(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// The one look at the machine: a `working_dir` that is not there loads, with a warning, since it
-/// may appear before the service is started.
-fn check_folder(field: &str, dir: &Path, found: &mut Findings) {
-    match std::fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => found
-            .warnings
-            .push(format!("{field}: {} is not a folder", dir.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => found
-            .warnings
-            .push(format!("{field}: folder {} does not exist", dir.display())),
-        Err(e) => found
-            .warnings
-            .push(format!("{field}: cannot check {}: {e}", dir.display())),
-    }
 }

@@ -8,9 +8,13 @@
 //! and every signal goes through it.
 //!
 //! A process group has no descriptor of its own. Its number stays taken while any member lives,
-//! so the group is signalled (`killpg`) only while an *anchor*, a member whose identity was
-//! confirmed and whose pidfd shows it alive, is still in it: the started session's leader, or
-//! the heartbeat's process when it is a member.
+//! so the group is signalled (`killpg`) only while an *anchor* is still in it: a member whose
+//! identity was confirmed (the started session's leader, or the heartbeat's process when it is
+//! a member) and whose pidfd shows it alive. While the anchor is in the group, the number is
+//! provably the service's, and so is every member then: each is held by a pidfd too. When the
+//! anchor itself has gone (a start shell exits on SIGTERM, its children linger), one of those
+//! held members that is still in the group anchors it instead; a process merely found in a
+//! group of that number later never does.
 //!
 //! Where there are no pidfds (older kernels, other Unixes) the same checks run, but the signal
 //! goes by number right after them: the window is that of two system calls, not of the grace
@@ -41,10 +45,11 @@ pub enum Found {
 
 impl Confirmed {
     /// Opens `pid` and confirms it is the process meant: it passes the signalling rules
-    /// ([`process::is_signallable`]), and it started no later than `started_by_us` (µs since
-    /// the epoch; a heartbeat's time, or when watchdogd started it) allows, else the PID was
-    /// reused.
-    pub fn open(pid: i32, started_by_us: i64) -> Found {
+    /// ([`process::is_signallable`]), and it is the process with start `known_ticks` (ticks
+    /// after boot) when that is known, else it started no later than `started_by_us` (µs since
+    /// the epoch, on the clock as it runs now: a heartbeat's time, or when watchdogd started
+    /// it) allows; otherwise the PID was reused.
+    pub fn open(pid: i32, started_by_us: i64, known_ticks: Option<i64>) -> Found {
         if let Err(why) = process::is_signallable(pid) {
             return Found::Refused(why);
         }
@@ -55,10 +60,15 @@ impl Confirmed {
         let held = Confirmed { pid, fd: fd.ok() };
         // After the open: what is read now is the descriptor's process, unless it has exited
         // (checked last, so a reuse in between is caught).
-        let liveness = process::liveness(pid, started_by_us);
+        let identity = process::identify(pid, started_by_us, known_ticks);
         if held.has_exited() {
             return Found::Gone;
         }
+        let liveness = match (known_ticks, identity.start_ticks) {
+            // Known and found: the same start or a stranger, whatever the clocks say.
+            (Some(want), Some(have)) if want != have => Liveness::Reused,
+            _ => identity.liveness,
+        };
         match liveness {
             Liveness::Running => Found::Confirmed(held),
             Liveness::Gone => Found::Gone,
@@ -110,13 +120,21 @@ impl Confirmed {
 pub struct Group {
     pgid: i32,
     anchor: Confirmed,
+    /// Members held while the group was provably the service's (see the module note).
+    members: Vec<Confirmed>,
 }
 
 impl Group {
     /// The group `pgid`, anchored by `anchor` if that process is a member of it now.
     pub fn anchored(pgid: i32, anchor: Confirmed) -> Result<Group, Confirmed> {
         if process::is_signallable(pgid).is_ok() && anchor.group() == Some(pgid) {
-            Ok(Group { pgid, anchor })
+            let mut group = Group {
+                pgid,
+                anchor,
+                members: Vec::new(),
+            };
+            group.hold_members();
+            Ok(group)
         } else {
             Err(anchor)
         }
@@ -127,12 +145,12 @@ impl Group {
     }
 
     /// Sends `sig` to the whole group, if its anchor is still in it; returns whether it did.
-    /// A gone anchor is replaced by another confirmed member first when there is one (the
-    /// group's number stayed taken for as long as members were seen, within a stop).
+    /// A gone anchor is replaced first by a held member still in the group, if there is one.
     pub fn signal(&mut self, sig: Signal) -> bool {
         if self.anchor.group() != Some(self.pgid) && !self.reanchor() {
             return false;
         }
+        self.hold_members();
         nix::sys::signal::killpg(nix::unistd::Pid::from_raw(self.pgid), sig).is_ok()
     }
 
@@ -141,19 +159,32 @@ impl Group {
         process::group_is_alive(self.pgid)
     }
 
-    /// Finds a live member to anchor the group anew.
-    fn reanchor(&mut self) -> bool {
+    /// Holds every member of the group by a pidfd, while the anchor shows the group is ours:
+    /// each is opened first and kept only if the anchor is still in the group after.
+    fn hold_members(&mut self) {
         for pid in process::group_members(self.pgid) {
-            // A member of our group started after the group did; the bound is only the
-            // ordinary tolerance check against "now".
-            if let Found::Confirmed(member) = Confirmed::open(pid, protocol::time::now_micros())
-                && member.group() == Some(self.pgid)
-            {
-                self.anchor = member;
-                return true;
+            if pid == self.anchor.pid || self.members.iter().any(|m| m.pid == pid) {
+                continue;
+            }
+            let Ok(fd) = open_pidfd(pid) else { continue };
+            let member = Confirmed { pid, fd: Some(fd) };
+            if member.group() == Some(self.pgid) && self.anchor.group() == Some(self.pgid) {
+                self.members.push(member);
             }
         }
-        false
+        self.members.retain(|m| !m.has_exited());
+    }
+
+    /// Makes a held member still in the group the anchor.
+    fn reanchor(&mut self) -> bool {
+        let pgid = self.pgid;
+        match self.members.iter().position(|m| m.group() == Some(pgid)) {
+            Some(i) => {
+                self.anchor = self.members.swap_remove(i);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -202,7 +233,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let Found::Confirmed(c) = Confirmed::open(pid, protocol::time::now_micros()) else {
+        let Found::Confirmed(c) = Confirmed::open(pid, protocol::time::now_micros(), None) else {
             panic!("not confirmed");
         };
         assert!(!c.has_exited());
@@ -220,7 +251,7 @@ mod tests {
             .spawn()
             .unwrap();
         let an_hour_ago = protocol::time::now_micros() - 3_600_000_000;
-        let found = Confirmed::open(child.id() as i32, an_hour_ago);
+        let found = Confirmed::open(child.id() as i32, an_hour_ago, None);
         assert!(
             matches!(found, Found::Refused(ref why) if why.contains("reused")),
             "{found:?}"
@@ -228,9 +259,36 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(matches!(
-            Confirmed::open(i32::MAX - 9, an_hour_ago),
+            Confirmed::open(i32::MAX - 9, an_hour_ago, None),
             Found::Gone
         ));
-        assert!(matches!(Confirmed::open(1, an_hour_ago), Found::Refused(_)));
+        assert!(matches!(
+            Confirmed::open(1, an_hour_ago, None),
+            Found::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn a_known_start_decides_whatever_the_clock_says() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let ticks = process::start_ticks(pid).unwrap();
+        let an_hour_ago = protocol::time::now_micros() - 3_600_000_000;
+        // The clock says "started after the heartbeat", but it is the process confirmed before.
+        assert!(matches!(
+            Confirmed::open(pid, an_hour_ago, Some(ticks)),
+            Found::Confirmed(_)
+        ));
+        // Another start is another process, however plausible the clock makes it.
+        let now = protocol::time::now_micros();
+        assert!(matches!(
+            Confirmed::open(pid, now, Some(ticks - 1)),
+            Found::Refused(_)
+        ));
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }

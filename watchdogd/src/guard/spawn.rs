@@ -148,9 +148,12 @@ enum Stage {
     Stdout,
     Stderr,
     Fds,
+    /// The log path is not a regular file.
+    StdoutKind,
+    StderrKind,
 }
 
-const STAGES: [Stage; 10] = [
+const STAGES: [Stage; 12] = [
     Stage::Signals,
     Stage::Session,
     Stage::Limits,
@@ -161,6 +164,8 @@ const STAGES: [Stage; 10] = [
     Stage::Stdout,
     Stage::Stderr,
     Stage::Fds,
+    Stage::StdoutKind,
+    Stage::StderrKind,
 ];
 
 /// Everything the child needs, prepared in the parent (no allocation happens after fork).
@@ -176,9 +181,11 @@ pub struct ChildSetup {
 }
 
 impl ChildSetup {
-    /// Prepares a child that runs as `run_as` (or as the daemon) in `working_dir`. With
-    /// `run_as` set, `stdout_log`/`stderr_log` are opened by the child with its rights; without
-    /// it, the caller opens them (as root, through [`super::file::open_append`]).
+    /// Prepares a child that runs as `run_as` (or as the daemon) in `working_dir`, which opens
+    /// `stdout_log`/`stderr_log` itself, after switching, with its own rights. Pass them only
+    /// for a child that switches to another user: a child that stays root gets its logs opened
+    /// by the caller instead, through [`super::file::open_append`]. Blocking: it looks at the
+    /// log folders (run it on a reader thread).
     pub fn new(
         run_as: Option<RunAs>,
         working_dir: &Path,
@@ -191,7 +198,7 @@ impl ChildSetup {
         };
         let mut logs = Vec::new();
         let mut log_paths = [None, None];
-        if run_as.is_some() {
+        {
             for (target, path) in [(1, stdout_log), (2, stderr_log)] {
                 let Some(path) = path else { continue };
                 let mut dirs = Vec::new();
@@ -312,6 +319,8 @@ impl ChildSetup {
                         return fail();
                     }
                 }
+                // Non-blocking, so that a FIFO planted there cannot hold the child (and the
+                // daemon waiting for its exec); only a regular file is written to.
                 let fd = libc::open(
                     log.path.as_ptr(),
                     libc::O_WRONLY
@@ -319,10 +328,33 @@ impl ChildSetup {
                         | libc::O_CREAT
                         | libc::O_NOFOLLOW
                         | libc::O_NOCTTY
+                        | libc::O_NONBLOCK
                         | libc::O_CLOEXEC,
                     0o640,
                 );
-                if fd < 0 || libc::dup2(fd, log.target) < 0 {
+                let kind = if log.target == 1 {
+                    Stage::StdoutKind
+                } else {
+                    Stage::StderrKind
+                };
+                if fd < 0 {
+                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO) {
+                        // A FIFO nobody reads.
+                        mark(kind);
+                    }
+                    return fail();
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::fstat(fd, &mut st) < 0 {
+                    return fail();
+                }
+                if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+                    mark(kind);
+                    return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+                }
+                if libc::fcntl(fd, libc::F_SETFL, libc::O_APPEND) < 0
+                    || libc::dup2(fd, log.target) < 0
+                {
                     return fail();
                 }
                 libc::close(fd);
@@ -407,10 +439,22 @@ impl StageReport {
             Some(Stage::Stdout) => log_what("stdout_log", &self.logs[0], user),
             Some(Stage::Stderr) => log_what("stderr_log", &self.logs[1], user),
             Some(Stage::Fds) => "closing inherited descriptors".to_owned(),
+            Some(Stage::StdoutKind) => return not_regular("stdout_log", &self.logs[0]),
+            Some(Stage::StderrKind) => return not_regular("stderr_log", &self.logs[1]),
             None => "starting the command".to_owned(),
         };
         format!("{what}: {error}")
     }
+}
+
+fn not_regular(field: &str, path: &Option<PathBuf>) -> String {
+    let path = path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    format!(
+        "{field} {path} is not a regular file (a FIFO, device or socket); refusing to write to it"
+    )
 }
 
 fn log_what(field: &str, path: &Option<PathBuf>, user: &str) -> String {

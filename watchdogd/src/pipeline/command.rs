@@ -6,14 +6,28 @@
 //! `HOME`, `USER` and `LOGNAME`; and last the process's `env` map, whose entries win over all of
 //! these. How the child starts (session, rights, descriptors, signals, log files) is
 //! [`crate::guard::spawn`]'s job.
+//!
+//! Everything that looks at the service's paths (is the command an executable in its working
+//! folder, its log files, the spawn itself, whose child enters the working folder and opens
+//! the logs before the parent hears back) runs on the reader threads ([`crate::reader`]), never
+//! on the async runtime: a working folder or log folder on a hung file system then fails this
+//! one step, with a reason, instead of freezing the daemon.
 
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::time::Duration;
 
 use protocol::Health;
 
 use crate::config::ProcessConfig;
 use crate::guard::spawn::{self, ChildSetup, StageReport};
 use crate::process;
+use crate::reader::{Blocked, Readers};
+
+/// How long a spawn may take before the step fails: the child's setup (entering the working
+/// folder, opening its logs) runs before the parent hears back, and a hung file system could
+/// hold it for good.
+const SPAWN_WITHIN: Duration = Duration::from_secs(10);
 
 /// Why a command runs, for its environment.
 #[derive(Debug, Clone, Default)]
@@ -29,16 +43,58 @@ pub struct Prepared {
     pub stages: StageReport,
     /// Who it runs as, for messages ("as nobody"); `None`: as watchdogd.
     pub user: Option<String>,
+    /// Its working folder: where the spawn may hang.
+    dir: PathBuf,
+    readers: Readers,
 }
 
 impl Prepared {
-    /// Spawns it; a failure names the stage of the child's setup that failed.
-    pub fn spawn(mut self) -> Result<tokio::process::Child, String> {
-        match self.cmd.spawn() {
-            Ok(child) => Ok(child),
-            Err(e) => Err(format!("cannot start: {}", self.stages.explain(&e))),
+    /// Spawns it on a reader thread, bounded by [`SPAWN_WITHIN`]; a failure names the stage of
+    /// the child's setup that failed. A child that comes to life only after the step gave up on
+    /// it is killed with its session, never left running unsupervised.
+    pub async fn spawn(self) -> Result<tokio::process::Child, String> {
+        let Prepared {
+            mut cmd,
+            stages,
+            dir,
+            readers,
+            ..
+        } = self;
+        let runtime = tokio::runtime::Handle::current();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        readers.submit_work(&dir, move |go| {
+            let spawned = go.map_err(|Blocked(why)| why).and_then(|()| {
+                // tokio's children are registered with the runtime that reaps them.
+                let _entered = runtime.enter();
+                cmd.spawn()
+                    .map_err(|e| format!("cannot start: {}", stages.explain(&e)))
+            });
+            if let Err(Ok(child)) = tx.send(spawned) {
+                abandon(child);
+            }
+        });
+        match tokio::time::timeout(SPAWN_WITHIN, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("cannot start: the reader threads stopped".into()),
+            Err(_) => Err(format!(
+                "cannot start: the child's setup did not finish within {}s (is working_dir {} or a log folder on a hung file system?)",
+                SPAWN_WITHIN.as_secs(),
+                dir.display()
+            )),
         }
     }
+}
+
+/// Kills a child nobody waits for any more, with its session (it leads one).
+fn abandon(child: tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    // Dropped, the child is still reaped by tokio.
+    drop(child);
 }
 
 /// How a command string is run.
@@ -69,10 +125,20 @@ pub enum Output {
     ServiceLogs,
 }
 
+/// What the reader threads found out for a command: the program, the root-opened log files,
+/// the child's setup.
+struct Looked {
+    direct: Option<PathBuf>,
+    stdout: Option<std::fs::File>,
+    stderr: Option<std::fs::File>,
+    setup: ChildSetup,
+}
+
 /// The command for `process`, run as `run` says (`/bin/bash -c COMMAND [ARGS]`, or the program
 /// it names), prepared as the module note says. Fails when the credentials cannot be had or a
 /// log file cannot be opened safely.
 pub async fn build(
+    readers: &Readers,
     process: &ProcessConfig,
     command: &str,
     args: &[String],
@@ -86,16 +152,23 @@ pub async fn build(
         tokio::task::spawn_blocking(move || spawn::resolve(user.as_deref(), group.as_deref()))
             .await
             .map_err(|e| format!("user lookup failed: {e}"))??;
-    let direct = match run {
-        Run::Shell => None,
-        Run::AsSeed => {
-            let (command, dir) = (command.to_owned(), process.working_dir.clone());
-            tokio::task::spawn_blocking(move || executable(&command, &dir))
-                .await
-                .unwrap_or(None)
-        }
+    let logs = output == Output::ServiceLogs;
+    let (stdout_log, stderr_log) = if logs {
+        (process.stdout_log.clone(), process.stderr_log.clone())
+    } else {
+        (None, None)
     };
-    let mut cmd = match &direct {
+    let dir = process.working_dir.clone();
+    let looked = {
+        let (command, dir, run_as) = (command.to_owned(), dir.clone(), run_as.clone());
+        readers
+            .run(&process.working_dir, move || {
+                look(&command, &dir, run, run_as, stdout_log, stderr_log)
+            })
+            .await
+            .map_err(|Blocked(why)| format!("cannot start: {why}"))??
+    };
+    let mut cmd = match &looked.direct {
         Some(program) => process::direct(program, args),
         None => process::shell(command, args),
     };
@@ -119,39 +192,66 @@ pub async fn build(
         }
     }
     cmd.envs(&process.env);
-    let logs = output == Output::ServiceLogs;
-    let (stdout_log, stderr_log) = if logs {
-        (process.stdout_log.as_deref(), process.stderr_log.as_deref())
-    } else {
-        (None, None)
-    };
-    if run_as.is_none() {
-        // Root's own writes: through a checked folder, never through a planted link.
-        for (path, is_stdout) in [(stdout_log, true), (stderr_log, false)] {
-            let Some(path) = path.map(ToOwned::to_owned) else {
-                continue;
-            };
-            let file = tokio::task::spawn_blocking(move || crate::guard::file::open_append(&path))
-                .await
-                .map_err(|e| format!("log opener failed: {e}"))?
-                .map_err(|e| e.to_string())?;
-            if is_stdout {
-                cmd.stdout(Stdio::from(file));
-            } else {
-                cmd.stderr(Stdio::from(file));
-            }
-        }
+    if let Some(file) = looked.stdout {
+        cmd.stdout(Stdio::from(file));
+    }
+    if let Some(file) = looked.stderr {
+        cmd.stderr(Stdio::from(file));
     }
     let shown = run_as
         .as_ref()
         .map(|r| r.name.clone().unwrap_or_else(|| format!("uid {}", r.uid)));
-    let setup = ChildSetup::new(run_as, &process.working_dir, stdout_log, stderr_log)?;
-    let stages = setup
+    let stages = looked
+        .setup
         .install(&mut cmd)
         .map_err(|e| format!("cannot prepare the child: {e}"))?;
     Ok(Prepared {
         cmd,
         stages,
         user: shown,
+        dir,
+        readers: readers.clone(),
+    })
+}
+
+/// The part of [`build`] that looks at the file system (on a reader thread).
+fn look(
+    command: &str,
+    dir: &std::path::Path,
+    run: Run,
+    run_as: Option<spawn::RunAs>,
+    stdout_log: Option<PathBuf>,
+    stderr_log: Option<PathBuf>,
+) -> Result<Looked, String> {
+    let direct = match run {
+        Run::Shell => None,
+        Run::AsSeed => executable(command, dir),
+    };
+    // A child that stays root (no `user`, or only a `group`) gets its logs opened by the
+    // daemon, through a checked folder, never through a planted link; one that switches to
+    // another user opens them itself, with that user's rights.
+    let switches = run_as
+        .as_ref()
+        .is_some_and(|r| r.uid != crate::guard::daemon_uid());
+    let mut opened = [None, None];
+    if !switches {
+        for (slot, path) in opened.iter_mut().zip([&stdout_log, &stderr_log]) {
+            if let Some(path) = path {
+                *slot = Some(crate::guard::file::open_append(path).map_err(|e| e.to_string())?);
+            }
+        }
+    }
+    let [stdout, stderr] = opened;
+    let (child_out, child_err) = if switches {
+        (stdout_log.as_deref(), stderr_log.as_deref())
+    } else {
+        (None, None)
+    };
+    let setup = ChildSetup::new(run_as, dir, child_out, child_err)?;
+    Ok(Looked {
+        direct,
+        stdout,
+        stderr,
+        setup,
     })
 }

@@ -23,8 +23,8 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
         None => None,
     };
     let mut writer = None;
-    if let Some((pid, written_us)) = crate::health::names_live_writer(&ctx.verdict) {
-        match Confirmed::open(pid, written_us) {
+    if let Some((pid, written_us, ticks)) = crate::health::names_live_writer(&ctx.verdict) {
+        match Confirmed::open(pid, written_us, ticks) {
             Found::Confirmed(p) => match check_owner(pid, owner) {
                 Ok(()) => writer = Some(p),
                 Err(why) => refused.push(why),
@@ -38,8 +38,10 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
         ));
     }
     let mut targets = Vec::new();
-    if let Some((group, started_us)) = ctx.plan.started_group {
-        match Confirmed::open(group, started_us) {
+    if let Some(session) = ctx.plan.started_group {
+        let group = session.pid;
+        let started_us = session.at_us_now(&crate::clock::Now::read());
+        match Confirmed::open(group, started_us, session.ticks) {
             Found::Confirmed(leader) => {
                 if let Ok(g) = Group::anchored(group, leader) {
                     targets.push(Target::Group(g));

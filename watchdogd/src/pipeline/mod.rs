@@ -29,14 +29,15 @@ pub struct Plan {
     pub key: String,
     pub trigger: Trigger,
     pub actions: Vec<String>,
-    /// The process group of the last session watchdogd started for this service.
-    /// With its start time (µs), to refuse a group whose leader PID was reused since (a
-    /// reboot, a long outage).
-    pub started_group: Option<(i32, i64)>,
+    /// The last session watchdogd started for this service: its process group is stopped by
+    /// `kill`, unless its leader PID was reused since (a reboot, a long outage).
+    pub started_group: Option<Session>,
     /// Do nothing when a fresh read finds the service healthy (`on`).
     pub skip_if_healthy: bool,
-    /// With `user`: the uid the heartbeat file must belong to (the judge's rule).
-    pub heartbeat_owner: Option<u32>,
+    /// What the owner knows of the service, for the judge (as the periodic check has it).
+    pub known: crate::probe::Known,
+    /// The heartbeat the last check read, if the owner holds it now.
+    pub previous: Option<crate::heartbeat::Beat>,
     /// The health that triggered it (`None` for a manual action).
     pub health: Option<protocol::Health>,
     /// Consecutive failures when it was triggered.
@@ -53,12 +54,27 @@ impl Plan {
     }
 }
 
+/// A session watchdogd started: its leader and when it started, by the wall clock (with the
+/// clock's step then, see [`crate::clock`]) and by the kernel's start time of the leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    pub pid: i32,
+    pub at_us: i64,
+    pub at_step_us: i64,
+    pub ticks: Option<i64>,
+}
+
+impl Session {
+    /// When it was started, on the wall clock as it runs at `now`.
+    pub fn at_us_now(&self, now: &crate::clock::Now) -> i64 {
+        self.at_us.saturating_add(now.shift_since(self.at_step_us))
+    }
+}
+
 /// A service process watchdogd started and whose shell is still running.
 #[derive(Debug)]
 pub struct Started {
-    pub pid: u32,
-    /// When it was started (µs since the epoch).
-    pub at_us: i64,
+    pub session: Session,
     /// The start shell, still to be reaped; `None` when it already exited 0 (it detached).
     pub child: Option<tokio::process::Child>,
 }
@@ -98,7 +114,16 @@ impl Ctx<'_> {
         output: command::Output,
         run: command::Run,
     ) -> Result<command::Prepared, String> {
-        command::build(self.process, cmd, args, &self.reason, output, run).await
+        command::build(
+            &self.plan.readers,
+            self.process,
+            cmd,
+            args,
+            &self.reason,
+            output,
+            run,
+        )
+        .await
     }
 }
 
@@ -153,18 +178,14 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
     // are decided exactly as the periodic check decides health.
     let reading = plan
         .readers
-        .read_within(process.heartbeat_path.clone(), READ_WITHIN)
+        .read_within(
+            process.heartbeat_path.clone(),
+            plan.known.owner,
+            plan.previous.clone(),
+            READ_WITHIN,
+        )
         .await;
-    let rules = crate::health::Rules {
-        timeout: process.timeout,
-        owner: plan.heartbeat_owner,
-    };
-    let verdict = crate::health::judge(
-        &reading,
-        &rules,
-        &crate::clock::Now::read(),
-        crate::process::liveness,
-    );
+    let verdict = crate::probe::judge(&reading, process, &plan.known, &crate::clock::Now::read());
     out.old_pid = verdict.pid;
     if plan.skip_if_healthy && verdict.health.is_healthy() {
         out.result = PipelineResult::Skipped;

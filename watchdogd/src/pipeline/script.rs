@@ -44,12 +44,22 @@ pub(super) async fn run(ctx: &Ctx<'_>, name: &str) -> Step {
 
 /// Runs the `on_give_up` alert command for `process` (no extra arguments), bounded by `timeout`.
 pub async fn run_hook(
+    readers: &crate::reader::Readers,
     process: &ProcessConfig,
     hook: &str,
     reason: &Reason,
     timeout: Duration,
 ) -> Result<String, String> {
-    let cmd = command::build(process, hook, &[], reason, Output::Discard, Run::AsSeed).await?;
+    let cmd = command::build(
+        readers,
+        process,
+        hook,
+        &[],
+        reason,
+        Output::Discard,
+        Run::AsSeed,
+    )
+    .await?;
     execute(
         cmd,
         timeout,
@@ -78,8 +88,9 @@ async fn execute(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let started_us = protocol::time::now_micros();
-    let mut child = prepared.spawn()?;
+    let mut child = prepared.spawn().await?;
     let pid = child.id().map(|p| p as i32);
+    let ticks = pid.and_then(process::start_ticks);
     let mut capture = Capture::default();
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let deadline = tokio::time::sleep(timeout);
@@ -106,7 +117,7 @@ async fn execute(
         .await;
     } else if let Some(pid) = pid {
         // Past its timeout or cancelled: the script and everything it started go.
-        if let Found::Confirmed(leader) = Confirmed::open(pid, started_us)
+        if let Found::Confirmed(leader) = Confirmed::open(pid, started_us, ticks)
             && let Ok(group) = Group::anchored(pid, leader)
         {
             let _ = process::stop(vec![Target::Group(group)], Duration::ZERO).await;

@@ -24,12 +24,20 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
         Err(e) => return Step::failed(e),
     };
     let at_us = protocol::time::now_micros();
-    let mut child = match prepared.spawn() {
+    let at_step_us = crate::clock::step_us();
+    let mut child = match prepared.spawn().await {
         Ok(c) => c,
         Err(e) => return Step::failed(e),
     };
     let Some(pid) = child.id() else {
         return Step::failed("start shell exited before it could be observed");
+    };
+    // The kernel's start of the session leader: what identifies it later, clock-free.
+    let session = super::Session {
+        pid: pid as i32,
+        at_us,
+        at_step_us,
+        ticks: crate::process::start_ticks(pid as i32),
     };
     let config = &ctx.plan.config;
     let verify = config.verify_delay.max(Duration::from_millis(1));
@@ -39,8 +47,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
                 "start command exited 0 (pid {pid}); service detached"
             )),
             started: Some(Started {
-                pid,
-                at_us,
+                session,
                 child: None,
             }),
             refusals: Vec::new(),
@@ -53,8 +60,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
         Err(_) => Step {
             outcome: Ok(format!("started pid {pid} (session {pid})")),
             started: Some(Started {
-                pid,
-                at_us,
+                session,
                 child: Some(child),
             }),
             refusals: Vec::new(),

@@ -293,7 +293,8 @@ impl Supervisor {
             actions: begun.actions,
             started_group: begun.started_group,
             skip_if_healthy: task.trigger == Trigger::On,
-            heartbeat_owner: svc.heartbeat_owner(),
+            known: svc.known(),
+            previous: svc.probe.cache.clone(),
             health: begun.health,
             failures: begun.failures,
             progress: (self.live.receiver_count() > 0).then(|| self.live.clone()),
@@ -331,10 +332,7 @@ impl Supervisor {
         let now = Now::read();
         let run_id = format!("{}-{id}", self.run_prefix);
         let child = outcome.started.as_mut().and_then(|s| s.child.take());
-        let started = outcome.started.as_ref().map(|s| Started {
-            pid: s.pid,
-            at_us: s.at_us,
-        });
+        let started: Option<Started> = outcome.started.as_ref().map(|s| s.session);
         match self.index.get(key).copied() {
             Some(idx) if self.services[idx].pipeline_id() == Some(id) => {
                 let Some(done) = self.services[idx].finish(id, outcome, started, run_id, &now)
@@ -354,7 +352,7 @@ impl Supervisor {
                         let _ = events
                             .send(Event::ChildExited {
                                 key,
-                                pid: s.pid,
+                                pid: s.pid as u32,
                                 success,
                                 status,
                             })
@@ -452,8 +450,9 @@ impl Supervisor {
         let timeout = self.config.cleanup_timeout;
         let store = self.store.clone();
         let live = self.live.clone();
+        let readers = self.readers.clone();
         tokio::spawn(async move {
-            let result = pipeline::run_hook(&process, &hook, &reason, timeout).await;
+            let result = pipeline::run_hook(&readers, &process, &hook, &reason, timeout).await;
             let (kind, message) = match result {
                 Ok(m) => (
                     protocol::EventKind::GiveUpHook,

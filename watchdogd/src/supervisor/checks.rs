@@ -1,13 +1,12 @@
 //! The check side of the owner: when to check, sending reads to the reader threads, applying
 //! what comes back, and noticing reads that do not come back.
 //!
-//! A read still in flight after [`stuck_after`] makes its service `unreadable` (counted as a
-//! failure, again every such period while it lasts), and other services whose heartbeats live
-//! in the same folder are not sent after it (they would only get stuck too): they are
-//! `unreadable` for as long, with a reason saying why. Everyone else is checked on time.
+//! A read still in flight after [`stuck_after`] makes its service `unreadable` (shown, not
+//! counted as a failure, again every such period while it lasts). The reader threads keep a
+//! hung file system from holding more than a few threads, and answer further reads there at
+//! once as `unreadable` too (see [`crate::reader`]); everyone else is checked on time.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 use protocol::{CheckReport, Response};
@@ -129,31 +128,14 @@ impl Supervisor {
         self.settle_rounds(idx);
     }
 
-    /// Sends the due services' checks to the readers; those whose folder has a stuck read are
-    /// `unreadable` without being sent.
+    /// Sends the due services' checks to the readers (which answer at once, as `unreadable`,
+    /// for a file system that hangs).
     fn dispatch(&mut self, due: &[usize], now: &Now) {
         let n = self.services.len().max(1) as u32;
-        let stuck_dirs: HashSet<&Path> = self
-            .services
-            .iter()
-            .filter(|s| s.probe.stuck_noted.is_some())
-            .filter_map(|s| s.cfg().heartbeat_path.parent())
-            .collect();
-        let mut blocked = Vec::new();
-        let mut jobs = Vec::with_capacity(due.len());
-        for &idx in due {
-            let svc = &self.services[idx];
-            let dir = svc.cfg().heartbeat_path.parent();
-            if !stuck_dirs.is_empty() && dir.is_some_and(|d| stuck_dirs.contains(d)) {
-                blocked.push((idx, dir.map(Path::to_path_buf).unwrap_or_default()));
-                continue;
-            }
-            jobs.push(idx);
-        }
         let origin = self.schedule.origin;
         let epoch = self.epoch;
-        let mut batch = Vec::with_capacity(jobs.len());
-        for idx in jobs {
+        let mut batch = Vec::with_capacity(due.len());
+        for &idx in due {
             let svc = &mut self.services[idx];
             let interval = svc.cfg().check_interval;
             svc.probe.in_flight = Some(std::time::Instant::now());
@@ -165,25 +147,12 @@ impl Supervisor {
                 idx,
                 epoch,
                 cfg: svc.cfg().clone(),
-                owner: svc.heartbeat_owner(),
+                known: svc.known(),
                 cache: svc.probe.cache.take(),
-                watched_pid: svc.exit_watch.as_ref().map(|(pid, _)| *pid),
             });
             self.schedule.wake_at = self.schedule.wake_at.min(svc.probe.next);
         }
         self.readers.check(batch);
-        let sample = self.config.healthy_sample;
-        for (idx, dir) in blocked {
-            let svc = &mut self.services[idx];
-            svc.probe.next = now.mono + stuck_after(svc.cfg().check_interval);
-            let detail = format!(
-                "not read: another read in {} has not returned (is its file system hung?)",
-                dir.display()
-            );
-            let fx = svc.unreadable(detail, now, sample);
-            self.apply(idx, fx);
-            self.settle_rounds(idx);
-        }
     }
 
     /// Applies the check results the readers have handed back.

@@ -264,6 +264,7 @@ impl Supervisor {
                 self.on_event(event);
             }
             self.on_probes();
+            readers.nudge();
             self.turns.mark();
             self.on_timer();
             self.recover_due();

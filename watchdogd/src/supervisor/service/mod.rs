@@ -60,10 +60,9 @@ struct Queued {
 /// The session watchdogd last started for the service.
 #[derive(Debug, Clone, Copy)]
 struct StartRecord {
-    /// The start shell's PID, which is also its session and process group ID.
-    pid: u32,
-    /// When it was started (wall µs): a heartbeat older than this is the old process's.
-    at_us: i64,
+    /// The start shell (its PID is also its session and process group ID), and when it was
+    /// started: a heartbeat older than this is the old process's.
+    session: crate::pipeline::Session,
     /// The start shell has not been seen to exit with a failure since.
     alive: bool,
 }
@@ -130,6 +129,8 @@ pub struct Service {
     stall_mark: Option<(u64, Instant)>,
     /// With `user` configured: the uid its heartbeat file must belong to.
     heartbeat_owner: Option<u32>,
+    /// The PID the last verdict found to be the writer, with its start (ticks after boot).
+    writer: Option<(u32, i64)>,
     /// A maintenance window (`off --for`): when to turn it back on (persisted).
     off_until: Option<Until>,
     overrides: Overrides,
@@ -175,8 +176,13 @@ impl Service {
             started: saved
                 .and_then(|s| s.started)
                 .map(|(pid, at_us)| StartRecord {
-                    pid,
-                    at_us,
+                    // Saved under the clock of an earlier run: taken as this run's.
+                    session: crate::pipeline::Session {
+                        pid: pid as i32,
+                        at_us,
+                        at_step_us: now.step_us,
+                        ticks: None,
+                    },
                     alive: true,
                 }),
             grace_until: None,
@@ -184,6 +190,7 @@ impl Service {
             flap,
             stall_mark: None,
             heartbeat_owner: cfg.user.as_deref().and_then(crate::process::user_uid),
+            writer: None,
             off_until: saved.and_then(|s| s.off_until_ms).map(|ms| Until {
                 at: mono(ms).unwrap_or(now.mono),
                 wall_ms: ms,
@@ -232,8 +239,13 @@ impl Service {
         self.intent == Intent::Off
     }
 
-    pub fn heartbeat_owner(&self) -> Option<u32> {
-        self.heartbeat_owner
+    /// What the judge is to know of this service besides its file.
+    pub fn known(&self) -> crate::probe::Known {
+        crate::probe::Known {
+            owner: self.heartbeat_owner,
+            writer: self.writer,
+            watched_pid: self.exit_watch.as_ref().map(|(pid, _)| *pid),
+        }
     }
 
     pub fn has_pipeline(&self) -> bool {

@@ -22,11 +22,7 @@ use crate::supervisor::effects::{Effects, Reply};
 pub const CHECK_AFTER_PIPELINE: Duration = Duration::from_millis(200);
 
 /// What a pipeline started, as the owner tells it.
-#[derive(Debug, Clone, Copy)]
-pub struct Started {
-    pub pid: u32,
-    pub at_us: i64,
-}
+pub type Started = crate::pipeline::Session;
 
 /// A finished pipeline's consequences.
 #[derive(Debug)]
@@ -43,7 +39,7 @@ pub struct Finished {
 #[derive(Debug)]
 pub struct Begun {
     pub actions: Vec<String>,
-    pub started_group: Option<(i32, i64)>,
+    pub started_group: Option<crate::pipeline::Session>,
     pub health: Option<protocol::Health>,
     pub failures: u32,
 }
@@ -186,7 +182,7 @@ impl Service {
     ) -> Begun {
         let begun = Begun {
             actions: self.actions_for(&task),
-            started_group: self.started.map(|s| (s.pid as i32, s.at_us)),
+            started_group: self.started.map(|s| s.session),
             health: (task.trigger == Trigger::Automatic)
                 .then(|| self.verdict.as_ref().map(|v| v.health))
                 .flatten(),
@@ -245,8 +241,7 @@ impl Service {
         self.counters.last_recovery_duration_ms = Some(outcome.finished_ms - outcome.started_ms);
         if let Some(s) = started {
             self.started = Some(StartRecord {
-                pid: s.pid,
-                at_us: s.at_us,
+                session: s,
                 alive: true,
             });
             self.grace_until = Some(now.mono + self.cfg.start_grace);
@@ -290,7 +285,7 @@ impl Service {
             message: outcome.message,
             steps: outcome.steps,
             old_pid: outcome.old_pid,
-            new_pid: started.map(|s| s.pid),
+            new_pid: started.map(|s| s.pid as u32),
             started_ms: outcome.started_ms,
             finished_ms: outcome.finished_ms,
         });
@@ -411,7 +406,7 @@ impl Service {
     /// checked at once, and no longer counts as starting when it failed).
     pub fn start_exited(&mut self, pid: u32, success: bool) -> bool {
         match &mut self.started {
-            Some(s) if s.pid == pid => {
+            Some(s) if s.session.pid as u32 == pid => {
                 s.alive &= success;
                 self.is_monitored()
             }

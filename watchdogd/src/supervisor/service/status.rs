@@ -105,7 +105,9 @@ impl Service {
                 attempts: g.attempts,
                 next_attempt_ms: g.next_attempt.map(|t| now.wall_ms_of(t)),
             }),
-            started: self.started.map(|s| (s.pid, s.at_us)),
+            started: self
+                .started
+                .map(|s| (s.session.pid as u32, s.session.at_us)),
             off_until_ms: self.off_until.map(|u| u.wall_ms),
             monitoring_override: self.overrides.monitoring,
             actions_off: self.overrides.actions_off.iter().cloned().collect(),
@@ -128,7 +130,9 @@ impl Service {
             .gave_up
             .map(|g| (g.since_ms, g.attempts, g.next_attempt))
             .hash(&mut h);
-        self.started.map(|s| (s.pid, s.at_us)).hash(&mut h);
+        self.started
+            .map(|s| (s.session.pid as u32, s.session.at_us))
+            .hash(&mut h);
         self.off_until.map(|u| u.wall_ms).hash(&mut h);
         self.overrides.monitoring.hash(&mut h);
         self.overrides.actions_off.hash(&mut h);

@@ -33,7 +33,7 @@ impl Service {
     pub(super) fn in_grace(&self, now: &Now, heartbeat_us: Option<i64>) -> bool {
         match (self.started, self.grace_until) {
             (Some(start), Some(until)) => {
-                now.mono < until && heartbeat_us.is_none_or(|t| t < start.at_us)
+                now.mono < until && heartbeat_us.is_none_or(|t| t < start.session.at_us_now(now))
             }
             _ => false,
         }
@@ -51,7 +51,11 @@ impl Service {
         let previous = self.verdict.as_ref().map(|v| v.health);
         let healthy = verdict.health.is_healthy();
         let supervised = self.is_supervised();
-        let counted = supervised && !healthy && !self.in_grace(now, verdict.heartbeat_us);
+        // An unreadable heartbeat says nothing about the service (its file system hangs):
+        // shown and kept, but neither counted nor forgiven; a recovery could only make it worse.
+        let unknown = verdict.health == Health::Unreadable;
+        let counted =
+            supervised && !healthy && !unknown && !self.in_grace(now, verdict.heartbeat_us);
         if supervised {
             if healthy {
                 self.failures = 0;
@@ -121,6 +125,11 @@ impl Service {
                 .timeout
                 .saturating_sub(Duration::from_millis(age_ms.max(0) as u64));
             fx.check_by = Some(now.mono + left + TIMEOUT_MARGIN);
+        }
+        if verdict.health != Health::StalePid
+            && let (Some(pid), Some(ticks)) = (verdict.pid, verdict.start_ticks)
+        {
+            self.writer = Some((pid, ticks));
         }
         self.verdict = Some(verdict);
         self.last_check_ms = Some(now.wall_ms());

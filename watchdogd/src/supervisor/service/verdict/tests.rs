@@ -45,6 +45,7 @@ fn verdict(health: Health, iteration: u64, now: &Now) -> Verdict {
         detail: health.as_str().into(),
         iteration: Some(iteration),
         clock_skew_ms: None,
+        start_ticks: None,
     }
 }
 
@@ -65,13 +66,29 @@ fn checks(fx: &crate::supervisor::effects::Effects) -> usize {
 }
 
 #[test]
+fn an_unreadable_heartbeat_neither_counts_nor_forgives() {
+    let clock = Clock(Instant::now());
+    let mut svc = service(serde_json::json!({}));
+    svc.apply_verdict(verdict(Health::TimedOut, 1, &clock.at(1)), &clock.at(1), S);
+    assert_eq!(svc.failures, 1);
+    for t in 2..6 {
+        let fx = svc.apply_verdict(
+            verdict(Health::Unreadable, 1, &clock.at(t)),
+            &clock.at(t),
+            S,
+        );
+        assert_eq!((svc.failures, fx.recover), (1, false), "at {t}s");
+        assert_eq!(checks(&fx), 1, "still shown and kept in the audit log");
+    }
+}
+
+#[test]
 fn every_unhealthy_health_counts_and_recovers_at_the_threshold() {
     for health in [
         Health::NoHeartbeat,
         Health::StalePid,
         Health::TimedOut,
         Health::ErrorStatus,
-        Health::Unreadable,
     ] {
         let clock = Clock(Instant::now());
         let mut svc = service(serde_json::json!({}));
@@ -156,8 +173,12 @@ fn the_start_grace_forgives_the_old_heartbeat_only() {
     let mut svc = service(serde_json::json!({ "start_grace_seconds": 5 }));
     let start = clock.at(1);
     svc.started = Some(StartRecord {
-        pid: 77,
-        at_us: start.wall_us,
+        session: crate::pipeline::Session {
+            pid: 77,
+            at_us: start.wall_us,
+            at_step_us: 0,
+            ticks: None,
+        },
         alive: true,
     });
     svc.grace_until = Some(start.mono + 5 * S);
