@@ -129,7 +129,7 @@ const FAMILIES: &[Family] = &[
 fn daemon_families(
     snap: &Snapshot,
     now_ms: i64,
-) -> [(&'static str, &'static str, &'static str, f64); 8] {
+) -> [(&'static str, &'static str, &'static str, f64); 10] {
     let d = &snap.daemon;
     [
         (
@@ -179,6 +179,18 @@ fn daemon_families(
             "gauge",
             "Pipelines waiting for a slot (max_parallel_recoveries).",
             d.pipelines_waiting as f64,
+        ),
+        (
+            "watchdogd_reader_threads",
+            "gauge",
+            "Threads reading heartbeats and looking at services' paths.",
+            d.reader_threads as f64,
+        ),
+        (
+            "watchdogd_reader_threads_stuck",
+            "gauge",
+            "Reader threads whose file system has not answered for a second or more.",
+            d.reader_threads_stuck as f64,
         ),
     ]
 }

@@ -88,6 +88,24 @@ impl Refusals {
         out.sort_by_key(|s| (s.uid, s.kind));
         out
     }
+
+    /// Summaries of every window with refusals beyond its first, ended or not (at shutdown:
+    /// no count is lost).
+    pub fn flush_all(&mut self, now: Instant) -> Vec<Summary> {
+        let mut out: Vec<Summary> = self
+            .windows
+            .drain()
+            .filter(|(_, (_, more))| *more > 0)
+            .map(|((uid, kind), (start, more))| Summary {
+                uid,
+                kind,
+                more,
+                over: now.saturating_duration_since(start).min(WINDOW),
+            })
+            .collect();
+        out.sort_by_key(|s| (s.uid, s.kind));
+        out
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +152,19 @@ mod tests {
             "only windows with refusals beyond their first are summed up"
         );
         assert!(r.flush(t0 + s * 300).is_empty());
+        r.note(7, "denied", t0 + s * 300);
+        r.note(7, "denied", t0 + s * 301);
+        r.note(8, "denied", t0 + s * 300);
+        assert_eq!(
+            r.flush_all(t0 + s * 310),
+            vec![Summary {
+                uid: 7,
+                kind: "denied",
+                more: 1,
+                over: s * 10
+            }],
+            "at shutdown, windows still open are summed up too"
+        );
         assert_eq!(r.note(1000, "denied", t0 + s * 301).0, Report::Now);
     }
 }

@@ -237,7 +237,7 @@ pub async fn serve(
         policy,
         refusals: std::sync::Mutex::new(crate::refusals::Refusals::default()),
     });
-    tokio::spawn(flush_refusals(shared.clone(), shutdown.clone()));
+    tracker.spawn(flush_refusals(shared.clone(), shutdown.clone()));
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -292,21 +292,29 @@ fn may_reserve(stream: &interprocess::local_socket::tokio::Stream, policy: &Acce
     }
 }
 
-/// Writes the summaries of refusal windows that ended, once a minute.
+/// Writes the summaries of refusal windows that ended, once a minute, and of all the rest at
+/// shutdown.
 async fn flush_refusals(shared: Arc<connection::Shared>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(crate::refusals::WINDOW);
     loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let summaries = shared
-            .refusals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush(tokio::time::Instant::now());
+        let stopping = tokio::select! {
+            () = stop.cancelled() => true,
+            _ = tick.tick() => false,
+        };
+        let summaries = {
+            let mut refusals = shared.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            if stopping {
+                refusals.flush_all(now)
+            } else {
+                refusals.flush(now)
+            }
+        };
         for s in summaries {
             shared.summarize(&s);
+        }
+        if stopping {
+            return;
         }
     }
 }

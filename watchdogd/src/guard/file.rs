@@ -152,6 +152,11 @@ pub fn open_append(path: &Path) -> Result<File, FileError> {
     )
     .map_err(|e| match e {
         Errno::LOOP => FileError::Link(path.to_path_buf()),
+        // A FIFO nobody reads (or a device without its driver) refuses a non-blocking open.
+        Errno::NXIO => FileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: "a FIFO or a device",
+        },
         e => io("open", path, e),
     })?;
     let st = rustix::fs::fstat(&fd).map_err(|e| io("inspect", path, e))?;

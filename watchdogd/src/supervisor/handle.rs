@@ -67,6 +67,9 @@ pub struct DaemonFacts {
     /// Pipelines running now, and waiting for a slot.
     pub pipelines_running: usize,
     pub pipelines_waiting: usize,
+    /// Reader threads now, and how many of them are stuck (a hung file system).
+    pub reader_threads: usize,
+    pub reader_threads_stuck: usize,
 }
 
 #[derive(Clone)]

@@ -69,6 +69,7 @@ impl Supervisor {
         let now = Now::read();
         self.facts.pipelines_running = self.slots.running();
         self.facts.pipelines_waiting = self.slots.waiting();
+        (self.facts.reader_threads, self.facts.reader_threads_stuck) = self.readers.threads();
         let snap = Arc::new(Snapshot {
             services: self
                 .services

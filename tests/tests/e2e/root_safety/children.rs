@@ -16,7 +16,7 @@ fn a_service_gets_only_what_it_should() {
     };
     let report = sb.path().join("report.txt");
     let script = format!(
-        "{{ echo fds: $(ls /proc/self/fd | tr '\\n' ' '); grep SigIgn /proc/self/status; \
+        "{{ echo fds: $(ls /proc/self/fd | tr '\\n' ' '); grep -E 'SigIgn|SigBlk' /proc/self/status; \
          echo nofile: $(ulimit -n); echo groups: $(id -G); echo home: $HOME; }} > {0}; \
          chmod 644 {0}; exec {1}",
         report.display(),
@@ -27,8 +27,8 @@ fn a_service_gets_only_what_it_should() {
     svc["user"] = json!("nobody");
     svc["env"] = json!({ "HOME": "/srv/clean-home" });
     sb.write_config(&sb.config(json!({ "clean": svc })));
-    // The daemon inherits descriptor 9 (no close-on-exec), an ignored SIGQUIT and a low
-    // open-files limit (it raises its own), as from a careless parent.
+    // The daemon inherits descriptor 9 (no close-on-exec), an ignored SIGQUIT, a blocked
+    // SIGUSR2 and a low open-files limit (it raises its own), as from a careless parent.
     let stray = std::fs::File::open("/dev/null").unwrap();
     let stray_fd = std::os::fd::AsRawFd::as_raw_fd(&stray);
     let (_, hard) =
@@ -38,6 +38,10 @@ fn a_service_gets_only_what_it_should() {
         cmd.pre_exec(move || {
             libc::dup2(stray_fd, 9);
             libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+            let mut blocked: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut blocked);
+            libc::sigaddset(&mut blocked, libc::SIGUSR2);
+            libc::sigprocmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut());
             let lim = libc::rlimit {
                 rlim_cur: 1000,
                 rlim_max: hard as libc::rlim_t,
@@ -65,6 +69,7 @@ fn a_service_gets_only_what_it_should() {
     let fds: Vec<&str> = fds_line.split_whitespace().collect();
     assert!(fds.len() <= 4 && !fds.contains(&"9"), "{text}");
     assert_eq!(line("SigIgn:"), "0000000000000000", "{text}");
+    assert_eq!(line("SigBlk:"), "0000000000000000", "{text}");
     assert_eq!(
         line("nofile:"),
         "1000",

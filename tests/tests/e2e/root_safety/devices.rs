@@ -73,3 +73,53 @@ fn a_heartbeat_linked_to_a_terminal_is_never_opened() {
     sb.ctl_ok(&["status"]);
     assert!(watchdog_tests::alive(d.pid()));
 }
+
+#[test]
+fn a_heartbeat_linked_to_a_file_the_user_may_not_read_tells_nothing_of_it() {
+    let Some((nobody, sb)) = super::hostile_sandbox("heartbeat links to root's files") else {
+        return;
+    };
+    // A root-only file shaped like a heartbeat, holding a secret.
+    let secret = sb.path().join("secret.json");
+    std::fs::write(
+        &secret,
+        br#"{"process_key": "x", "pid": "TOP-SECRET-TOKEN-123", "timestamp": "TOP-SECRET-TOKEN-123", "status": "TOP-SECRET-TOKEN-123"}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, sb.heartbeat("link")).unwrap();
+    // And a FIFO `nobody` planted as its heartbeat.
+    nix::unistd::mkfifo(
+        &sb.heartbeat("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    )
+    .unwrap();
+    super::give(&sb.heartbeat("fifo"), &nobody);
+    let mut link = sb.placeholder("link");
+    link["user"] = json!("nobody");
+    let mut fifo = sb.placeholder("fifo");
+    fifo["user"] = json!("nobody");
+    let cfg = sb.config(json!({ "link": link, "fifo": fifo }));
+    sb.write_config(&cfg);
+    let d = sb.start_daemon();
+    wait_until("both to be judged", T, || {
+        sb.status_of("link")["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("owned by uid 0"))
+            && sb.status_of("fifo")["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("FIFO"))
+    });
+    let detail = sb.ctl_exit(&["status", "link"], 1);
+    let history = sb.ctl_ok(&["history", "link"]);
+    for (what, text) in [
+        ("status", detail),
+        ("history", history),
+        ("the log", d.log()),
+    ] {
+        assert!(
+            !text.contains("TOP-SECRET"),
+            "{what} shows what root read for the link: {text}"
+        );
+    }
+}

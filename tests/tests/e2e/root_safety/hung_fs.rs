@@ -57,6 +57,9 @@ fn a_hung_mount_makes_one_service_unreadable_and_the_others_carry_on() {
     cfg["check_interval_seconds"] = json!(0.5);
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
+    // Asked before the daemon has judged the hung service: answered all the same.
+    let out = answers_within(&sb, &["status", "stuck"], Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1), "not healthy, but answered");
     sb.ctl_ok(&["on", "ok"]);
     let pid = sb.wait_settled("ok", None, T);
     wait_until("the hung service to be unreadable", T, || {
@@ -68,7 +71,52 @@ fn a_hung_mount_makes_one_service_unreadable_and_the_others_carry_on() {
         .unwrap()
         .to_owned();
     assert!(detail.contains("hung"), "{detail}");
-    // The healthy service is still checked and recovered on time.
+    // What an operator does next (restarts of the hung service, many looks at it) costs a
+    // bounded number of threads and no answer waits on the hung file system.
+    let socket = sb.socket();
+    let storm: Vec<_> = (0..26)
+        .map(|i| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let args: &[&str] = if i % 4 == 0 {
+                    &["restart", "stuck"]
+                } else {
+                    &["status", "stuck"]
+                };
+                let started = Instant::now();
+                let out = watchdog_tests::ctl_at(&socket, args);
+                (args.join(" "), out.status.code(), started.elapsed())
+            })
+        })
+        .collect();
+    for t in storm {
+        let (what, code, took) = t.join().unwrap();
+        assert!(
+            took < Duration::from_secs(20),
+            "watchdogctl {what} took {took:?}"
+        );
+        assert!(matches!(code, Some(0..=1)), "watchdogctl {what}: {code:?}");
+    }
+    let metrics = sb.ctl_ok(&["metrics"]);
+    let stuck_threads: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("watchdogd_reader_threads_stuck "))
+        .expect("the stuck-thread gauge")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        stuck_threads <= 3.0,
+        "one hung mount holds {stuck_threads} threads"
+    );
+    // The healthy service was left alone through all of it (a hung file system gets nobody
+    // killed), and is still checked and recovered on time.
+    assert_eq!(
+        sb.status_of("ok")["pid"].as_u64(),
+        Some(pid),
+        "ok was restarted"
+    );
+    assert_eq!(sb.starts("ok").len(), 1, "ok was started again");
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
     sb.wait_healthy("ok", Some(pid), Duration::from_secs(10));
     // Reads of the daemon's own go on: the detail view, history, reload.

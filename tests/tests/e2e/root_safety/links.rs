@@ -85,3 +85,73 @@ fn the_metrics_textfile_replaces_a_planted_link_and_never_writes_through_it() {
     });
     untouched(&target);
 }
+
+#[test]
+fn a_fifo_or_a_folder_link_at_a_log_fails_the_start_and_never_holds_the_daemon() {
+    let Some((nobody, sb)) = hostile_sandbox("planted FIFOs and folder links") else {
+        return;
+    };
+    let logs = sb.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    give(&logs, &nobody);
+    // What `nobody` can plant in its own log folder: FIFOs nobody reads, and a link to a
+    // folder only root may write.
+    for name in ["user.log", "root.log"] {
+        nix::unistd::mkfifo(
+            &logs.join(name),
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+        )
+        .unwrap();
+        give(&logs.join(name), &nobody);
+    }
+    let secret = sb.path().join("secret");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&secret, logs.join("sub")).unwrap();
+    std::os::unix::fs::lchown(
+        logs.join("sub"),
+        Some(nobody.uid.as_raw()),
+        Some(nobody.gid.as_raw()),
+    )
+    .unwrap();
+    let mut user = sb.service("user", "");
+    user["user"] = json!("nobody");
+    user["stdout_log"] = json!("logs/user.log");
+    let mut root = sb.service("root", "");
+    root["stderr_log"] = json!("logs/root.log");
+    // A group alone leaves the service root: its logs are root's writes.
+    let mut grp = sb.service("grp", "");
+    grp["group"] = json!(nobody.gid.as_raw().to_string());
+    grp["stdout_log"] = json!("logs/sub/grp.log");
+    let mut cfg = sb.config(json!({ "user": user, "root": root, "grp": grp }));
+    cfg["consecutive_failures_threshold"] = json!(1_000_000);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
+    for (key, path, why) in [
+        ("user", "logs/user.log", "not a regular file"),
+        ("root", "logs/root.log", "not a regular file"),
+        ("grp", "logs/sub", "symbolic link"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = sb.ctl(&["on", key]);
+        assert_eq!(out.status.code(), Some(1), "{key} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(path) && err.contains(why),
+            "{key}: the reason names the path and what is wrong: {err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{key}: the start took {:?}",
+            started.elapsed()
+        );
+        assert!(sb.starts(key).is_empty(), "{key} ran");
+        // The daemon answers meanwhile and after.
+        sb.ctl_ok(&["status"]);
+    }
+    assert_eq!(
+        std::fs::read_dir(&secret).unwrap().count(),
+        0,
+        "root wrote through the planted folder link"
+    );
+}
