@@ -93,7 +93,9 @@ async fn a_check_cycle_a_recovery_and_a_shutdown() {
     let s = status(&socket).await;
     let r = s.last_recovery.unwrap();
     assert_eq!(r.result, PipelineResult::Succeeded, "{}", s.detail);
-    assert_eq!(s.health, Some(Health::NoHeartbeat));
+    // What the recovery answered is what status shows: a new start, not yet judged.
+    assert_eq!(s.health, None, "{}", s.detail);
+    assert!(s.detail.starts_with("started as pid"), "{}", s.detail);
     // Shutdown: the run ends cleanly and the socket is gone.
     stop.send(()).unwrap();
     daemon.await.unwrap().unwrap();

@@ -239,12 +239,26 @@ impl Service {
         };
         self.counters.recoveries[slot] += 1;
         self.counters.last_recovery_duration_ms = Some(outcome.finished_ms - outcome.started_ms);
+        // What was answered is what `status` shows from now on: the last verdict judged the
+        // instance this pipeline stopped or replaced, and says nothing of what runs now.
+        let killed = outcome
+            .steps
+            .iter()
+            .any(|s| s.action == "kill" && s.outcome == protocol::StepOutcome::Ok);
         if let Some(s) = started {
             self.started = Some(StartRecord {
                 session: s,
                 alive: true,
             });
             self.grace_until = Some(now.mono + self.cfg.start_grace);
+            self.verdict = None;
+            self.writer = None;
+        } else if killed {
+            self.verdict = Some(crate::health::Verdict::without_heartbeat(
+                protocol::Health::StalePid,
+                format!("stopped by watchdogd ({} pipeline)", trigger.as_str()),
+            ));
+            self.writer = None;
         }
         let level = if outcome.result == PipelineResult::Failed {
             tracing::Level::ERROR

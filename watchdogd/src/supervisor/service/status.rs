@@ -72,7 +72,7 @@ impl Service {
             waiting_slot: self.waiting_slot,
             starting: self.grace_until.is_some_and(|u| now.mono < u) && !healthy,
             gave_up: self.flap.gave_up.is_some(),
-            failing: self.verdict.is_some() && !healthy && self.failures > 0,
+            failing: self.verdict.is_some() && !healthy,
         }
     }
 
@@ -172,18 +172,29 @@ impl Service {
 
     pub fn status(&self, now: &Now) -> ServiceStatus {
         let v = self.verdict.as_ref();
+        // Started, and not judged since: the process started is the one to show.
+        let started = self
+            .started
+            .filter(|_| v.is_none())
+            .map(|s| s.session.pid as u32);
         ServiceStatus {
             key: self.cfg.key.clone(),
             display_name: self.cfg.display_name.clone(),
             enabled: self.cfg.enabled,
             state: self.state(now),
             health: v.map(|v| v.health),
-            pid: v.and_then(|v| v.pid),
+            pid: v.and_then(|v| v.pid).or(started),
             heartbeat_age_ms: v.and_then(|v| v.age_ms),
             consecutive_failures: self.failures,
             last_check_ms: self.last_check_ms,
             last_recovery: self.last_recovery.clone(),
-            detail: v.map_or_else(|| "not checked yet".to_owned(), |v| v.detail.clone()),
+            detail: match (v, started) {
+                (Some(v), _) => v.detail.clone(),
+                (None, Some(pid)) => {
+                    format!("started as pid {pid} by watchdogd; no heartbeat from it yet")
+                }
+                (None, None) => "not checked yet".to_owned(),
+            },
             clock_skew_ms: v.and_then(|v| v.clock_skew_ms),
             restarts_in_window: self.flap.restarts.len() as u32,
             next_attempt_ms: self.next_attempt_ms(now),
