@@ -13,6 +13,11 @@
 //! The server is killed by its PID in `Drop`. Readiness is "this PID listens on this port",
 //! read from /proc, never a sleep: with parallel tests another test's server may take the same
 //! free port first, and then this one exits and is started again on another.
+//!
+//! A test may skip only when OpenSSH truly cannot run here: it is not installed, or sshd will
+//! not start for a user who is not root. With `CI` set (CI sets `CI=true`, and `.ci/run`
+//! installs OpenSSH) a missing OpenSSH fails instead. Anything else that goes wrong (ssh-keygen
+//! failing, a config sshd rejects as root) is a bug of this fixture and panics.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -36,41 +41,65 @@ pub struct Sshd {
     user: String,
 }
 
+/// Whether this run is CI's (`CI` set to anything but empty, `0` or `false`), where a missing
+/// OpenSSH is a broken setup rather than a reason to skip.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// The skip reason `why`, or a panic with it under CI.
+fn unavailable(why: &str) -> String {
+    assert!(
+        !in_ci(),
+        "{why}, and CI is set: CI must run the fleet tests (.ci/run installs OpenSSH)"
+    );
+    why.to_owned()
+}
+
 impl Sshd {
-    /// Starts a server, or says why none can run here (sshd or ssh missing, or sshd exits at
-    /// once); callers print the reason and skip.
+    /// Starts a server. `Err` is the one reason a test may skip on (see the module note); every
+    /// other failure panics.
     pub fn start() -> Result<Sshd, String> {
         let sshd = find(&["/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"], "sshd")
-            .ok_or("sshd is not installed (apt-get install openssh-server)")?;
-        find(&["/usr/bin/ssh", "/bin/ssh"], "ssh")
-            .ok_or("ssh is not installed (apt-get install openssh-client)")?;
+            .ok_or_else(|| unavailable("sshd is not installed (apt-get install openssh-server)"))?;
+        for tool in ["ssh", "ssh-keygen"] {
+            find(
+                &[&format!("/usr/bin/{tool}"), &format!("/bin/{tool}")],
+                tool,
+            )
+            .ok_or_else(|| {
+                unavailable(&format!(
+                    "{tool} is not installed (apt-get install openssh-client)"
+                ))
+            })?;
+        }
         let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .ok_or("the current uid has no user name")?
+            .expect("read the user database")
+            .expect("the current uid has a user name")
             .name;
+        let root = nix::unistd::getuid().is_root();
         // Privilege separation wants this folder; a root sshd refuses to start without it.
-        if nix::unistd::getuid().is_root() {
-            let _ = std::fs::create_dir_all("/run/sshd");
+        if root {
+            std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         }
         let dir = tempfile::Builder::new()
             .prefix("wdssh")
             .tempdir_in("/tmp")
-            .map_err(|e| format!("temp dir: {e}"))?;
+            .expect("temp dir");
         for key in ["host_key", "client_key"] {
-            keygen(&dir.path().join(key))?;
+            keygen(&dir.path().join(key));
         }
         std::fs::copy(
             dir.path().join("client_key.pub"),
             dir.path().join("authorized_keys"),
         )
-        .map_err(|e| format!("authorized_keys: {e}"))?;
+        .expect("authorized_keys");
         let mut last = String::new();
         for _ in 0..ATTEMPTS {
-            let port = free_port()?;
-            match launch(&sshd, dir.path(), port, &user)? {
+            let port = free_port();
+            match launch(&sshd, dir.path(), port, &user) {
                 Ok(child) => {
-                    write_known_hosts(dir.path(), port)?;
+                    write_known_hosts(dir.path(), port);
                     return Ok(Sshd {
                         dir,
                         child,
@@ -78,12 +107,17 @@ impl Sshd {
                         user,
                     });
                 }
-                Err(log) => last = log,
+                // Another test's server (or anything else) took the port first: another port.
+                Err(log) if log.contains("Address already in use") => last = log,
+                Err(log) if !root => {
+                    return Err(format!(
+                        "sshd does not start for user {user} (not root):\n{log}"
+                    ));
+                }
+                Err(log) => panic!("sshd did not start as root:\n{log}"),
             }
         }
-        Err(format!(
-            "sshd did not start in {ATTEMPTS} attempts:\n{last}"
-        ))
+        panic!("sshd found no free port in {ATTEMPTS} attempts:\n{last}");
     }
 
     pub fn port(&self) -> u16 {
@@ -166,35 +200,30 @@ fn find(known: &[&str], name: &str) -> Option<PathBuf> {
     })
 }
 
-fn keygen(path: &Path) -> Result<(), String> {
+fn keygen(path: &Path) {
     let out = Command::new("ssh-keygen")
         .args(["-q", "-N", "", "-t", "ed25519", "-f"])
         .arg(path)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("ssh-keygen: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ssh-keygen failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(())
+        .expect("run ssh-keygen");
+    assert!(
+        out.status.success(),
+        "ssh-keygen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A port nothing listened on a moment ago (the kernel's pick for port 0).
-fn free_port() -> Result<u16, String> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("free port: {e}"))
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address").port()
 }
 
-/// Starts sshd on `port`: `Ok(Ok(child))` once it listens there, `Ok(Err(log))` if it exited
-/// (another server took the port first), `Err` if it neither listens nor exits in time.
-fn launch(sshd: &Path, dir: &Path, port: u16, user: &str) -> Result<Result<Child, String>, String> {
+/// Starts sshd on `port`: the child once it listens there, or its log if it exited (another
+/// server took the port first, or sshd refuses to run here). Panics if it neither listens nor
+/// exits in time.
+fn launch(sshd: &Path, dir: &Path, port: u16, user: &str) -> Result<Child, String> {
     let config = dir.join("sshd_config");
     let text = format!(
         "ListenAddress 127.0.0.1\n\
@@ -214,8 +243,8 @@ fn launch(sshd: &Path, dir: &Path, port: u16, user: &str) -> Result<Result<Child
          ForceCommand exec /usr/bin/env PATH=/usr/bin:/bin /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
         dir = dir.display()
     );
-    std::fs::write(&config, text).map_err(|e| format!("sshd_config: {e}"))?;
-    let log = std::fs::File::create(dir.join("sshd.log")).map_err(|e| format!("log: {e}"))?;
+    std::fs::write(&config, text).expect("write sshd_config");
+    let log = std::fs::File::create(dir.join("sshd.log")).expect("create sshd.log");
     let mut child = Command::new(sshd)
         .arg("-D")
         .arg("-e")
@@ -225,22 +254,20 @@ fn launch(sshd: &Path, dir: &Path, port: u16, user: &str) -> Result<Result<Child
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", sshd.display()))?;
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", sshd.display()));
     let deadline = Instant::now() + READY;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
-            return Ok(Err(format!("sshd exited ({status}):\n{log}")));
+            return Err(format!("sshd exited ({status}):\n{log}"));
         }
         if listens(child.id(), port) {
-            return Ok(Ok(child));
+            return Ok(child);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!(
-                "sshd did not listen on port {port} within {READY:?}"
-            ));
+            panic!("sshd did not listen on port {port} within {READY:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -271,13 +298,12 @@ fn listens(pid: u32, port: u16) -> bool {
     })
 }
 
-fn write_known_hosts(dir: &Path, port: u16) -> Result<(), String> {
-    let public =
-        std::fs::read_to_string(dir.join("host_key.pub")).map_err(|e| format!("host key: {e}"))?;
+fn write_known_hosts(dir: &Path, port: u16) {
+    let public = std::fs::read_to_string(dir.join("host_key.pub")).expect("read the host key");
     let key: Vec<&str> = public.split_whitespace().take(2).collect();
     std::fs::write(
         dir.join("known_hosts"),
         format!("[127.0.0.1]:{port} {}\n", key.join(" ")),
     )
-    .map_err(|e| format!("known_hosts: {e}"))
+    .expect("write known_hosts");
 }

@@ -27,6 +27,13 @@ use crate::transport::Connection;
 /// How long to wait for the daemon to accept a connection (only a full backlog makes this wait).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a call over ssh may take in all when its caller sets no reply timeout (actions and
+/// `check`, whose pipelines only the daemon bounds). Locally such a call waits as long as the
+/// daemon works; over ssh a silent host must not hold a fleet command forever. ssh's own
+/// timeouts catch a host that does not answer within seconds; this catches a remote daemon or
+/// client that stays silent on a live connection.
+pub const REMOTE_CALL_LIMIT: Duration = Duration::from_secs(300);
+
 /// Why a call produced no reply. `at` names the daemon: its socket, or the host.
 #[derive(Debug)]
 pub enum CallError {
@@ -71,6 +78,14 @@ impl CallError {
             }
             CallError::Remote(e) => e.to_string(),
         }
+    }
+
+    /// Whether the call ran out of time (rather than being refused or cut).
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self,
+            CallError::NoReply { .. } | CallError::Remote(RemoteError::NoReply { .. })
+        )
     }
 
     /// The exit this failure leads to.
@@ -186,15 +201,19 @@ impl Client {
     /// Sends one request on a fresh connection and reads its one reply. `reply_timeout` bounds
     /// the wait for the reply (over ssh, connecting counts too); `None` waits as long as the
     /// daemon works (a pipeline's length depends on the config, so only the daemon can bound
-    /// it).
+    /// it), except over ssh, where [`REMOTE_CALL_LIMIT`] applies.
     pub fn call(
         &self,
         request: &Request,
         reply_timeout: Option<Duration>,
     ) -> Result<Response, CallError> {
         let payload = encode_request(request).map_err(CallError::Encode)?;
-        let mut conn = self.open()?;
         let started = Instant::now();
+        let reply_timeout = match self.target {
+            Target::Socket(_) => reply_timeout,
+            Target::Ssh(_) => Some(reply_timeout.unwrap_or(REMOTE_CALL_LIMIT)),
+        };
+        let mut conn = self.open(reply_timeout)?;
         // If sending fails the daemon may still have written a refusal before closing, so the
         // reply is read either way and the send error only reported when there is none.
         let sent = conn.send(&payload);
@@ -207,6 +226,13 @@ impl Client {
                     (None, Ok(())) => CallError::Closed {
                         at: self.describe(),
                     },
+                });
+            }
+            Err(CodecError::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                let after = reply_timeout.unwrap_or_else(|| started.elapsed());
+                return Err(match conn.give_up(after) {
+                    Some(remote) => CallError::Remote(remote),
+                    None => self.classify(CodecError::Io(e), started.elapsed(), reply_timeout),
                 });
             }
             Err(e) => {
@@ -223,11 +249,12 @@ impl Client {
         decode_response(&frame).map_err(|source| self.undecodable(source))
     }
 
-    /// A fresh connection to the daemon.
-    pub(crate) fn open(&self) -> Result<Connection, CallError> {
+    /// A fresh connection to the daemon, for a call that may take `limit` in all (`None`: a
+    /// stream without end).
+    pub(crate) fn open(&self, limit: Option<Duration>) -> Result<Connection, CallError> {
         match &self.target {
             Target::Socket(socket) => connect_socket(socket).map(Connection::Local),
-            Target::Ssh(target) => SshSession::spawn(target)
+            Target::Ssh(target) => SshSession::spawn(target, limit.unwrap_or(Duration::MAX))
                 .map(|session| Connection::Ssh(Box::new(session)))
                 .map_err(CallError::Remote),
         }

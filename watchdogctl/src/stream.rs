@@ -29,7 +29,7 @@ impl Client {
     /// Connects and sends `request`, leaving the replies to [`ResponseStream::next`].
     pub fn open_stream(&self, request: &Request) -> Result<ResponseStream, CallError> {
         let payload = encode_request(request).map_err(CallError::Encode)?;
-        let mut conn = self.open()?;
+        let mut conn = self.open(None)?;
         // As in `call`: the daemon may have refused and closed before reading, so a failed send
         // still reads what it wrote.
         let send_error = conn.send(&payload).err();

@@ -47,6 +47,15 @@ impl Connection {
         }
     }
 
+    /// After a receive timed out: the transport's own account of the silence (over ssh: ssh is
+    /// ended, and whether it had connected is told), or `None` for a local socket.
+    pub fn give_up(&mut self, after: Duration) -> Option<RemoteError> {
+        match self {
+            Connection::Local(_) => None,
+            Connection::Ssh(session) => Some(session.give_up(after)),
+        }
+    }
+
     /// After the peer closed or broke the connection: the transport's own account of why,
     /// when it has one beyond "closed".
     pub fn failure(&mut self) -> Option<RemoteError> {

@@ -155,10 +155,17 @@ fn the_remote_command_is_quoted_for_the_remote_shell() {
     let argv = std::fs::read_to_string(dir.path().join("argv.txt")).unwrap();
     let words: Vec<&str> = argv.lines().collect();
     assert_eq!(
-        &words[..8],
+        &words[..14],
         [
+            // The user's own words first: for ssh the first value of an option wins.
             "-o",
             "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
             "-T",
             "-l",
             "deploy",
@@ -167,11 +174,11 @@ fn the_remote_command_is_quoted_for_the_remote_shell() {
             "--"
         ]
     );
-    assert_eq!(words[8], "web1");
+    assert_eq!(words[14], "web1");
     assert_eq!(
-        words[9],
+        words[15],
         format!(
-            "{} dial-stdio --socket '{}'",
+            "{} dial-stdio '--socket={}'",
             env!("CARGO_BIN_EXE_watchdogctl"),
             socket.display().to_string().replace('\'', "'\\''")
         )
@@ -184,4 +191,103 @@ fn the_remote_command_is_quoted_for_the_remote_shell() {
         .args(["status", "--hosts", &url]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("HOST  KEY  NAME"));
+}
+
+#[test]
+fn a_socket_path_that_starts_with_a_dash_stays_a_socket_path() {
+    // Relative to the remote login's folder (here the stand-in's working folder).
+    let dir = tempfile::tempdir().unwrap();
+    let seen = fake_daemon(&dir.path().join("-w.sock"), 1);
+    let ssh = fake_ssh(dir.path());
+    let o = run(ctl()
+        .current_dir(dir.path())
+        .env("WATCHDOG_SSH", &ssh)
+        .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
+        .args(["-H", "web1?socket=-w.sock", "status", "--json"]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
+    assert_eq!(*seen.lock().unwrap(), [Request::Status { key: None }]);
+    let argv = std::fs::read_to_string(dir.path().join("argv.txt")).unwrap();
+    assert!(
+        argv.ends_with(
+            "\nweb1\nwatchdogctl dial-stdio --socket=-w.sock\n"
+                .replace("watchdogctl", env!("CARGO_BIN_EXE_watchdogctl"))
+                .as_str()
+        ),
+        "{argv}"
+    );
+}
+
+#[test]
+fn a_remote_ctl_with_a_control_character_is_a_usage_error() {
+    for (flag, env) in [
+        (Some("/opt/ctl\nreboot"), None),
+        (None, Some("/opt/ctl\treboot")),
+    ] {
+        let mut cmd = ctl();
+        cmd.env("WATCHDOG_SSH", "/nonexistent/ssh");
+        if let Some(flag) = flag {
+            cmd.args(["--remote-ctl", flag]);
+        }
+        if let Some(env) = env {
+            cmd.env("WATCHDOG_REMOTE_CTL", env);
+        }
+        let o = run(cmd.args(["-H", "web1", "status"]));
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("contains control characters"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_remote_side_that_never_answers_ends_at_the_restart_timeout_and_ssh_is_ended() {
+    // A stand-in ssh that "connects" and then says nothing: it reads its stdin to the end and
+    // holds its stdout open (as fd 3) without writing to it. It records its PID.
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("ssh.pid");
+    let mute = dir.path().join("mute-ssh");
+    std::fs::write(
+        &mute,
+        format!(
+            "#!/bin/sh\necho $$ > '{}'\nexec cat 3>&1 >/dev/null\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&mute, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let o = run(ctl().env("WATCHDOG_SSH", &mute).args([
+        "-H",
+        "web1",
+        "restart",
+        "api",
+        "--wait",
+        "--timeout",
+        "1",
+    ]));
+    // A hang bound with a wide margin, not a performance figure.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "watchdogctl: restart api did not finish within --timeout 1s: no reply from web1 within \
+         1s: ssh reported no connection failure, but neither the remote watchdogctl nor \
+         watchdogd answered; it may still complete (see status)\n"
+    );
+    // The stand-in was ended with the call, not left behind.
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z ")),
+        "the ssh stand-in {pid} still runs"
+    );
 }

@@ -4,13 +4,18 @@
 //! several hosts: `ssh://root@127.0.0.1:PORT?socket=…`.
 //!
 //! - `one_host`: every kind of command over ssh behaves as it does locally; `dial-stdio` alone;
-//! - `many`: merged status/history, an unreachable host among them, rolling restarts;
-//! - `errors`: no ssh connection, no remote watchdogctl, no remote daemon, another protocol.
+//! - `many`: merged status/check/history, an unreachable host among them;
+//! - `rolling`: `restart --rolling`, host after host, stopping at a failed start or wait;
+//! - `errors`: no ssh connection, no remote watchdogctl, no remote daemon, another protocol;
+//! - `silent`: hosts that accept a connection and never answer end within their bounds.
 
 mod errors;
 mod many;
 mod one_host;
+mod rolling;
+mod silent;
 
+use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -25,13 +30,20 @@ use crate::sandbox;
 
 const T: Duration = Duration::from_secs(20);
 
-/// The test's own sshd, or an early `return` after printing why none can run here.
+/// The test's own sshd, or an early `return` after printing why none can run here. The reason
+/// is written to the process's stderr itself, not through `eprintln!`, which libtest captures
+/// (and hides for a passing test): a skip must show under a plain `cargo test`.
 macro_rules! sshd_or_skip {
     () => {
         match watchdog_tests::sshd::Sshd::start() {
             Ok(sshd) => sshd,
             Err(why) => {
-                eprintln!("skipping: no OpenSSH server for this test: {why}");
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED {}: no OpenSSH server for this test: {why}",
+                    module_path!()
+                );
                 return;
             }
         }
@@ -81,6 +93,28 @@ fn host_with_placeholder(key: &str) -> (Sandbox, Daemon) {
     sb.write_config(&sb.config(json!({ key: sb.placeholder(key) })));
     let d = sb.start_daemon();
     (sb, d)
+}
+
+/// A host that accepts TCP connections and never says a word, like a wedged sshd or a stopped
+/// VM behind a live kernel: the kernel completes each handshake into the listen backlog, and
+/// nobody ever accepts or answers. Without a timeout of its own ssh waits for its banner forever.
+struct Silent {
+    /// Held open (never accepted from) for the test's life.
+    listener: TcpListener,
+}
+
+impl Silent {
+    fn start() -> Silent {
+        Silent {
+            listener: TcpListener::bind("127.0.0.1:0").expect("bind a silent port"),
+        }
+    }
+
+    /// `ssh://USER@127.0.0.1:PORT`.
+    fn url(&self, user: &str) -> String {
+        let port = self.listener.local_addr().expect("its address").port();
+        format!("ssh://{user}@127.0.0.1:{port}")
+    }
 }
 
 /// A watchdogd one protocol version ahead: it answers every request with the frozen

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use protocol::{Request, Response};
 
 use crate::cli::{Cli, Command};
-use crate::client::Client;
+use crate::client::{CallError, Client};
 use crate::exit::{Exit, Failure};
 use crate::output;
 use crate::remote::ssh::SshTarget;
@@ -248,6 +248,15 @@ impl Context {
 
     /// One round trip, timed under `-v`.
     fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Response, Failure> {
+        Ok(self.try_call(request, timeout)?)
+    }
+
+    /// [`Context::call`], with the failure still telling how the call failed.
+    fn try_call(
+        &self,
+        request: &Request,
+        timeout: Option<Duration>,
+    ) -> Result<Response, CallError> {
         let started = Instant::now();
         let response = self.client.call(request, timeout)?;
         self.note(&format!(

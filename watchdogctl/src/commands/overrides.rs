@@ -38,12 +38,17 @@ impl Context {
             }
         };
         let started = Instant::now();
+        let what = format!("run {}{}", if all { "--all " } else { "" }, words.join(" "));
         let request: Request = RunRequest {
             key: key.clone(),
             action,
         }
         .into();
-        let reports = match self.call(&request, None)? {
+        let reply = match wait {
+            Some(timeout) => self.call_within(&request, &what, timeout)?,
+            None => self.call(&request, None)?,
+        };
+        let reports = match reply {
             Response::Action(report) => vec![report],
             Response::Bulk(reports) => reports,
             other => return Err(self.refused(other)),
@@ -54,7 +59,11 @@ impl Context {
     /// `restart-all [--wait]`.
     pub(super) fn restart_all(&mut self, wait: Option<u64>) -> Result<Exit, Failure> {
         let started = Instant::now();
-        let reports = match self.call(&Request::RestartAll, None)? {
+        let reply = match wait {
+            Some(timeout) => self.call_within(&Request::RestartAll, "restart-all", timeout)?,
+            None => self.call(&Request::RestartAll, None)?,
+        };
+        let reports = match reply {
             Response::Bulk(reports) => reports,
             other => return Err(self.refused(other)),
         };

@@ -4,8 +4,14 @@
 //! and the next starts only when every host of this one succeeded (with `--wait`: is healthy
 //! again with a new process). The first batch with a failure is the last: the remaining hosts
 //! are left untouched, so a bad release takes down at most one batch. The report says which
-//! hosts were done, which failed and which were not touched; the exit is the worst of the failed
-//! hosts' (1 for a failed restart or wait, 3 for an unreachable host), or 0.
+//! hosts were done, which failed (each with its reason and its own exit code in `--json`) and
+//! which were not touched. The exit is 0 when every host was done, else 1, whatever the failed
+//! hosts' reasons: "the roll stopped" is the one fact a deploy script branches on, and the
+//! reasons differ only in what a human does next, which the report says.
+//!
+//! With `--wait`, `--timeout` is each host's whole budget: the restart call (over ssh,
+//! connecting included) and the wait. A host that does not answer becomes a failed host within
+//! it; without `--wait`, ssh's own timeouts and the remote call limit bound the call.
 //!
 //! The loop is I/O; what it prints is built by the pure functions at the end of this file.
 
@@ -92,11 +98,7 @@ pub(super) fn run(
     match roll.failed.first() {
         None => Ok(Exit::Success),
         Some(first) => Err(Failure::new(
-            Exit::worst(
-                roll.failed
-                    .iter()
-                    .filter_map(|h| h.failure.as_ref().map(|f| f.0)),
-            ),
+            Exit::Failed,
             format!(
                 "rolling restart of {key} stopped at {}: {}",
                 first.host,
@@ -106,8 +108,8 @@ pub(super) fn run(
     }
 }
 
-/// Restarts `key` on one host, then with `wait` waits (within the same budget as locally) for
-/// a process other than the replaced one to be healthy.
+/// Restarts `key` on one host, then with `wait` waits for a process other than the replaced
+/// one to be healthy, the restart and the wait within one budget, as locally.
 fn restart_one(
     ctx: Context,
     target: &SshTarget,
@@ -129,9 +131,14 @@ fn restart_one(
         out
     };
     let started = Instant::now();
-    let report = match ctx.action_reply(&Request::Restart {
-        key: key.to_owned(),
-    }) {
+    let reply = if wait {
+        ctx.restart_within(key, timeout_secs)
+    } else {
+        ctx.action_reply(&Request::Restart {
+            key: key.to_owned(),
+        })
+    };
+    let report = match reply {
         Ok(report) => report,
         Err(f) => return fail(out, f),
     };

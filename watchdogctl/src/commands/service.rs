@@ -234,6 +234,47 @@ impl Context {
         wait_result(key, timeout_secs, &reply)
     }
 
+    /// The action of `restart --wait` (or `run`, `restart-all` with `--wait`), whose reply must
+    /// come within the whole `--timeout` (over ssh: connecting included); `what` names it in
+    /// messages. Running out of time exits 1, as a wait that times out does: the service was
+    /// not back in time. The daemon may still finish the action.
+    pub(super) fn call_within(
+        &self,
+        request: &Request,
+        what: &str,
+        timeout_secs: u64,
+    ) -> Result<Response, Failure> {
+        let budget = Duration::from_millis(secs_to_ms(timeout_secs));
+        self.try_call(request, Some(budget)).map_err(|e| {
+            if e.timed_out() {
+                Failure::new(
+                    Exit::Failed,
+                    format!(
+                        "{what} did not finish within --timeout {timeout_secs}s: {e}; it may \
+                         still complete (see status)"
+                    ),
+                )
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    /// The restart of `restart --wait`, within the `--timeout` (see [`Context::call_within`]).
+    pub(super) fn restart_within(
+        &self,
+        key: &str,
+        timeout_secs: u64,
+    ) -> Result<ActionReport, Failure> {
+        let request = Request::Restart {
+            key: key.to_owned(),
+        };
+        match self.call_within(&request, &format!("restart {key}"), timeout_secs)? {
+            Response::Action(report) => Ok(report),
+            other => Err(self.refused(other)),
+        }
+    }
+
     /// `restart --wait`: one budget covers both calls; the wait insists on a PID other than the
     /// one the restart replaced, so the old process's last heartbeat cannot pass for the new one.
     pub(super) fn restart_and_wait(
@@ -242,9 +283,7 @@ impl Context {
         timeout_secs: u64,
     ) -> Result<Exit, Failure> {
         let started = Instant::now();
-        let report = self.action_reply(&Request::Restart {
-            key: key.to_owned(),
-        })?;
+        let report = self.restart_within(key, timeout_secs)?;
         if !self.json {
             self.print_action(&report)?;
         }

@@ -4,10 +4,13 @@
 //! answers 127 for a command it cannot find and 126 for one it cannot run; our own remote
 //! `dial-stdio` exits like any watchdogctl (2 usage or not allowed, 3 no daemon) and says why on
 //! stderr. [`diagnose`] turns those into messages a user can act on; it is pure, so its table is
-//! tested here.
+//! tested here. A call that outlives its limit while ssh still runs is [`RemoteError::NoReply`]:
+//! ssh's own timeouts (see `ssh`) are set to fire first, so by then ssh did connect, and it is
+//! the far end that is silent.
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use super::ssh::{SSH_ENV, SshTarget};
 use crate::exit::Exit;
@@ -46,6 +49,14 @@ pub enum RemoteError {
     },
     /// ssh ended by a signal.
     Killed { host: String, signal: i32 },
+    /// The call's time ran out while ssh was still running: it had not reported a failure to
+    /// connect, yet nothing came back. `answered`: earlier replies had come on this connection.
+    NoReply {
+        host: String,
+        after: Duration,
+        answered: bool,
+        detail: String,
+    },
 }
 
 impl RemoteError {
@@ -100,7 +111,46 @@ impl fmt::Display for RemoteError {
             RemoteError::Killed { host, signal } => {
                 write!(f, "ssh to {host} was killed by signal {signal}")
             }
+            RemoteError::NoReply {
+                host,
+                after,
+                answered: false,
+                detail,
+            } => {
+                write!(
+                    f,
+                    "no reply from {host} within {}: ssh reported no connection failure, but neither the remote watchdogctl nor watchdogd answered",
+                    seconds(*after)
+                )?;
+                match detail.as_str() {
+                    NO_MESSAGE => Ok(()),
+                    detail => write!(f, " (ssh: {detail})"),
+                }
+            }
+            RemoteError::NoReply {
+                host,
+                after,
+                answered: true,
+                ..
+            } => write!(
+                f,
+                "watchdogd at {host} stopped replying (nothing within {})",
+                seconds(*after)
+            ),
         }
+    }
+}
+
+/// What [`summary`] says of an empty stderr.
+const NO_MESSAGE: &str = "no message";
+
+/// `5s`, `2.5s`: a limit as a user would write it.
+fn seconds(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 
@@ -114,7 +164,7 @@ pub fn summary(stderr: &str) -> String {
         .collect();
     let tail = &lines[lines.len().saturating_sub(4)..];
     if tail.is_empty() {
-        "no message".to_owned()
+        NO_MESSAGE.to_owned()
     } else {
         tail.join("; ")
     }
@@ -141,7 +191,8 @@ pub fn diagnose(
     };
     Some(match code {
         0 => return None,
-        255 if answered => RemoteError::Lost { host, detail },
+        // ServerAliveInterval gave up: the host went silent after answering TCP.
+        255 if answered || stderr.contains("not responding") => RemoteError::Lost { host, detail },
         255 => RemoteError::Connect { host, detail },
         127 => RemoteError::CtlMissing {
             host,
@@ -269,6 +320,64 @@ mod tests {
         );
         let e = diagnose(&t, None, Some(9), false, "").unwrap();
         assert_eq!(e.to_string(), "ssh to web1 was killed by signal 9");
+    }
+
+    #[test]
+    fn ssh_giving_up_on_a_silent_server_is_a_lost_connection() {
+        let s = settings();
+        let t = target("web1", &s);
+        let e = diagnose(
+            &t,
+            Some(255),
+            None,
+            false,
+            "Timeout, server 10.0.0.7 not responding.\r\n",
+        )
+        .unwrap();
+        assert_eq!(e.exit(), Exit::Unreachable);
+        assert_eq!(
+            e.to_string(),
+            "the ssh connection to web1 was lost: Timeout, server 10.0.0.7 not responding."
+        );
+        // Before the banner: ssh did not connect, in its own words.
+        let e = diagnose(
+            &t,
+            Some(255),
+            None,
+            false,
+            "Connection timed out during banner exchange\r\nConnection to 10.0.0.7 port 22 timed out\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "ssh could not connect to web1: Connection timed out during banner exchange; Connection to 10.0.0.7 port 22 timed out"
+        );
+    }
+
+    #[test]
+    fn a_call_out_of_time_says_what_did_not_answer() {
+        let silent = |after, answered, detail: &str| RemoteError::NoReply {
+            host: "web1".into(),
+            after,
+            answered,
+            detail: detail.into(),
+        };
+        let e = silent(Duration::from_secs(5), false, NO_MESSAGE);
+        assert_eq!(e.exit(), Exit::Unreachable);
+        assert_eq!(
+            e.to_string(),
+            "no reply from web1 within 5s: ssh reported no connection failure, but neither the remote watchdogctl nor watchdogd answered"
+        );
+        let e = silent(Duration::from_millis(2500), false, "Warning: added");
+        assert!(
+            e.to_string().ends_with("within 2.5s: ssh reported no connection failure, but neither the remote watchdogctl nor watchdogd answered (ssh: Warning: added)"),
+            "{e}"
+        );
+        let e = silent(Duration::from_secs(300), true, NO_MESSAGE);
+        assert_eq!(
+            e.to_string(),
+            "watchdogd at web1 stopped replying (nothing within 300s)"
+        );
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! ssh's stderr is drained by a second thread into a bounded tail, shown only when the call
 //! fails.
 //!
+//! A call that runs out of time while ssh still runs ends with [`SshSession::give_up`]: ssh is
+//! killed and what it wrote so far goes into the message.
+//!
 //! Shutdown: dropping the session closes ssh's stdin, so the remote `dial-stdio` sees EOF, ends
 //! its daemon connection and exits, and ssh exits with it; a session that does not end within a
 //! grace period is killed. The reader threads are never joined: an ssh ControlMaster started by
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 use protocol::MAX_RESPONSE_FRAME;
 use protocol::codec::{CodecError, write_frame};
 
-use super::failure::{RemoteError, diagnose};
+use super::failure::{RemoteError, diagnose, summary};
 use super::ssh::SshTarget;
 use crate::transport::next_frame;
 
@@ -58,9 +61,10 @@ pub struct SshSession {
 }
 
 impl SshSession {
-    /// Starts ssh for `target`; the remote side connects to its daemon at once.
-    pub fn spawn(target: &SshTarget) -> Result<SshSession, RemoteError> {
-        let argv = target.argv();
+    /// Starts ssh for `target`, for a call that may take `limit` in all (ssh's connect timeout
+    /// fits in it); the remote side connects to its daemon at once.
+    pub fn spawn(target: &SshTarget, limit: Duration) -> Result<SshSession, RemoteError> {
+        let argv = target.argv_within(limit);
         let spawn_error = |source| RemoteError::Spawn {
             program: argv[0].clone(),
             source,
@@ -154,6 +158,20 @@ impl SshSession {
             self.answered,
             &stderr,
         )
+    }
+
+    /// The call ran out of time after `after` with ssh still running: ssh is ended, and the
+    /// error says whether anything had come back and what ssh wrote.
+    pub fn give_up(&mut self, after: Duration) -> RemoteError {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        RemoteError::NoReply {
+            host: self.target.label.clone(),
+            after,
+            answered: self.answered,
+            detail: summary(&self.stderr_text()),
+        }
     }
 
     /// The stderr collected so far, after giving it a moment to reach its end.

@@ -1,12 +1,12 @@
-//! Several hosts at once: merged `status`/`history` (a `HOST` column, a `host` field, a footer
-//! for hosts that gave no answer, the worst exit), and `restart --rolling`.
+//! Several hosts at once: merged `status`/`check`/`history` (a `HOST` column, a `host` field, a
+//! footer for hosts that gave no answer, the worst exit).
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use watchdog_tests::Sandbox;
 
 use super::{
-    T, code, host_with_placeholder, host_with_service, json_of, sshd_or_skip, stderr, stdout,
+    code, host_with_placeholder, host_with_service, json_of, sshd_or_skip, stderr, stdout,
 };
-use crate::sandbox;
 
 /// `(host, key)` of every element of a merged JSON array.
 fn hosts_and_keys(v: &Value) -> Vec<(String, String)> {
@@ -78,17 +78,48 @@ fn status_and_history_of_several_hosts_merge_into_one_table_and_json() {
     let file = a.path().join("fleet.txt");
     std::fs::write(&file, format!("# the fleet\n{ua}\n\n{ub}   # the second\n")).expect("write");
     let at_file = format!("@{}", file.display());
+    // Strict: every row carries the host it came from. Each daemon logs a check every 0.2 s,
+    // so a host's rows must be a run of 5 consecutive rows of its own log read afterwards (the
+    // newest when the merged call read them), and found in no other host's log.
     let v = json_of(
         &sshd.ctl(&["history", "--hosts", &at_file, "--limit", "5", "--json"]),
         0,
     );
+    let own = |sb: &Sandbox| {
+        let v = json_of(&sb.ctl(&["history", "--limit", "1000", "--json"]), 0);
+        v.as_array().expect("array").clone()
+    };
+    let logs = [(ua.clone(), own(&a)), (ub.clone(), own(&b))];
+    let rows = v.as_array().expect("array");
+    for row in rows {
+        let host = row["host"].as_str().unwrap_or("");
+        assert!(host == ua || host == ub, "a row without its host: {row}");
+    }
+    for (url, log) in &logs {
+        let theirs: Vec<Value> = rows
+            .iter()
+            .filter(|r| r["host"] == url.as_str())
+            .map(|r| {
+                let mut r = r.clone();
+                r.as_object_mut().expect("object").remove("host");
+                r
+            })
+            .collect();
+        assert_eq!(theirs.len(), 5, "{url}: {v}");
+        let first = log
+            .iter()
+            .position(|r| *r == theirs[0])
+            .unwrap_or_else(|| panic!("{url}: {} is not in its own log", theirs[0]));
+        assert_eq!(log.get(first..first + 5), Some(&theirs[..]), "{url}");
+        for (other, other_log) in logs.iter().filter(|(u, _)| u != url) {
+            for r in &theirs {
+                assert!(!other_log.contains(r), "{r} of {url} is in {other}'s log");
+            }
+        }
+    }
     let pairs = hosts_and_keys(&v);
     assert!(pairs.contains(&(ua.clone(), "alpha".into())), "{v}");
     assert!(pairs.contains(&(ub.clone(), "beta".into())), "{v}");
-    for (host, key) in &pairs {
-        let expected = if key == "alpha" { &ua } else { &ub };
-        assert!(key.is_empty() || host == expected, "{host} {key}");
-    }
 
     // One key on every host: beta is unknown on a (2), alpha has no heartbeat (1): worst is 2.
     let out = sshd.ctl(&["status", "beta", "--hosts", &both]);
@@ -100,94 +131,34 @@ fn status_and_history_of_several_hosts_merge_into_one_table_and_json() {
 }
 
 #[test]
-fn a_rolling_restart_stops_at_the_first_failing_host_and_leaves_the_rest_alone() {
+fn check_over_several_hosts_exits_with_the_worst_host() {
     let sshd = sshd_or_skip!();
-    let (h1, _d1, pid1) = host_with_service("api");
-    // Host 2's service cannot start: its start command fails at once.
-    let h2 = sandbox();
-    let mut svc = h2.service("api", "");
-    svc["commands"]["start"] = json!("exit 1");
-    svc["consecutive_failures_threshold"] = json!(1_000_000);
-    h2.write_config(&h2.config(json!({ "api": svc })));
-    let _d2 = h2.start_daemon();
-    let (h3, _d3, pid3) = host_with_service("api");
-    let urls = [h1.socket(), h2.socket(), h3.socket()].map(|s| sshd.url(&s));
+    // Healthy: its check exits 0. Never healthy and out of recovery's reach: its check exits 1.
+    let (good, _dg, pid) = host_with_service("api");
+    let (bad, _db) = host_with_placeholder("api");
+    let (ug, ub) = (sshd.url(&good.socket()), sshd.url(&bad.socket()));
+    let down = format!("{}@127.0.0.1:1", sshd.user());
 
-    let out = sshd.ctl(&[
-        "restart",
-        "api",
-        "--hosts",
-        &urls.join(","),
-        "--rolling",
-        "--wait",
-        "--timeout",
-        "20",
-    ]);
-    assert_eq!(code(&out), Some(1), "{}\n{}", stdout(&out), stderr(&out));
-    let text = stdout(&out);
-    for line in [
-        format!("{}: api: healthy (pid ", urls[0]),
-        format!("{}: failed: restart api failed: ", urls[1]),
-        "rolling restart of api: 1 done, 1 failed, 1 not touched\n".to_owned(),
-        format!("  done:        {}\n", urls[0]),
-        format!("  failed:      {}\n", urls[1]),
-        format!("  not touched: {}\n", urls[2]),
-    ] {
-        assert!(text.contains(&line), "{line:?} missing in:\n{text}");
-    }
-    assert!(
-        stderr(&out).starts_with(&format!(
-            "watchdogctl: rolling restart of api stopped at {}: restart api failed: ",
-            urls[1]
-        )),
-        "{}",
-        stderr(&out)
-    );
-    // Host 1 runs a new, healthy process.
-    let new1 = h1.wait_healthy("api", Some(pid1), T);
-    assert_eq!(h1.starts("api"), [pid1 as i32, new1 as i32]);
-    // Host 2 ran the restart, and it failed.
-    let history = json_of(&h2.ctl(&["history", "api", "--json"]), 0);
-    assert!(
-        history
-            .as_array()
-            .expect("array")
-            .iter()
-            .any(|e| e["trigger"] == "restart" && e["outcome"] == "failed"),
-        "{history}"
-    );
-    // Host 3 was never touched: same process, no restart in its history.
-    assert_eq!(h3.starts("api"), [pid3 as i32]);
-    assert_eq!(h3.status_of("api")["pid"], pid3);
-    let history = json_of(&h3.ctl(&["history", "api", "--json"]), 0);
-    assert!(
-        !history
-            .as_array()
-            .expect("array")
-            .iter()
-            .any(|e| e["trigger"] == "restart"),
-        "{history}"
-    );
-
-    // Batches: hosts 1 and 3 at once, both restarted and healthy.
-    let both = format!("{},{}", urls[0], urls[2]);
+    let alone = |url: &str| code(&sshd.ctl(&["check", "--hosts", url]));
+    assert_eq!(alone(&ug), Some(0));
+    assert_eq!(alone(&ub), Some(1));
+    // Each host as it would end alone, the command with the worst of them.
     let v = json_of(
-        &sshd.ctl(&[
-            "restart",
-            "api",
-            "--hosts",
-            &both,
-            "--rolling",
-            "--wait",
-            "--max-parallel",
-            "2",
-            "--json",
-        ]),
-        0,
+        &sshd.ctl(&["check", "--hosts", &format!("{ug},{ub}"), "--json"]),
+        1,
     );
-    assert_eq!(v["done"], json!([urls[0], urls[2]]), "{v}");
-    assert_eq!(v["untouched"], json!([]), "{v}");
-    assert_eq!(v["hosts"][1]["wait"]["outcome"], "healthy", "{v}");
-    assert_eq!(h3.starts("api").len(), 2);
-    assert_ne!(h3.wait_healthy("api", Some(pid3), T), pid3);
+    assert_eq!(
+        hosts_and_keys(&v),
+        [(ug.clone(), "api".into()), (ub.clone(), "api".into())]
+    );
+    assert_eq!(v[0]["pid"], pid, "{v}");
+    assert_eq!(v[0]["health"], "healthy", "{v}");
+    assert_ne!(v[1]["health"], "healthy", "{v}");
+    let out = sshd.ctl(&["check", "--hosts", &format!("{ub},{down},{ug}")]);
+    assert_eq!(code(&out), Some(3), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("\nno answer from 1 of 3 hosts:\n  {down}: ")),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -195,3 +195,61 @@ fn dial_stdio_bridges_frames_to_the_socket_and_refuses_oversized_ones() {
         stderr(&out)
     );
 }
+
+#[test]
+fn metrics_and_on_off_over_ssh_act_as_locally() {
+    let sshd = sshd_or_skip!();
+    let (sb, _d, pid) = host_with_service("api");
+    let url = sshd.url(&sb.socket());
+
+    // metrics: the same exposition as the local socket gives, line for line except the
+    // values that move between two reads (ages, uptime, tick timings).
+    let remote = sshd.ctl(&["-H", &url, "metrics"]);
+    assert_eq!(code(&remote), Some(0), "{}", stderr(&remote));
+    let local = sb.ctl(&["metrics"]);
+    assert_eq!(code(&local), Some(0), "{}", stderr(&local));
+    let names = |out: &std::process::Output| -> Vec<String> {
+        stdout(out)
+            .lines()
+            .map(|l| l.split([' ', '{']).next().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(names(&remote), names(&local));
+    let text = stdout(&remote);
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        text.contains("watchdog_service_healthy{key=\"api\"} 1"),
+        "{text}"
+    );
+
+    // off over ssh: the process goes, the service stays off.
+    let out = sshd.ctl(&["-H", &url, "off", "api"]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("api: "), "{}", stdout(&out));
+    watchdog_tests::wait_until("the service process to be gone", T, || {
+        !watchdog_tests::alive(pid as i32)
+    });
+    let row = json_of(&sshd.ctl(&["-H", &url, "status", "api", "--json"]), 1);
+    assert_eq!(row[0]["state"], "off", "{row}");
+    assert_eq!(sb.status_of("api")["state"], "off");
+
+    // on over ssh: started again, a new process, healthy.
+    let report = json_of(&sshd.ctl(&["-H", &url, "on", "api", "--json"]), 0);
+    assert_eq!(report["result"], "succeeded", "{report}");
+    let back = sb.wait_healthy("api", Some(pid), T);
+    assert_eq!(sb.starts("api"), [pid as i32, back as i32]);
+    assert_eq!(sb.status_of("api")["state"], "running");
+    // Both were audited as the daemon's own actions, the same as from the local socket.
+    let history = json_of(&sb.ctl(&["history", "api", "--limit", "200", "--json"]), 0);
+    let triggers: Vec<&str> = history
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e["kind"] == "recovery")
+        .filter_map(|e| e["trigger"].as_str())
+        .collect();
+    assert!(
+        triggers.contains(&"on") && triggers.contains(&"off"),
+        "{history}"
+    );
+}
