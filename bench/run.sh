@@ -9,7 +9,7 @@
 # for N <= 100 every service is real, above that s1.. are simulated by ONE bench/sim_writer.py
 # process that keeps their heartbeat files fresh, all naming its own PID.
 # Prints one markdown table and writes it, with the machine's description, to
-# bench/results/YYYY-MM-DD-HHMM-<hostname>.md. README.md (Benchmarks) explains the columns.
+# bench/results/YYYY-MM-DD-HHMM-<hostname>.md. bench/README.md explains the columns.
 #
 # Environment (all optional):
 #   WATCHDOG_BIN_DIR=DIR      use the watchdogd/watchdogctl/wd-test-service binaries in DIR instead

@@ -1,13 +1,28 @@
 //! watchdogd: the daemon that owns all state and the monitoring loop.
 //!
-//! Rooms, from the edge inwards: [`cli`] and `main` (arguments, logging, signals), [`server`]
-//! and [`connection`] (the control socket), [`supervisor`] (the one owner of service state),
-//! [`pipeline`] (recovery actions), [`store`] (SQLite audit log); and the action layer that
-//! touches the OS: [`heartbeat`] (reading files) and [`process`] (signals, spawning).
-//! [`config`] and [`health`] are pure logic.
-//!
 //! [`run`] takes an already-bound listener and a shutdown future, so tests and `main` drive the
-//! same code with no test mode.
+//! same code with no test mode. The modules, from the edge inwards:
+//!
+//! - Starting and stopping: [`cli`] (arguments), [`logging`] (the seed's log format, stderr and
+//!   daily files), [`signals`] (SIGTERM/SIGINT stop, SIGHUP reloads), [`notify`] (systemd's
+//!   READY, STATUS, WATCHDOG pings).
+//! - The control socket: [`server`] (claiming the socket and the lock, the accept loop),
+//!   [`connection`] (one client: frames, requests, replies), [`access`] (who may read or
+//!   control), [`refusals`] (refused clients reported once a minute, not once a request),
+//!   [`answers`] (history, detail, metrics and version, answered without the owner).
+//! - The owner: [`supervisor`] (the one owner of service state; its rules are pure code with
+//!   table tests), [`clock`] (monotonic time for decisions, wall time for people),
+//!   [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and the node_exporter file).
+//! - Checks: [`reader`] (the threads every heartbeat read runs on), [`probe`] (one check),
+//!   [`heartbeat`] (reading a hostile file safely), [`health`] (the one judge: health, and which
+//!   process is the service).
+//! - Recovery: [`pipeline`] (kill, cleanups, start, and the environment of commands),
+//!   [`process`] (probing, signalling, spawning: the only signaller).
+//! - Root-safe edges: [`guard`] (paths walked without planted links, files opened by type,
+//!   pidfd signalling, what a child inherits).
+//! - State: [`store`] (SQLite audit log and saved state on a thread of its own, versioned
+//!   layout, the seed's database migrated in place), [`config`] (the config file, every problem
+//!   at once).
 
 pub mod access;
 pub mod answers;

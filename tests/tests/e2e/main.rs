@@ -6,6 +6,7 @@ mod contrib;
 mod control;
 mod crash;
 mod daemon;
+mod docs;
 mod fleet;
 mod hostile_heartbeat;
 mod hostile_socket;
