@@ -9,12 +9,17 @@
 //!
 //! - the work never runs on tokio's blocking pool: pipelines, history queries and reloads need
 //!   that pool, and stuck work must not use it up;
-//! - work is queued per mount ([`crate::mounts`]) and taken round-robin; at most
-//!   [`PER_MOUNT`] items of one mount run at once, so a hung mount holds at most that many
-//!   threads, however much work is sent its way;
-//! - work on a path whose earlier work has been running for [`STUCK`], or on a mount where
+//! - work is queued per *bucket*: the mount its path lies on ([`crate::mounts`]) and the user
+//!   it is done for (a service's `user`, or none), and buckets are served round-robin; at most
+//!   [`PER_MOUNT`] items of one bucket run at once, so a hung mount holds at most that many
+//!   threads per user, however much work is sent its way;
+//! - work on a path whose earlier work has been running for [`STUCK`], or in a bucket where
 //!   [`MOUNT_STUCK`] different paths are stuck, is not started at all: it is answered at once
 //!   as [`Blocked`], with a reason naming what hangs (a check then reads `unreadable`);
+//! - so a service user who points its heartbeats at a file system of its own that never
+//!   answers (a FUSE mount it stopped) stalls only work done for that user: the grouping by
+//!   mount goes by the path as written, and a symlink can lead anywhere, but the grouping by
+//!   user keeps the work of root's services and of other users in buckets of their own;
 //! - the pool grows past threads that look busy ([`LOOKS_BUSY`]), up to [`MAX_THREADS`], and
 //!   shrinks back to [`BASE_THREADS`] when idle.
 //!
@@ -37,17 +42,17 @@ use crate::probe::{self, Job, Probe};
 const BASE_THREADS: usize = 2;
 /// Most threads, stuck ones included.
 const MAX_THREADS: usize = 64;
-/// Most items of one mount running at once: what a hung mount can hold.
+/// Most items of one bucket running at once: what a hung mount can hold, per user.
 pub const PER_MOUNT: usize = 3;
 /// Running this long, an item is stuck: its path gets no more work until it returns.
 pub const STUCK: Duration = Duration::from_secs(1);
-/// Stuck paths on one mount that make the whole mount count as hung.
+/// Stuck paths in one bucket that make its whole mount count as hung (for that user).
 const MOUNT_STUCK: usize = 2;
 /// An item running this long no longer counts as a thread that will soon be free.
 const LOOKS_BUSY: Duration = Duration::from_millis(250);
 /// An idle thread above the base leaves after this long.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
-/// How often a thread looks again at work it could not start (its mount at the bound).
+/// How often a thread looks again at work it could not start (its bucket at the bound).
 const RECHECK: Duration = Duration::from_millis(100);
 
 /// Work that was not started because the file system it needs does not answer.
@@ -65,14 +70,16 @@ enum Task {
     Check(Job),
     Read {
         path: PathBuf,
-        /// The uid the file must belong to, and the content read before (see
-        /// [`heartbeat::read_unless_unchanged`]).
+        /// The user it is read for (the service's `user`), also the uid the file must belong
+        /// to.
         owner: Option<u32>,
+        /// The content read before (see [`heartbeat::read_unless_unchanged`]).
         previous: Option<Box<crate::heartbeat::Beat>>,
         reply: oneshot::Sender<Reading>,
     },
     Run {
         path: PathBuf,
+        user: Option<u32>,
         work: Work,
     },
 }
@@ -84,22 +91,38 @@ impl Task {
             Task::Read { path, .. } | Task::Run { path, .. } => path,
         }
     }
+
+    /// The user the work is done for.
+    fn user(&self) -> Option<u32> {
+        match self {
+            Task::Check(job) => job.known.owner,
+            Task::Read { owner, .. } => *owner,
+            Task::Run { user, .. } => *user,
+        }
+    }
+}
+
+/// Where work waits and how much of it may run: its mount, and the user it is done for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Bucket {
+    mount: Arc<Path>,
+    user: Option<u32>,
 }
 
 /// An item in flight.
 struct Busy {
     since: Instant,
-    mount: Arc<Path>,
+    bucket: Bucket,
     /// [`path_id`] of the path it touches.
     path: u64,
 }
 
 #[derive(Default)]
 struct State {
-    /// Waiting work, per mount.
-    queues: HashMap<Arc<Path>, VecDeque<Task>>,
-    /// Mounts with waiting work, in the order they are served.
-    order: VecDeque<Arc<Path>>,
+    /// Waiting work, per bucket.
+    queues: HashMap<Bucket, VecDeque<Task>>,
+    /// Buckets with waiting work, in the order they are served.
+    order: VecDeque<Bucket>,
     queued: usize,
     mounts: Mounts,
     threads: usize,
@@ -111,21 +134,24 @@ struct State {
 
 impl State {
     fn push(&mut self, task: Task) {
-        let mount = self.mounts.of(task.path());
-        let queue = self.queues.entry(mount.clone()).or_default();
+        let bucket = Bucket {
+            mount: self.mounts.of(task.path()),
+            user: task.user(),
+        };
+        let queue = self.queues.entry(bucket.clone()).or_default();
         if queue.is_empty() {
-            self.order.push_back(mount);
+            self.order.push_back(bucket);
         }
         queue.push_back(task);
         self.queued += 1;
     }
 
-    /// Why work on `path` (on `mount`) must not start now, if it must not.
-    fn blocked(&self, mount: &Path, path: &Path) -> Option<Blocked> {
+    /// Why work on `path` (in `bucket`) must not start now, if it must not.
+    fn blocked(&self, bucket: &Bucket, path: &Path) -> Option<Blocked> {
         let mine = path_id(path);
         let mut stuck_paths: Vec<u64> = Vec::new();
         for b in self.busy.values() {
-            if b.mount.as_ref() != mount || b.since.elapsed() < STUCK {
+            if b.bucket != *bucket || b.since.elapsed() < STUCK {
                 continue;
             }
             if b.path == mine {
@@ -143,26 +169,26 @@ impl State {
             Blocked(format!(
                 "not read: {} looks into the file system mounted on {} have not returned (is it hung?)",
                 stuck_paths.len(),
-                mount.display()
+                bucket.mount.display()
             ))
         })
     }
 
-    /// Items of `mount` running now, and whether any of them is stuck.
-    fn running_on(&self, mount: &Path) -> (usize, bool) {
+    /// Items of `bucket` running now, and whether any of them is stuck.
+    fn running_in(&self, bucket: &Bucket) -> (usize, bool) {
         self.busy
             .values()
-            .filter(|b| b.mount.as_ref() == mount)
+            .filter(|b| b.bucket == *bucket)
             .fold((0, false), |(n, stuck), b| {
                 (n + 1, stuck || b.since.elapsed() >= STUCK)
             })
     }
 
     /// The next task a thread may start, and the tasks answered as blocked on the way.
-    fn pop(&mut self, refused: &mut Vec<(Task, Blocked)>) -> Option<(Task, Arc<Path>)> {
+    fn pop(&mut self, refused: &mut Vec<(Task, Blocked)>) -> Option<(Task, Bucket)> {
         for _ in 0..self.order.len() {
             let mount = self.order.pop_front()?;
-            let (running, stuck) = self.running_on(&mount);
+            let (running, stuck) = self.running_in(&mount);
             let mut picked = None;
             // Blocked tasks at the front are answered; the first runnable one runs, unless the
             // mount is at its bound.
@@ -303,16 +329,17 @@ impl Readers {
         }
     }
 
-    /// Runs `f`, which touches the file system at `path` (a folder to enter, a file to open),
-    /// on a reader thread; `Err` when it was not started because that file system hangs. The
-    /// caller bounds the wait.
+    /// Runs `f`, which touches the file system at `path` (a folder to enter, a file to open)
+    /// for `user` (a service's `user`, if any), on a reader thread; `Err` when it was not
+    /// started because that file system hangs. The caller bounds the wait.
     pub async fn run<T: Send + 'static>(
         &self,
         path: &Path,
+        user: Option<u32>,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Blocked> {
         let (tx, rx) = oneshot::channel();
-        self.submit_work(path, move |go| {
+        self.submit_work(path, user, move |go| {
             let _ = tx.send(go.map(|()| f()));
         });
         rx.await
@@ -324,10 +351,12 @@ impl Readers {
     pub fn submit_work(
         &self,
         path: &Path,
+        user: Option<u32>,
         work: impl FnOnce(Result<(), Blocked>) + Send + 'static,
     ) {
         self.submit([Task::Run {
             path: path.to_path_buf(),
+            user,
             work: Box::new(work),
         }]);
     }
@@ -389,7 +418,10 @@ impl Readers {
                         id,
                         Busy {
                             since: Instant::now(),
-                            mount: Arc::from(Path::new("")),
+                            bucket: Bucket {
+                                mount: Arc::from(Path::new("")),
+                                user: None,
+                            },
                             path: 0,
                         },
                     );
@@ -419,13 +451,13 @@ fn work(inner: &Inner, id: u64) {
             let mut st = lock(&inner.state);
             st.busy.remove(&id);
             loop {
-                if let Some((task, mount)) = st.pop(&mut refused) {
+                if let Some((task, bucket)) = st.pop(&mut refused) {
                     let path = path_id(task.path());
                     st.busy.insert(
                         id,
                         Busy {
                             since: Instant::now(),
-                            mount,
+                            bucket,
                             path,
                         },
                     );

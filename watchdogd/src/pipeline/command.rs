@@ -45,6 +45,8 @@ pub struct Prepared {
     pub user: Option<String>,
     /// Its working folder: where the spawn may hang.
     dir: PathBuf,
+    /// The uid it runs as, when another than watchdogd's (the reader threads' bucket).
+    uid: Option<u32>,
     readers: Readers,
 }
 
@@ -58,11 +60,12 @@ impl Prepared {
             stages,
             dir,
             readers,
+            uid: user,
             ..
         } = self;
         let runtime = tokio::runtime::Handle::current();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        readers.submit_work(&dir, move |go| {
+        readers.submit_work(&dir, user, move |go| {
             let spawned = go.map_err(|Blocked(why)| why).and_then(|()| {
                 // tokio's children are registered with the runtime that reaps them.
                 let _entered = runtime.enter();
@@ -159,10 +162,14 @@ pub async fn build(
         (None, None)
     };
     let dir = process.working_dir.clone();
+    let uid = run_as
+        .as_ref()
+        .map(|r| r.uid)
+        .filter(|&u| u != crate::guard::daemon_uid());
     let looked = {
         let (command, dir, run_as) = (command.to_owned(), dir.clone(), run_as.clone());
         readers
-            .run(&process.working_dir, move || {
+            .run(&process.working_dir, uid, move || {
                 look(&command, &dir, run, run_as, stdout_log, stderr_log)
             })
             .await
@@ -210,6 +217,7 @@ pub async fn build(
         stages,
         user: shown,
         dir,
+        uid,
         readers: readers.clone(),
     })
 }

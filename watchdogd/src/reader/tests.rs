@@ -46,7 +46,7 @@ async fn reads_and_checks_come_back() {
 /// Work that hangs until released, as a look into a hung file system would.
 fn hang(readers: &Readers, path: &str) -> std::sync::mpsc::Sender<()> {
     let (release, hold) = std::sync::mpsc::channel::<()>();
-    readers.submit_work(Path::new(path), move |_| {
+    readers.submit_work(Path::new(path), None, move |_| {
         let _ = hold.recv();
     });
     release
@@ -68,15 +68,15 @@ async fn a_hung_mount_holds_a_bounded_number_of_threads_and_blocks_only_its_own_
     // A fourth on that mount waits for the bound (it does not take a fourth thread)...
     let fourth = {
         let readers = readers.clone();
-        tokio::spawn(async move { readers.run(Path::new("/hung/c.json"), || "ran").await })
+        tokio::spawn(async move { readers.run(Path::new("/hung/c.json"), None, || "ran").await })
     };
     // ...while another mount's work runs at once.
-    let other = readers.run(Path::new("/proc/self/stat"), || 7).await;
+    let other = readers.run(Path::new("/proc/self/stat"), None, || 7).await;
     assert_eq!(other, Ok(7));
     // Once they count as stuck, the hung paths and, with two of them stuck, the whole mount
     // are answered at once, naming why.
     tokio::time::sleep(STUCK + Duration::from_millis(200)).await;
-    let again = readers.run(Path::new("/hung/a.json"), || ()).await;
+    let again = readers.run(Path::new("/hung/a.json"), None, || ()).await;
     let Err(Blocked(why)) = again else {
         panic!("{again:?}")
     };
@@ -92,13 +92,24 @@ async fn a_hung_mount_holds_a_bounded_number_of_threads_and_blocks_only_its_own_
     assert!(started.elapsed() < STUCK * 3);
     let (threads, stuck) = readers.threads();
     assert_eq!(stuck, 3, "{threads} threads");
+    // Another user's work on that mount has a bucket of its own: the hang is not theirs.
+    assert_eq!(
+        readers
+            .run(Path::new("/hung/d.json"), Some(65534), || 8)
+            .await,
+        Ok(8)
+    );
     // The file system answers again: so does everything.
     for r in releases {
         r.send(()).unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if readers.run(Path::new("/hung/a.json"), || ()).await.is_ok() {
+        if readers
+            .run(Path::new("/hung/a.json"), None, || ())
+            .await
+            .is_ok()
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the mount never came back");

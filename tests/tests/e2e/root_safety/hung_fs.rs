@@ -138,3 +138,47 @@ fn a_hung_mount_makes_one_service_unreadable_and_the_others_carry_on() {
     );
     drop(mount);
 }
+
+#[test]
+fn a_user_whose_heartbeats_lead_into_a_hung_mount_stalls_only_its_own_services() {
+    let Some((_nobody, sb)) = super::hostile_sandbox("a user's own hung mount") else {
+        return;
+    };
+    let mount = match HungMount::new(&sb.path().join("hung")) {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    // Two services of one user whose heartbeat names, in the ordinary folder everyone's lie
+    // in, are links into a file system that never answers (a FUSE mount it stopped).
+    let mut processes = serde_json::Map::new();
+    for key in ["evil1", "evil2", "evil3"] {
+        std::os::unix::fs::symlink(mount.path().join(format!("{key}.json")), sb.heartbeat(key))
+            .unwrap();
+        let mut svc = sb.placeholder(key);
+        svc["user"] = json!("nobody");
+        processes.insert(key.into(), svc);
+    }
+    processes.insert("ok".into(), sb.service("ok", ""));
+    let mut cfg = sb.config(serde_json::Value::Object(processes));
+    cfg["check_interval_seconds"] = json!(0.5);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
+    sb.ctl_ok(&["on", "ok"]);
+    let pid = sb.wait_settled("ok", None, T);
+    wait_until("the user's services to be unreadable", T, || {
+        ["evil1", "evil2", "evil3"]
+            .iter()
+            .all(|k| sb.status_of(k)["health"] == "unreadable")
+    });
+    // Root's service, whose heartbeat lies in the same folder, is still read, judged and
+    // recovered on time.
+    for _ in 0..5 {
+        assert_eq!(sb.status_of("ok")["health"], "healthy");
+    }
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    sb.wait_healthy("ok", Some(pid), Duration::from_secs(10));
+    drop(mount);
+}
