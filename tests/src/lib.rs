@@ -272,6 +272,20 @@ impl Sandbox {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs watchdogctl, asserts it exited with `code`, and returns its stderr (the reason).
+    pub fn ctl_err(&self, args: &[&str], code: i32) -> String {
+        let out = self.ctl(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "watchdogctl {}: stdout {}\nstderr {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// `status --json` as parsed JSON rows.
     pub fn status(&self) -> Vec<Value> {
         let out = self.ctl(&["status", "--json"]);

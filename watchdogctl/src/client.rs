@@ -37,8 +37,13 @@ pub const REMOTE_CALL_LIMIT: Duration = Duration::from_secs(300);
 /// Why a call produced no reply. `at` names the daemon: its socket, or the host.
 #[derive(Debug)]
 pub enum CallError {
-    /// Connecting failed: no socket file, a stale one, or no listener.
-    Connect { socket: PathBuf, source: io::Error },
+    /// Connecting failed: no socket file, a stale one, or no listener. `chosen`: how the socket
+    /// was chosen ([`crate::socket::SocketSource::explain`]), when known.
+    Connect {
+        socket: PathBuf,
+        source: io::Error,
+        chosen: Option<String>,
+    },
     /// The path cannot name a Unix socket (e.g. longer than `sun_path`).
     BadPath { socket: PathBuf, source: io::Error },
     /// The socket's mode does not let us in.
@@ -107,11 +112,22 @@ impl CallError {
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CallError::Connect { socket, source } => write!(
-                f,
-                "cannot reach watchdogd at {}: {source} (is watchdogd running?)",
-                socket.display()
-            ),
+            CallError::Connect {
+                socket,
+                source,
+                chosen,
+            } => {
+                write!(f, "cannot reach watchdogd at {}", socket.display())?;
+                if let Some(how) = chosen {
+                    write!(f, " ({how})")?;
+                }
+                write!(
+                    f,
+                    ": {source}. Is watchdogd running? If it runs with another config, say which: \
+                     `watchdogctl -c CONFIG …` (or {}=CONFIG), or `--socket PATH`",
+                    protocol::paths::CONFIG_ENV
+                )
+            }
             CallError::BadPath { socket, source } => {
                 write!(f, "invalid socket path {}: {source}", socket.display())
             }
@@ -173,6 +189,8 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub struct Client {
     target: Target,
+    /// How the socket was chosen, for "cannot reach" messages.
+    chosen: Option<String>,
 }
 
 impl Client {
@@ -180,6 +198,15 @@ impl Client {
     pub fn new(socket: PathBuf) -> Self {
         Client {
             target: Target::Socket(socket),
+            chosen: None,
+        }
+    }
+
+    /// A client of the daemon listening at `socket`, chosen as `chosen` says.
+    pub fn local(socket: PathBuf, chosen: &crate::socket::SocketSource) -> Self {
+        Client {
+            target: Target::Socket(socket),
+            chosen: Some(chosen.explain()),
         }
     }
 
@@ -187,6 +214,7 @@ impl Client {
     pub fn ssh(target: SshTarget) -> Self {
         Client {
             target: Target::Ssh(Box::new(target)),
+            chosen: None,
         }
     }
 
@@ -253,7 +281,9 @@ impl Client {
     /// stream without end).
     pub(crate) fn open(&self, limit: Option<Duration>) -> Result<Connection, CallError> {
         match &self.target {
-            Target::Socket(socket) => connect_socket(socket).map(Connection::Local),
+            Target::Socket(socket) => {
+                connect_socket(socket, self.chosen.as_deref()).map(Connection::Local)
+            }
             Target::Ssh(target) => SshSession::spawn(target, limit.unwrap_or(Duration::MAX))
                 .map(|session| Connection::Ssh(Box::new(session)))
                 .map_err(CallError::Remote),
@@ -293,8 +323,9 @@ impl Client {
     }
 }
 
-/// Connects to a local daemon socket (waiting at most [`CONNECT_TIMEOUT`] for a full backlog).
-pub fn connect_socket(socket: &Path) -> Result<Stream, CallError> {
+/// Connects to a local daemon socket (waiting at most [`CONNECT_TIMEOUT`] for a full backlog);
+/// `chosen` says how it was chosen, for the message when nothing listens there.
+pub fn connect_socket(socket: &Path, chosen: Option<&str>) -> Result<Stream, CallError> {
     let connect = || {
         let name = socket.to_fs_name::<GenericFilePath>()?;
         ConnectOptions::new()
@@ -307,7 +338,11 @@ pub fn connect_socket(socket: &Path) -> Result<Stream, CallError> {
         match source.kind() {
             io::ErrorKind::PermissionDenied => CallError::PermissionDenied { socket, source },
             io::ErrorKind::InvalidInput => CallError::BadPath { socket, source },
-            _ => CallError::Connect { socket, source },
+            _ => CallError::Connect {
+                socket,
+                source,
+                chosen: chosen.map(str::to_owned),
+            },
         }
     })
 }
@@ -325,6 +360,7 @@ mod tests {
                 CallError::Connect {
                     socket: socket.clone(),
                     source: io(io::ErrorKind::NotFound),
+                    chosen: None,
                 },
                 Exit::Unreachable,
             ),
@@ -378,6 +414,7 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("cannot reach watchdogd at "), "{text}");
         assert!(text.contains(&socket.display().to_string()), "{text}");
-        assert!(text.ends_with("(is watchdogd running?)"), "{text}");
+        assert!(text.contains("Is watchdogd running?"), "{text}");
+        assert!(text.ends_with("or `--socket PATH`"), "{text}");
     }
 }

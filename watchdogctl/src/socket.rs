@@ -37,6 +37,20 @@ impl fmt::Display for SocketSource {
     }
 }
 
+impl SocketSource {
+    /// How the socket was chosen, in words, for "cannot reach" messages.
+    pub fn explain(&self) -> String {
+        match self {
+            SocketSource::Flag => "given with --socket".to_owned(),
+            SocketSource::Env => format!("given in {SOCKET_ENV}"),
+            SocketSource::Config(c) => format!("the socket_path of config {}", c.display()),
+            SocketSource::Default => format!(
+                "the default socket: neither -c/--config, --socket, {CONFIG_ENV} nor {SOCKET_ENV} was given"
+            ),
+        }
+    }
+}
+
 /// The flags and environment variables that can name the socket, before precedence is applied.
 #[derive(Debug, Clone, Default)]
 pub struct SocketInputs {

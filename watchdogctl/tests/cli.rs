@@ -237,12 +237,74 @@ fn unreachable_daemon_exits_3() {
     let err = stderr(&o);
     assert!(
         err.starts_with(&format!(
-            "watchdogctl: cannot reach watchdogd at {}: ",
+            "watchdogctl: cannot reach watchdogd at {} (given with --socket): ",
             socket.display()
         )),
         "{err}"
     );
-    assert!(err.ends_with("(is watchdogd running?)\n"), "{err}");
+    assert!(
+        err.ends_with("Is watchdogd running? If it runs with another config, say which: `watchdogctl -c CONFIG …` (or WATCHDOG_CONFIG=CONFIG), or `--socket PATH`\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cannot_reach_says_how_the_socket_was_chosen() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("none.sock");
+    let config = dir.path().join("c.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"socket_path": "{}", "processes": {{}}}}"#,
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let env_only = ctl()
+        .env("WATCHDOG_SOCKET", &socket)
+        .env_remove("WATCHDOG_CONFIG")
+        .arg("status")
+        .output()
+        .unwrap();
+    let from_config = ctl()
+        .env_remove("WATCHDOG_SOCKET")
+        .arg("-c")
+        .arg(&config)
+        .arg("status")
+        .output()
+        .unwrap();
+    for (o, how) in [
+        (env_only, "(given in WATCHDOG_SOCKET)".to_owned()),
+        (
+            from_config,
+            format!("(the socket_path of config {})", config.display()),
+        ),
+    ] {
+        assert_eq!(o.status.code(), Some(3));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(&format!(
+                "watchdogctl: cannot reach watchdogd at {} {how}: ",
+                socket.display()
+            )),
+            "{err}"
+        );
+    }
+    // Nothing given: the default, and how to name another.
+    let default = ctl()
+        .env_remove("WATCHDOG_SOCKET")
+        .env_remove("WATCHDOG_CONFIG")
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .arg("status")
+        .output()
+        .unwrap();
+    let err = stderr(&default);
+    assert!(
+        err.contains("(the default socket: neither -c/--config, --socket, WATCHDOG_CONFIG nor WATCHDOG_SOCKET was given)")
+            && err.contains("`watchdogctl -c CONFIG …`"),
+        "{err}"
+    );
 }
 
 #[test]

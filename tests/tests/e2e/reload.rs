@@ -39,7 +39,8 @@ fn an_invalid_config_is_refused_whole_and_the_old_one_stays() {
 
     let mut bad = good.clone();
     bad["processes"]["api"]["timeout_seconds"] = json!(-1);
-    bad["processes"]["extra"] = json!({ "heartbeat_path": "hb/extra.json", "commands": {} });
+    bad["processes"]["extra"] =
+        json!({ "timeout_seconds": "soon", "heartbeat_path": "hb/extra.json", "commands": {} });
     sb.write_config(&bad);
     let out = sb.ctl(&["reload"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

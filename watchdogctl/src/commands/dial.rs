@@ -44,7 +44,7 @@ pub(super) fn dial_stdio(cli: &Cli) -> Result<Exit, Failure> {
         cli.verbose > 0,
         &format!("dial-stdio to {} ({source})", socket.display()),
     );
-    let Stream::UdSocket(stream) = connect_socket(&socket)?;
+    let Stream::UdSocket(stream) = connect_socket(&socket, Some(&source.explain()))?;
     let daemon: UnixStream = stream
         .inner()
         .try_clone()

@@ -163,7 +163,7 @@ impl Context {
             cli.socket.clone(),
             cli.config.clone(),
         ))?;
-        let ctx = Context::with_client(cli, Client::new(socket));
+        let ctx = Context::with_client(cli, Client::local(socket, &source));
         ctx.note(&format!("socket {} ({source})", ctx.client.describe()));
         Ok(ctx)
     }

@@ -9,7 +9,7 @@ use protocol::{
 };
 
 use super::Context;
-use super::service::{action_failure, secs_to_ms, wait_result};
+use super::service::{action_failure, secs_to_ms};
 use crate::exit::{Exit, Failure};
 use crate::{json, output};
 
@@ -70,8 +70,9 @@ impl Context {
         self.finish_bulk(&reports, "restart-all", wait, started)
     }
 
-    /// Prints the reports (one line each, or JSON), waits for the successful ones to be
-    /// healthy with a new process when asked, and exits 1 if any failed.
+    /// Prints the reports (each with its steps and their output, or JSON), waits for the
+    /// successful ones to be healthy with a new process when asked, and exits 1 if any failed
+    /// or did not get healthy in time; the summary names them all, whatever came first.
     fn finish_bulk(
         &mut self,
         reports: &[ActionReport],
@@ -84,7 +85,7 @@ impl Context {
         } else if reports.len() == 1 {
             output::action(&reports[0])
         } else {
-            output::bulk(reports, self.verbose)
+            output::bulk(reports, true)
         };
         self.emit(&text)?;
         if let [only] = reports
@@ -92,15 +93,17 @@ impl Context {
         {
             return Err(failure);
         }
-        let failed = reports
+        let failed: Vec<&str> = reports
             .iter()
             .filter(|r| r.result == PipelineResult::Failed)
-            .count();
+            .map(|r| r.key.as_str())
+            .collect();
+        let mut unhealthy = Vec::new();
         if let Some(timeout) = wait {
             let budget = Duration::from_secs(timeout);
             for r in reports
                 .iter()
-                .filter(|r| r.result != PipelineResult::Failed)
+                .filter(|r| !matches!(r.result, PipelineResult::Failed | PipelineResult::Skipped))
             {
                 let left = budget.saturating_sub(started.elapsed());
                 let reply = self.wait_reply(WaitRequest {
@@ -108,18 +111,40 @@ impl Context {
                     timeout_ms: secs_to_ms(left.as_secs().max(1)),
                     not_pid: r.old_pid,
                 })?;
-                if !self.json && reply.outcome == WaitOutcome::Healthy {
-                    self.emit(&output::healthy(&reply.status))?;
+                if reply.outcome == WaitOutcome::Healthy {
+                    if !self.json {
+                        self.emit(&output::healthy(&reply.status))?;
+                    }
+                } else {
+                    let why = output::not_healthy(&r.key, timeout, &reply.status);
+                    eprintln!("watchdogctl: {why}");
+                    unhealthy.push(r.key.as_str());
                 }
-                wait_result(&r.key, timeout, &reply)?;
             }
         }
-        if failed == 0 {
+        if failed.is_empty() && unhealthy.is_empty() {
             return Ok(Exit::Success);
+        }
+        let mut why = Vec::new();
+        if !failed.is_empty() {
+            why.push(format!(
+                "{} of {} services failed ({})",
+                failed.len(),
+                reports.len(),
+                failed.join(", ")
+            ));
+        }
+        if !unhealthy.is_empty() {
+            why.push(format!(
+                "{} not healthy within {}s ({})",
+                unhealthy.len(),
+                wait.unwrap_or_default(),
+                unhealthy.join(", ")
+            ));
         }
         Err(Failure::new(
             Exit::Failed,
-            format!("{verb}: {failed} of {} services failed", reports.len()),
+            format!("{verb}: {}", why.join("; ")),
         ))
     }
 

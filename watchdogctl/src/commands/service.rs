@@ -326,6 +326,14 @@ pub(super) fn check_verdict(report: &protocol::CheckReport) -> Option<String> {
             .iter()
             .any(|r| r.key == key && r.result.is_success())
     };
+    // Started by a recovery that succeeded (this check's or one just before it) and inside its
+    // start grace: recovered, its first heartbeat still to come.
+    let restarted = |s: &ServiceStatus| {
+        s.state == protocol::ServiceState::Starting
+            && s.last_recovery
+                .as_ref()
+                .is_some_and(|r| r.result.is_success())
+    };
     let unhealthy: Vec<&str> = report
         .status
         .services
@@ -339,6 +347,7 @@ pub(super) fn check_verdict(report: &protocol::CheckReport) -> Option<String> {
                 )
                 && s.health != Some(Health::Healthy)
                 && !recovered(&s.key)
+                && !restarted(s)
         })
         .map(|s| s.key.as_str())
         .collect();

@@ -25,6 +25,9 @@ use super::{
     PROCESS_FIELDS, ProcessConfig, START_ACTION,
 };
 
+/// `timeout_seconds` when a process names none, as in the seed.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// What reading found: `problems` make the config unusable, `warnings` don't.
 #[derive(Debug, Default)]
 pub(super) struct Findings {
@@ -233,12 +236,11 @@ fn process(
     let display_name = obj
         .read(found, "display_name", non_empty_string)
         .or_else(|| key.to_string());
-    let timeout = obj.required(
-        found,
-        "timeout_seconds",
-        positive_seconds,
-        "a positive number",
-    );
+    // The seed's default when absent: five minutes.
+    let timeout = match obj.read(found, "timeout_seconds", positive_seconds) {
+        Lookup::Invalid => None,
+        other => Some(other.or(DEFAULT_TIMEOUT)),
+    };
     let heartbeat_path = obj
         .required(found, "heartbeat_path", non_empty_string, "a file path")
         .map(|p| paths::resolve(base_dir, &p));

@@ -9,10 +9,13 @@
 //! - no file, or an empty one: the tables are created;
 //! - ours, older: the missing columns are added in place, the version raised;
 //! - the seed's: migrated in place, every row kept: the seed's columns stay, ours are added
-//!   beside them and filled from them (times parsed, health names lowered), so its checks read
-//!   in `history` like ours;
-//! - ours but newer, or not a watchdog database at all: refused, with the file named and what
-//!   to do; nothing is written to it, no row is ever dropped.
+//!   beside them and filled from them (times parsed, naive ones as local time as the seed wrote
+//!   them, health names lowered), so its checks read in `history` like ours; a trigger fills
+//!   ours for rows the seed's cron job still writes during the move, so they are judged (and,
+//!   past `history_retention_days`, pruned) by their own time like every other row;
+//! - ours but newer, or not a watchdog database at all (whatever its `user_version` says: a
+//!   file is ours only if it has our tables): refused, with the file named and what to do;
+//!   nothing is written to it, no row is ever dropped.
 
 use std::path::Path;
 
@@ -151,21 +154,30 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<
 /// What the file behind `conn` is.
 pub fn layout(conn: &Connection) -> rusqlite::Result<Layout> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let found = tables(conn)?;
+    let known = |t: &String| TABLES.iter().any(|(name, _)| name == t);
+    // Many programs set `user_version`: a version says whose file it is only beside our tables.
+    let ours =
+        found.iter().any(|t| t == "process_state") && has_column(conn, "process_state", "intent")?;
     if version > LATEST {
-        return Ok(Layout::Newer { version });
+        return Ok(if ours {
+            Layout::Newer { version }
+        } else {
+            Layout::Foreign { tables: found }
+        });
     }
     if version >= 1 {
-        return Ok(Layout::Ours { version });
+        return Ok(if ours && found.iter().all(known) {
+            Layout::Ours { version }
+        } else {
+            Layout::Foreign { tables: found }
+        });
     }
-    let found = tables(conn)?;
     if found.is_empty() {
         return Ok(Layout::Empty);
     }
-    let known = |t: &String| TABLES.iter().any(|(name, _)| name == t);
     if found.iter().all(known) {
-        if found.iter().any(|t| t == "process_state")
-            && has_column(conn, "process_state", "intent")?
-        {
+        if ours {
             return Ok(Layout::Ours { version: 1 });
         }
         let mut seed = true;
@@ -192,41 +204,148 @@ pub fn layout(conn: &Connection) -> rusqlite::Result<Layout> {
 }
 
 /// What opening `path` will do, in words, or why it will be refused (`watchdogd
-/// --check-config`, and the check at start). Reads the file only.
-pub fn inspect(path: &Path) -> Result<String, LayoutError> {
+/// --check-config`, and the check at start). `retention`: `history_retention_days`, to say
+/// which of a migrated file's rows will be pruned. Reads the file only.
+pub fn inspect(path: &Path, retention: std::time::Duration) -> Result<String, LayoutError> {
     if !path.exists() {
         return Ok(format!(
             "{}: does not exist yet; it will be created",
             path.display()
         ));
     }
-    let found = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| layout(&c));
+    let conn = open_to_look(path);
+    let found = match &conn {
+        Ok(c) => layout(c),
+        Err(e) => Err(rusqlite::Error::InvalidParameterName(e.to_string())),
+    };
     let shown = path.display().to_string();
-    match found {
+    let plan = match found {
         // Unreadable or corrupt: the store moves a corrupt file aside at start (loudly).
-        Err(e) => Ok(format!(
-            "{shown}: cannot be read as a database ({e}); at start a corrupt file is moved aside and a new one created"
-        )),
-        Ok(Layout::Empty) => Ok(format!("{shown}: empty; the tables will be created")),
-        Ok(Layout::Ours { version }) if version == LATEST => {
-            Ok(format!("{shown}: up to date (schema version {LATEST})"))
+        Err(e) => {
+            let e = match &conn {
+                Err(open) => open.to_string(),
+                Ok(_) => e.to_string(),
+            };
+            return Ok(format!(
+                "{shown}: cannot be read as a database ({e}); at start a corrupt file is moved aside and a new one created"
+            ));
         }
-        Ok(Layout::Ours { version }) => Ok(format!(
-            "{shown}: schema version {version}; it will be upgraded in place to {LATEST}"
-        )),
-        Ok(Layout::Seed { checks, services }) => Ok(format!(
-            "{shown}: the Python watchdog's database ({services} services, {checks} checks); it will be migrated in place to schema version {LATEST}, keeping every row"
-        )),
-        Ok(Layout::Newer { version }) => Err(LayoutError::Newer {
-            path: shown,
-            version,
-        }),
-        Ok(Layout::Foreign { tables }) => Err(LayoutError::Foreign {
-            path: shown,
-            tables: tables.join(", "),
-        }),
+        Ok(Layout::Empty) => format!("{shown}: empty; the tables will be created"),
+        Ok(Layout::Ours { version }) if version == LATEST => {
+            format!("{shown}: up to date (schema version {LATEST})")
+        }
+        Ok(Layout::Ours { version }) => {
+            format!("{shown}: schema version {version}; it will be upgraded in place to {LATEST}")
+        }
+        Ok(Layout::Seed { checks, services }) => {
+            let old = conn
+                .as_ref()
+                .ok()
+                .and_then(|c| seed_rows_older_than(c, retention).ok())
+                .unwrap_or(0);
+            let pruned = if old > 0 {
+                format!(
+                    "; {old} of its checks are older than history_retention_days ({} days) and will be pruned at the first start, as any row that old",
+                    retention.as_secs() / 86_400
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{shown}: the Python watchdog's database ({services} services, {checks} checks); it will be migrated in place to schema version {LATEST}, keeping its rows and columns{pruned}"
+            )
+        }
+        Ok(Layout::Newer { version }) => {
+            return Err(LayoutError::Newer {
+                path: shown,
+                version,
+            });
+        }
+        Ok(Layout::Foreign { tables }) => {
+            return Err(LayoutError::Foreign {
+                path: shown,
+                tables: if tables.is_empty() {
+                    "none".into()
+                } else {
+                    tables.join(", ")
+                },
+            });
+        }
+    };
+    Ok(match writable(path) {
+        Ok(()) => plan,
+        Err(why) => format!(
+            "{plan}. But {why}: watchdogd would start and keep supervising, and lose every audit row and intent change (`status` counts them as dropped); fix its permissions or point db_path elsewhere"
+        ),
+    })
+}
+
+/// Opens `path` to look only. A WAL database needs its `-shm` file writable even to be read;
+/// a user who may not write there (`--check-config` run as another user) reads it as
+/// immutable instead.
+fn open_to_look(path: &Path) -> rusqlite::Result<Connection> {
+    let plain = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| layout(&c).map(|_| c));
+    if plain.is_ok() {
+        return plain;
     }
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .and_then(|c| layout(&c).map(|_| c))
+    .or(plain)
+}
+
+/// Whether this user may write the file and its folder (SQLite's journal lives beside it).
+fn writable(path: &Path) -> Result<(), String> {
+    use nix::unistd::{AccessFlags, access};
+    let me = nix::unistd::Uid::effective();
+    access(path, AccessFlags::W_OK).map_err(|e| format!("uid {me} cannot write it ({e})"))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+        format!(
+            "uid {me} cannot create files in its folder {} ({e}), as SQLite must",
+            dir.display()
+        )
+    })
+}
+
+/// The seed's check rows older than `retention`, by their own times.
+fn seed_rows_older_than(
+    conn: &Connection,
+    retention: std::time::Duration,
+) -> rusqlite::Result<i64> {
+    let cutoff =
+        protocol::time::now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    conn.query_row(
+        &format!(
+            "SELECT count(*) FROM check_history WHERE {} < ?1",
+            seed_ms("checked_at")
+        ),
+        [cutoff],
+        |r| r.get(0),
+    )
+}
+
+/// SQL for the milliseconds of a seed time column: ISO 8601 text, with an offset, or naive
+/// (Python's `isoformat()` of local time, as the seed wrote it: read as the daemon's local time).
+fn seed_ms(col: &str) -> String {
+    format!(
+        "CAST(round((CASE WHEN {col} LIKE '%Z' OR substr({col}, -6, 1) IN ('+', '-') \
+           THEN julianday({col}) ELSE julianday({col}, 'utc') END - 2440587.5) * 86400000) AS INTEGER)"
+    )
 }
 
 /// Brings the database behind `conn` to the current layout, in one transaction.
@@ -278,10 +397,22 @@ pub fn upgrade(conn: &mut Connection, path: &Path) -> Result<(), UpgradeError> {
 }
 
 /// Fills our columns from the seed's: its ISO 8601 times parsed to milliseconds, its health
-/// names in our spelling, what it did as the check's details.
+/// names in our spelling, what it did as the check's details; and installs the trigger that
+/// does the same for rows the seed still writes.
 fn fill_from_seed(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    const MS: &str = "CAST(round((julianday({}) - 2440587.5) * 86400000) AS INTEGER)";
-    let ms = |col: &str| MS.replace("{}", col);
+    let ms = seed_ms;
+    tx.execute_batch(&format!(
+        "CREATE TRIGGER IF NOT EXISTS check_history_from_seed AFTER INSERT ON check_history
+         WHEN NEW.checked_at_ms = 0 AND NEW.checked_at != ''
+         BEGIN
+            UPDATE check_history SET
+                health = lower(health),
+                checked_at_ms = coalesce({}, 0),
+                details = coalesce(details, 'checked by the Python watchdog')
+            WHERE id = NEW.id;
+         END;",
+        ms("NEW.checked_at")
+    ))?;
     tx.execute_batch(&format!(
         "UPDATE check_history SET
             health = lower(health),

@@ -162,26 +162,54 @@ impl Supervisor {
         ))
     }
 
-    /// The same act on every monitored service, answered together.
+    /// The same act on every monitored service, answered together. `restart-all` leaves out
+    /// (and says so) services that are off by intent: turning one back on is `on`'s to do, or
+    /// `start-all`'s. A `run --all` of an action no service has is refused, naming those there are.
     fn bulk(&mut self, act: Act, reply: Reply) {
+        if let Act::Run(action) = &act {
+            let has = |idx: usize| self.check_action(idx, action).is_ok();
+            if !(0..self.services.len()).any(|i| self.services[i].is_monitored() && has(i)) {
+                let _ = reply.send(Response::Error {
+                    kind: ErrorKind::BadRequest,
+                    message: format!(
+                        "no monitored service has an action {action:?}; the actions there are: {}",
+                        self.all_actions().join(", ")
+                    ),
+                });
+                return;
+            }
+        }
         let mut answers = Vec::new();
+        let mut skipped = Vec::new();
         for idx in 0..self.services.len() {
             if !self.services[idx].is_monitored() {
                 continue;
             }
             let key = self.services[idx].key().to_owned();
-            let (tx, rx) = oneshot::channel();
             match &act {
                 Act::Run(action) if self.check_action(idx, action).is_err() => {
                     // Services without that action are left out of a `run --all`.
                     continue;
                 }
-                _ => self.act(idx, act.clone(), tx),
+                Act::Restart if self.services[idx].is_off_by_intent() => {
+                    let mut report = failed_report(
+                        &key,
+                        format!(
+                            "off by intent: not restarted (`watchdogctl on {key}` turns it on)"
+                        ),
+                    );
+                    report.result = protocol::PipelineResult::Skipped;
+                    skipped.push(report);
+                    continue;
+                }
+                _ => {}
             }
+            let (tx, rx) = oneshot::channel();
+            self.act(idx, act.clone(), tx);
             answers.push((key, rx));
         }
         tokio::spawn(async move {
-            let mut reports = Vec::with_capacity(answers.len());
+            let mut reports = Vec::with_capacity(answers.len() + skipped.len());
             for (key, rx) in answers {
                 reports.push(match rx.await {
                     Ok(Response::Action(report)) => report,
@@ -189,8 +217,23 @@ impl Supervisor {
                     _ => failed_report(&key, "no answer (daemon shutting down)".into()),
                 });
             }
+            reports.extend(skipped);
             let _ = reply.send(Response::Bulk(reports));
         });
+    }
+
+    /// Every action any monitored service can run by hand, sorted, once each.
+    fn all_actions(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .services
+            .iter()
+            .filter(|s| s.is_monitored())
+            .flat_map(|s| s.cfg().commands.keys().cloned())
+            .chain(["kill".to_owned()])
+            .collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// Sets what `task` implies and starts, joins, queues or skips it, as admitted.
@@ -339,6 +382,15 @@ impl Supervisor {
                 else {
                     return;
                 };
+                // A check read while the pipeline ran describes what the pipeline changed:
+                // what the reply says must not be overwritten by it. Nor may the exit watch of
+                // a process it stopped vouch for that process (its exit may not be seen yet):
+                // the next healthy check watches whatever runs now.
+                let svc = &mut self.services[idx];
+                svc.probe.superseded = svc.probe.in_flight.is_some();
+                if let Some((_, watch)) = svc.exit_watch.take() {
+                    watch.cancel();
+                }
                 self.apply(idx, done.effects);
                 self.durable.extend(done.replies);
                 if let (Some(mut child), Some(s)) = (child, started) {

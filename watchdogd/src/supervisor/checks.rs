@@ -182,6 +182,12 @@ impl Supervisor {
             let svc = &mut self.services[idx];
             svc.probe.in_flight = None;
             svc.probe.stuck_noted = None;
+            if std::mem::take(&mut svc.probe.superseded) {
+                // Read before a pipeline stopped or replaced the process: what it saw is gone.
+                svc.probe.next = now.mono;
+                self.schedule.wake_at = now.mono;
+                continue;
+            }
             if probe.epoch != self.epoch && !std::sync::Arc::ptr_eq(svc.cfg(), &probe.cfg) {
                 svc.probe.next = now.mono;
                 self.schedule.wake_at = now.mono;

@@ -230,11 +230,18 @@ impl Supervisor {
     /// Runs until `shutdown` is cancelled, then winds down as described in the module note.
     pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(target: "supervisor", "supervising {} services", self.services.len());
+        // The command to turn it on names this daemon's socket unless watchdogctl finds it by
+        // default: a newcomer copies it from the log as it is.
+        let ctl = if self.config.socket_path == protocol::paths::default_socket_path() {
+            "watchdogctl".to_owned()
+        } else {
+            format!("watchdogctl --socket {}", self.config.socket_path.display())
+        };
         for svc in &self.services {
             if svc.is_off_by_intent() {
                 tracing::info!(
                     target: "supervisor",
-                    "{0}: off by intent (`watchdogctl off {0}` earlier); not started or recovered until `watchdogctl on {0}`",
+                    "{0}: off by intent (`watchdogctl off {0}` earlier); not started or recovered until `{ctl} on {0}`",
                     svc.key()
                 );
             }

@@ -29,7 +29,7 @@ fn no_ssh_connection_and_no_remote_daemon_are_unreachable() {
     assert_eq!(code(&out), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).starts_with(&format!(
-            "watchdogctl: {none}: cannot reach watchdogd at {}: ",
+            "watchdogctl: {none}: cannot reach watchdogd at {} (given with --socket): ",
             sb.path().join("none.sock").display()
         )),
         "{}",

@@ -2,6 +2,7 @@
 //! as it ran them, its heartbeat writers' integer strings; and answers a deploy script can
 //! trust (read-your-writes, `check`'s exit code).
 
+mod by_hand;
 mod database;
 mod pipeline;
 mod truthful;

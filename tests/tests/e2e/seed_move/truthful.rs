@@ -20,10 +20,58 @@ fn what_restart_wait_and_off_answered_is_what_status_shows_next() {
         assert_eq!(row["pid"].as_u64(), Some(pid), "round {round}: {row}");
         assert_eq!(row["health"], "healthy", "round {round}: {row}");
     }
-    sb.ctl_ok(&["off", "api"]);
-    assert_eq!(sb.status_of("api")["state"], "off");
+    for round in 0..20 {
+        sb.ctl_ok(&["off", "api"]);
+        let row = sb.status_of("api");
+        assert_eq!(row["state"], "off", "round {round}: {row}");
+        assert_ne!(row["health"], "healthy", "round {round}: {row}");
+        sb.ctl_ok(&["on", "api"]);
+        assert_ne!(sb.status_of("api")["state"], "off", "round {round}");
+    }
+}
+
+#[test]
+fn what_a_plain_restart_or_a_kill_answered_is_what_status_shows_next() {
+    let sb = crate::sandbox();
+    let mut cfg = sb.config(json!({ "api": sb.service("api", "") }));
+    // Recovered by hand only, so what status shows is the action's doing.
+    cfg["consecutive_failures_threshold"] = json!(1_000_000);
+    sb.write_config(&cfg);
+    let _d = sb.start_daemon();
     sb.ctl_ok(&["on", "api"]);
-    assert_ne!(sb.status_of("api")["state"], "off");
+    let mut old = sb.wait_settled("api", None, T);
+    for round in 0..20 {
+        let out = sb.ctl_ok(&["restart", "api", "--json"]);
+        let answered: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let started = answered["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["action"] == "start")
+            .and_then(|s| s["message"].as_str())
+            .and_then(|m| m.strip_prefix("started pid "))
+            .and_then(|m| m.split_whitespace().next())
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("round {round}: {answered}"));
+        let row = sb.status_of("api");
+        assert_ne!(
+            row["pid"].as_u64(),
+            Some(old),
+            "round {round}: the old pid: {row}"
+        );
+        assert_eq!(row["pid"].as_u64(), Some(started), "round {round}: {row}");
+        assert_ne!(
+            row["health"], "healthy",
+            "round {round}: not judged yet: {row}"
+        );
+        old = sb.wait_healthy("api", Some(old), T);
+    }
+    // A kill by hand: the killed process is never shown as running and healthy.
+    sb.ctl_ok(&["run", "api", "kill"]);
+    let row = sb.status_of("api");
+    assert_eq!(row["health"], "stale_pid", "{row}");
+    assert_eq!(row["state"], "failing", "{row}");
+    assert_ne!(row["pid"].as_u64(), Some(old), "{row}");
 }
 
 #[test]

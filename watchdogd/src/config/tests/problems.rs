@@ -174,11 +174,17 @@ fn missing_required_fields() {
     ));
     assert_eq!(
         found,
-        [
-            "processes.a.timeout_seconds: missing (required: a positive number)",
-            "processes.a.heartbeat_path: missing (required: a file path)",
-        ]
+        ["processes.a.heartbeat_path: missing (required: a file path)"]
     );
+}
+
+#[test]
+fn a_missing_timeout_is_the_seeds_five_minutes() {
+    let mut a = service("a");
+    a.as_object_mut().unwrap().remove("timeout_seconds");
+    let c = ok(json!({ "processes": { "a": a } })).config;
+    assert_eq!(c.processes["a"].timeout, Duration::from_secs(300));
+    assert_eq!(c.processes["a"].start_grace, Duration::from_secs(300));
 }
 
 #[test]

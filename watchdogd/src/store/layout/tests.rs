@@ -6,6 +6,8 @@ use rusqlite::Connection;
 
 use super::*;
 
+const WEEK: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
 /// The seed's two tables, as its later versions created them, with a few rows.
 pub(crate) fn seed_database(path: &Path) {
     let conn = Connection::open(path).unwrap();
@@ -33,7 +35,7 @@ fn a_seed_database_is_migrated_in_place_keeping_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("watchdog.db");
     seed_database(&path);
-    let plan = inspect(&path).unwrap();
+    let plan = inspect(&path, WEEK).unwrap();
     assert!(
         plan.contains("Python watchdog's database (1 services, 2 checks)"),
         "{plan}"
@@ -73,7 +75,7 @@ fn a_seed_database_is_migrated_in_place_keeping_every_row() {
     let saved = crate::store::schema::load(&Connection::open(&path).unwrap()).unwrap();
     assert_eq!(saved["api"].failures, 1);
     assert_eq!(saved["api"].last_health, Some(protocol::Health::TimedOut));
-    assert!(inspect(&path).unwrap().contains("up to date"));
+    assert!(inspect(&path, WEEK).unwrap().contains("up to date"));
 }
 
 #[test]
@@ -84,7 +86,7 @@ fn a_foreign_or_newer_database_is_refused_and_left_alone() {
         .unwrap()
         .execute_batch("CREATE TABLE invoices (id INTEGER); INSERT INTO invoices VALUES (1);")
         .unwrap();
-    let err = inspect(&foreign).unwrap_err();
+    let err = inspect(&foreign, WEEK).unwrap_err();
     assert!(
         err.to_string()
             .contains("not a watchdog database (its tables: invoices)"),
@@ -103,19 +105,125 @@ fn a_foreign_or_newer_database_is_refused_and_left_alone() {
     );
 
     let newer = dir.path().join("newer.db");
-    let conn = Connection::open(&newer).unwrap();
+    let mut conn = Connection::open(&newer).unwrap();
+    upgrade(&mut conn, &newer).unwrap();
     conn.pragma_update(None, "user_version", LATEST + 1)
         .unwrap();
     drop(conn);
-    let err = inspect(&newer).unwrap_err();
+    let err = inspect(&newer, WEEK).unwrap_err();
     assert!(err.to_string().contains("newer watchdogd"), "{err}");
+
+    // Another program's file that happens to set `user_version`: not ours, whatever it says.
+    for version in [1, LATEST, LATEST + 5] {
+        let other = dir.path().join(format!("versioned-{version}.db"));
+        let conn = Connection::open(&other).unwrap();
+        conn.execute_batch("CREATE TABLE orders (id INTEGER);")
+            .unwrap();
+        conn.pragma_update(None, "user_version", version).unwrap();
+        drop(conn);
+        let err = inspect(&other, WEEK).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a watchdog database (its tables: orders)"),
+            "version {version}: {err}"
+        );
+        let mut conn = Connection::open(&other).unwrap();
+        assert!(matches!(
+            upgrade(&mut conn, &other),
+            Err(UpgradeError::Refused(_))
+        ));
+        assert_eq!(
+            tables(&conn).unwrap(),
+            vec!["orders".to_owned()],
+            "left alone"
+        );
+    }
+}
+
+#[test]
+fn rows_the_seed_writes_after_the_move_get_their_own_times_and_old_ones_are_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watchdog.db");
+    seed_database(&path);
+    // Its rows are from February 2026: months older than a week's retention.
+    let plan = inspect(&path, WEEK).unwrap();
+    assert!(
+        plan.contains("2 of its checks are older than history_retention_days (7 days)"),
+        "{plan}"
+    );
+    let mut conn = Connection::open(&path).unwrap();
+    upgrade(&mut conn, &path).unwrap();
+    // The seed's cron job, still running during the move, writes as it always did: with an
+    // offset, and naive (Python's isoformat() of local time).
+    conn.execute_batch(
+        "INSERT INTO check_history (process_key, checked_at, health, pid, action_taken) VALUES
+            ('api', '2026-03-01T10:00:00+00:00', 'HEALTHY', 42, NULL),
+            ('api', '2026-03-01T10:00:00', 'STALE_PID', 42, 'recovery');",
+    )
+    .unwrap();
+    let rows: Vec<(String, i64, String)> = conn
+        .prepare(
+            "SELECT health, checked_at_ms, details FROM check_history WHERE id > 2 ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let utc = protocol::time::parse_rfc3339("2026-03-01T10:00:00+00:00").unwrap() / 1000;
+    assert_eq!(rows[0].0, "healthy");
+    assert_eq!(rows[0].1, utc);
+    assert!(rows[0].2.contains("Python watchdog"), "{rows:?}");
+    let local: i64 = conn
+        .query_row(
+            "SELECT CAST(round((julianday('2026-03-01T10:00:00', 'utc') - 2440587.5) * 86400000) AS INTEGER)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows[1].0, "stale_pid");
+    assert_eq!(rows[1].1, local, "a naive time is the seed's local time");
+    // Our own rows are untouched by the trigger.
+    conn.execute(
+        "INSERT INTO check_history (process_key, health, checked_at, checked_at_ms, details) VALUES ('api', 'healthy', 'x', 123, 'ours')",
+        [],
+    )
+    .unwrap();
+    let ours: (i64, String) = conn
+        .query_row(
+            "SELECT checked_at_ms, details FROM check_history ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(ours, (123, "ours".to_owned()));
+}
+
+#[test]
+fn a_file_this_user_cannot_write_is_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let mut conn = Connection::open(&path).unwrap();
+    upgrade(&mut conn, &path).unwrap();
+    drop(conn);
+    assert!(!inspect(&path, WEEK).unwrap().contains("cannot write"));
+    if nix::unistd::Uid::effective().is_root() {
+        // Root writes whatever the mode says; the access check agrees.
+        return;
+    }
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+    let plan = inspect(&path, WEEK).unwrap();
+    assert!(
+        plan.contains("cannot write it") && plan.contains("lose every audit row"),
+        "{plan}"
+    );
 }
 
 #[test]
 fn missing_empty_and_older_databases_are_created_or_upgraded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.db");
-    assert!(inspect(&path).unwrap().contains("will be created"));
+    assert!(inspect(&path, WEEK).unwrap().contains("will be created"));
     // An older one of ours: versionless, with a table missing columns added since.
     Connection::open(&path)
         .unwrap()
@@ -125,7 +233,7 @@ fn missing_empty_and_older_databases_are_created_or_upgraded() {
              INSERT INTO process_state VALUES ('api', 0, 'off', 'x');",
         )
         .unwrap();
-    assert!(inspect(&path).unwrap().contains("schema version 1"));
+    assert!(inspect(&path, WEEK).unwrap().contains("schema version 1"));
     let mut conn = Connection::open(&path).unwrap();
     upgrade(&mut conn, &path).unwrap();
     let saved = crate::store::schema::load(&conn).unwrap();

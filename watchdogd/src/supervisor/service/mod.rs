@@ -100,6 +100,9 @@ pub struct ProbeState {
     pub in_flight: Option<std::time::Instant>,
     /// When a stuck read was last reported as `unreadable` (real time too).
     pub stuck_noted: Option<std::time::Instant>,
+    /// The read in flight began before a pipeline changed the service: its verdict describes
+    /// what was, and is dropped (the service is read again at once).
+    pub superseded: bool,
     /// The heartbeat parsed at the last check (lent to each check).
     pub cache: Option<Beat>,
 }
@@ -208,6 +211,7 @@ impl Service {
                 next: now.mono,
                 in_flight: None,
                 stuck_noted: None,
+                superseded: false,
                 cache: None,
             },
             exit_watch: None,
