@@ -273,6 +273,7 @@ async fn answer(handle: &SupervisorHandle, request: Request) -> Response {
         Request::Version => answers::version(handle),
         // Answered by `serve` itself, as a stream.
         Request::Events => error(ErrorKind::BadRequest, "events is a stream"),
+        Request::Watch => error(ErrorKind::BadRequest, "watch is a stream"),
         Request::On { key } => handle.ask(act(key, Act::On)).await,
         Request::Off { key } => handle.ask(act(key, Act::Off)).await,
         Request::OffFor { key, for_ms } => {

@@ -292,6 +292,7 @@ fn reply_kind(response: &Response) -> &'static str {
         Response::Metrics(_) => "metrics",
         Response::Version(_) => "version",
         Response::Check(_) => "check",
+        Response::Changes(_) => "changes",
     }
 }
 
