@@ -31,6 +31,7 @@ pub mod server;
 pub mod signals;
 pub mod store;
 pub mod supervisor;
+pub mod watch;
 
 use std::future::Future;
 use std::sync::Arc;
