@@ -78,6 +78,17 @@ pub async fn run(
             protocol::time::now_millis(),
         )]);
     }
+    let (lines, rows) = store::orphans::dropped(
+        &saved,
+        |key| config.processes.contains_key(key),
+        protocol::time::now_millis(),
+    );
+    for line in lines {
+        tracing::info!(target: "watchdogd", "{line}");
+    }
+    if !rows.is_empty() {
+        store.write(rows);
+    }
     let (policy, warnings) = access::AccessPolicy::resolve(&config.access);
     for w in warnings {
         tracing::warn!(target: "config", "{w}");

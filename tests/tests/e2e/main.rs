@@ -11,6 +11,7 @@ mod hostile_heartbeat;
 mod hostile_socket;
 mod mechanisms;
 mod operator;
+mod overrides;
 mod recovery;
 mod reload;
 mod root_safety;
