@@ -18,6 +18,7 @@ mod root_safety;
 mod safety;
 mod security;
 mod seed_move;
+mod top;
 
 use watchdog_tests::Sandbox;
 
