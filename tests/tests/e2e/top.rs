@@ -362,3 +362,20 @@ fn top_works_over_ssh() {
         shows(s, "worker", "healthy", new)
     });
 }
+
+#[test]
+fn top_refuses_without_a_terminal_and_has_no_json() {
+    let sb = sandbox();
+    sb.write_config(&config(&sb));
+    let _d = sb.start_daemon();
+    for args in [&["top"][..], &["top", "--json"]] {
+        let out = sb.ctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("top needs a terminal") || err.contains("top has no JSON output"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "nothing drawn into a pipe");
+    }
+}

@@ -6,7 +6,7 @@
 //! (shown in the detail pane) and even 30 keep key and health. Text that does not fit its cell
 //! ends in `…`; nothing ever wraps a row.
 
-use protocol::ServiceStatus;
+use protocol::{ServiceState, ServiceStatus};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::model::Entry;
@@ -126,12 +126,16 @@ pub fn row(entry: &Entry, cols: &[(Col, usize)], now_ms: i64) -> Vec<(String, To
     let cells = cols
         .iter()
         .map(|&(col, w)| match col {
-            Col::Checks => entry
-                .strip
-                .cells(w)
-                .into_iter()
-                .map(|(c, t)| (c.to_string(), t))
-                .collect(),
+            Col::Checks => {
+                // Off on purpose: its failing checks are expected, not alarming.
+                let off = matches!(s.state, ServiceState::Stopped | ServiceState::Disabled);
+                entry
+                    .strip
+                    .cells(w)
+                    .into_iter()
+                    .map(|(c, t)| (c.to_string(), if off { Tone::Dim } else { t }))
+                    .collect()
+            }
             _ => {
                 let (text, tone) = text_of(col, s, entry, now_ms, w);
                 vec![(fit(&clean(&text), w), tone)]

@@ -128,7 +128,7 @@ pub fn lines(
         let (bad, flips) = e.strip.summary();
         let note = format!(" {bad} unhealthy, {flips} flips");
         let mut line = plain("checks: ");
-        let w = width.saturating_sub(8 + note.len()).min(super::strip::KEEP);
+        let w = width.saturating_sub(8 + note.len()).min(e.strip.len());
         line.extend(
             e.strip
                 .cells(w)

@@ -123,6 +123,9 @@ fn header(app: &App, now_ms: i64, w: usize) -> [Vec<(String, Tone)>; 2] {
             second.push((sep.to_owned(), Tone::Plain));
             second.push((format!("{n} {name}"), tone));
         }
+        if app.detail_key().is_none() {
+            second.push((format!("  (sorted by {})", app.ui.sort.name()), Tone::Dim));
+        }
     }
     [cut_segments(first, w), cut_segments(second, w)]
 }
@@ -205,23 +208,17 @@ fn status_line(app: &App, w: usize) -> Vec<(String, Tone)> {
 
 fn hints(app: &App, w: usize) -> Vec<(String, Tone)> {
     let text = match (&app.ui.mode, app.ui.help) {
-        (_, true) => "any key closes help · q quits",
+        (_, true) => "any key closes this help · q quits",
         (Mode::Detail(_) | Mode::RunPrompt(_), _) => {
-            "↑↓ action · Enter/1-9 run · Space on/off · : by name · s k r g m · PgUp/PgDn · b back · ? help · q quit"
+            "↑↓ Enter/1-9 run · Space on/off · : by name · s k r m · PgDn · b back · ? keys"
         }
-        (Mode::Filter, _) => "type to filter · Enter keeps · Esc restores",
+        (Mode::Filter, _) => "type to filter · Enter keeps it · Esc restores the old one",
         (Mode::Confirm(_), _) => "y confirms · any other key cancels",
         (Mode::Table, _) => {
-            "↑↓ select · Enter detail · s on · k off · r restart · m monitor · S/K/R all · / filter · o sort · ? help · q quit"
+            "↑↓ Enter detail · s on · k off · r restart · / filter · o sort · ? keys · q quit"
         }
     };
-    let sort = format!("sort: {} ", app.ui.sort.name());
-    let mut segs = Vec::new();
-    if app.ui.mode == Mode::Table && !app.ui.help {
-        segs.push((sort, Tone::Dim));
-    }
-    segs.push((text.to_owned(), Tone::Dim));
-    cut_segments(segs, w)
+    cut_segments(vec![(text.to_owned(), Tone::Dim)], w)
 }
 
 fn cut_segments(segs: Vec<(String, Tone)>, w: usize) -> Vec<(String, Tone)> {

@@ -44,7 +44,6 @@ impl Strip {
         }
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.checks.len()
     }
