@@ -2,12 +2,12 @@
 //! its restoration on every way out. Leaving normally restores it (the guard's `Drop`), so does
 //! a panic (a hook that restores first, then lets the usual report print on the normal
 //! screen), and so do SIGTERM, SIGHUP and SIGINT (flags the loop checks; in raw mode Ctrl-C is
-//! a key, which quits too) and a terminal that hangs up. Restoring is idempotent, and each step
-//! is tried even when an earlier one failed.
+//! a key, which quits too) and a terminal that hangs up. Restoring happens once, and each step is
+//! tried even when an earlier one failed.
 
 use std::io::{self, Stdout};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::cursor::{Hide, Show};
 use crossterm::execute;
@@ -24,10 +24,14 @@ pub struct Session {
     pub terminal: Tui,
 }
 
+/// The terminal is in dashboard mode: restoring it is due (once).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 impl Session {
     pub fn start() -> io::Result<Session> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         let session = || -> io::Result<Session> {
             execute!(io::stdout(), EnterAlternateScreen, Hide)?;
             let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -44,8 +48,13 @@ impl Drop for Session {
     }
 }
 
-/// Back to the terminal as it was: cooked mode, the normal screen, a visible cursor.
+/// Back to the terminal as it was: cooked mode, the normal screen, a visible cursor. Only the
+/// first call after a start does anything: leaving the alternate screen twice would move the
+/// cursor back over what was printed in between (a panic's report, say).
 pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
 }
