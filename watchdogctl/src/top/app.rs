@@ -222,7 +222,8 @@ impl App {
                     Ok(d) if d.status.key == key => self.detail.shown = Some(d),
                     Ok(_) => {}
                     Err(why) if self.detail_key() == Some(key.as_str()) => {
-                        self.ui.message = Some((format!("detail of {key}: {why}"), Tone::Bad));
+                        let text = crate::table::clean(&format!("detail of {key}: {why}"));
+                        self.ui.message = Some((text, Tone::Bad));
                     }
                     Err(_) => {}
                 }
@@ -261,7 +262,7 @@ impl App {
 /// The status line for a call's reply.
 pub fn outcome(label: &str, result: Result<Response, String>) -> (String, Tone) {
     match result {
-        Err(why) => (format!("{label}: {why}"), Tone::Bad),
+        Err(why) => (crate::table::clean(&format!("{label}: {why}")), Tone::Bad),
         Ok(Response::Action(r)) => (
             crate::table::clean(&format!("{label}: {} — {}", r.result.as_str(), r.message)),
             super::tone::result(r.result),

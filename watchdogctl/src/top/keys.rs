@@ -341,61 +341,6 @@ impl Ui {
         vec![]
     }
 
-    fn confirm(&mut self, key: Key, bulk: Bulk) -> Vec<Effect> {
-        self.mode = Mode::Table;
-        if key == Key::Char('y') || key == Key::Char('Y') {
-            let request = bulk.request();
-            let label = request.name().to_owned();
-            vec![Effect::Call { request, label }]
-        } else {
-            self.say("cancelled", Tone::Plain);
-            vec![]
-        }
-    }
-
-    fn typing_filter(&mut self, key: Key) -> Vec<Effect> {
-        match key {
-            Key::Enter => self.mode = Mode::Table,
-            Key::Esc => {
-                self.filter = std::mem::take(&mut self.filter_before);
-                self.mode = Mode::Table;
-            }
-            Key::Backspace => {
-                self.filter.pop();
-            }
-            Key::Char(c) => self.filter.push(c),
-            _ => {}
-        }
-        vec![]
-    }
-
-    fn prompt(&mut self, key: Key, service: &str) -> Vec<Effect> {
-        match key {
-            Key::Enter => {
-                self.mode = Mode::Detail(service.to_owned());
-                let name = self.input.trim().to_owned();
-                if name.is_empty() {
-                    vec![]
-                } else {
-                    vec![run(service, &name)]
-                }
-            }
-            Key::Esc => {
-                self.mode = Mode::Detail(service.to_owned());
-                vec![]
-            }
-            Key::Backspace => {
-                self.input.pop();
-                vec![]
-            }
-            Key::Char(c) => {
-                self.input.push(c);
-                vec![]
-            }
-            _ => vec![],
-        }
-    }
-
     fn move_selection(&mut self, key: Key, screen: &Screen) {
         let rows = screen.rows;
         if rows.is_empty() {
@@ -430,6 +375,8 @@ fn run(service: &str, action: &str) -> Effect {
         label: format!("run {action} on {service}"),
     }
 }
+
+mod typing;
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,7 @@ use super::model::Link;
 use super::pane;
 use super::tone::Tone;
 use crate::clock::format_age;
+use crate::table::clean;
 
 /// Smallest terminal the dashboard draws into.
 pub const MIN_WIDTH: u16 = 20;
@@ -93,13 +94,14 @@ fn header(app: &App, now_ms: i64, w: usize) -> [Vec<(String, Tone)>; 2] {
     match &app.model.link {
         Link::Live => {}
         Link::Connecting => first.push(("connecting to watchdogd… ".into(), Tone::Warn)),
-        Link::Lost { why } => {
-            first.push((format!("daemon gone ({why}); reconnecting… "), Tone::Bad))
-        }
+        Link::Lost { why } => first.push((
+            format!("daemon gone ({}); reconnecting… ", clean(why)),
+            Tone::Bad,
+        )),
     }
     let mut second: Vec<(String, Tone)> = Vec::new();
     if let Some(d) = &app.model.daemon {
-        first.push((format!("watchdogd {}", d.version), Tone::Strong));
+        first.push((format!("watchdogd {}", clean(&d.version)), Tone::Strong));
         first.push((
             format!(
                 " · pid {} · up {} · audit rows dropped ",
@@ -184,9 +186,13 @@ fn detail(app: &App, key: &str, now_ms: i64, w: usize, body: usize) -> Vec<Line>
 
 fn status_line(app: &App, w: usize) -> Vec<(String, Tone)> {
     let (text, tone) = match &app.ui.mode {
-        Mode::Filter => (format!("filter: {}▏", app.ui.filter), Tone::Strong),
+        Mode::Filter => (format!("filter: {}▏", clean(&app.ui.filter)), Tone::Strong),
         Mode::RunPrompt(key) => (
-            format!("run on {key} (Enter runs, Esc cancels): {}▏", app.ui.input),
+            format!(
+                "run on {} (Enter runs, Esc cancels): {}▏",
+                clean(key),
+                clean(&app.ui.input)
+            ),
             Tone::Strong,
         ),
         _ => match (&app.ui.message, &app.model.last_event) {
@@ -198,7 +204,7 @@ fn status_line(app: &App, w: usize) -> Vec<(String, Tone)> {
     let mut segs = vec![(cut(&text, w), tone)];
     if !app.ui.filter.is_empty() && app.ui.mode != Mode::Filter {
         let used = unicode_width::UnicodeWidthStr::width(segs[0].0.as_str());
-        let note = format!("  [filter: {}]", app.ui.filter);
+        let note = format!("  [filter: {}]", clean(&app.ui.filter));
         if used + note.len() <= w {
             segs.push((note, Tone::Dim));
         }

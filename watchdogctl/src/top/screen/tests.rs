@@ -69,12 +69,15 @@ fn the_table_at_80_by_24() {
 #[test]
 fn a_lost_daemon_is_said_and_its_rows_dimmed() {
     let mut app = app();
-    app.on_feed(Feed::Lost("Connection refused (os error 111)".into()), NOW);
+    app.on_feed(
+        Feed::Lost("Connection refused (os error 111)\x1b[2J".into()),
+        NOW,
+    );
     let lines = compose(&app, NOW, 80, 24);
     assert!(
-        lines[0]
-            .text()
-            .starts_with("daemon gone (Connection refused (os error 111)); reconnecting…"),
+        lines[0].text().starts_with(
+            "daemon gone (Connection refused (os error 111)\\u{1b}[2J); reconnecting…"
+        ),
         "{}",
         lines[0].text()
     );
