@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::message::{ErrorKind, Request, Response};
 
 /// Bumped on any change reachable from [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 /// First field of every request: "WDOG".
 pub const MAGIC: u32 = u32::from_be_bytes(*b"WDOG");
 /// Largest request payload the daemon reads.
@@ -292,6 +292,7 @@ mod tests {
             enabled: true,
         };
         assert_eq!(body(&toggle.into()), vec![18, 1, b'a', 1, b'b', 1]);
+        assert_eq!(body(&Request::Watch), vec![19]);
         // The frozen header: magic (varint u32 > 2^16 → 0xfc + 4 LE bytes), protocol, version.
         let full = encode_request(&Request::StartAll).unwrap();
         assert_eq!(&full[..5], &[0xfc, b'G', b'O', b'D', b'W']);
@@ -306,6 +307,18 @@ mod tests {
         })
         .unwrap();
         assert_eq!(bytes, vec![0, 2, 1, b'x']);
+    }
+
+    /// Golden bytes of the newest reply: variant 12, then its fields in order.
+    #[test]
+    fn golden_changes_response() {
+        let bytes = encode_response(&Response::Changes(StatusChanges {
+            services: vec![],
+            removed: vec!["a".into()],
+            audit_rows_dropped: 3,
+        }))
+        .unwrap();
+        assert_eq!(bytes, vec![12, 0, 1, 1, b'a', 3]);
     }
 
     #[test]
@@ -341,6 +354,11 @@ mod tests {
                 old_pid: Some(9),
             }),
             Response::Bulk(vec![]),
+            Response::Changes(StatusChanges {
+                services: vec![sample_status()],
+                removed: vec!["old".into()],
+                audit_rows_dropped: 7,
+            }),
             Response::Wait(WaitReply {
                 outcome: WaitOutcome::TimedOut,
                 status: sample_status(),

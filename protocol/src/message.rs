@@ -49,6 +49,11 @@ pub enum Request {
     /// Turn one recovery action of a service on or off at runtime (a persisted override of
     /// `disabled_actions`).
     ToggleAction(ToggleActionRequest),
+    /// Watch every service live (what `watchdogctl top` shows): the daemon answers with one
+    /// [`Response::Status`], then [`Response::Changes`] and [`Response::Event`] frames as things
+    /// happen, until the client disconnects. The status and the changes come from the same
+    /// snapshots, so nothing falls between the first status and the stream.
+    Watch,
 }
 
 /// Arguments of [`Request::Run`].
@@ -139,6 +144,7 @@ impl Request {
                 | Request::Detail { .. }
                 | Request::Metrics
                 | Request::Version
+                | Request::Watch
         )
     }
 
@@ -165,6 +171,7 @@ impl Request {
             Request::Monitor(m) if m.enabled => "enable",
             Request::Monitor(_) => "disable",
             Request::ToggleAction(_) => "actions",
+            Request::Watch => "top",
         }
     }
 }
@@ -196,6 +203,21 @@ pub enum Response {
     Version(VersionReply),
     /// Reply to [`Request::Check`]: the services after the check, and the recoveries it ran.
     Check(CheckReport),
+    /// One frame of the [`Request::Watch`] stream: what changed since the frame before.
+    Changes(StatusChanges),
+}
+
+/// The services that changed since the last frame of a [`Request::Watch`] stream. Each check
+/// of a service changes it (its `last_check_ms`), so a follower sees every check, except that
+/// checks of one service closer together than the daemon publishes (100 ms) arrive as one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanges {
+    /// Services as they are now: changed, or added by a reload.
+    pub services: Vec<ServiceStatus>,
+    /// Keys a reload removed.
+    pub removed: Vec<String>,
+    /// Audit-log rows the daemon could not write since it started.
+    pub audit_rows_dropped: u64,
 }
 
 /// What `check` found and did.

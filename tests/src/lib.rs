@@ -22,6 +22,7 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 pub mod fuse;
+pub mod tmux;
 pub mod users;
 
 /// The real binaries under test.

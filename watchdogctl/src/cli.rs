@@ -218,6 +218,9 @@ pub enum Command {
     },
     /// Print OpenMetrics/Prometheus text for watchdogd and every service (never JSON).
     Metrics,
+    /// A full-screen live dashboard: every service's health, pid, heartbeat age and recent
+    /// checks, a detail pane, and keys for the actions (? lists them; see docs/top.md).
+    Top,
     /// Write one heartbeat file atomically, without contacting watchdogd (for shell scripts and
     /// cron jobs).
     Beat {
@@ -270,6 +273,7 @@ impl Command {
             Command::History { .. } => "history",
             Command::Events { .. } => "events",
             Command::Metrics => "metrics",
+            Command::Top => "top",
             Command::Beat { .. } => "beat",
             Command::Completions { .. } => "completions",
             Command::Man => "man",

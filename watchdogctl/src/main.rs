@@ -23,6 +23,7 @@ mod remote;
 mod socket;
 mod stream;
 mod table;
+mod top;
 mod transport;
 mod versions;
 

@@ -212,6 +212,9 @@ pub async fn serve(
         }
         let response = match request {
             Request::Events => return follow(&mut out, &mut frames, handle, &shutdown).await,
+            Request::Watch => {
+                return crate::watch::stream(&mut out, &mut frames, handle, &shutdown).await;
+            }
             other => answer(handle, other).await,
         };
         if let Err(e) = send(&mut out, &response).await {
@@ -273,6 +276,7 @@ async fn answer(handle: &SupervisorHandle, request: Request) -> Response {
         Request::Version => answers::version(handle),
         // Answered by `serve` itself, as a stream.
         Request::Events => error(ErrorKind::BadRequest, "events is a stream"),
+        Request::Watch => error(ErrorKind::BadRequest, "watch is a stream"),
         Request::On { key } => handle.ask(act(key, Act::On)).await,
         Request::Off { key } => handle.ask(act(key, Act::Off)).await,
         Request::OffFor { key, for_ms } => {
@@ -336,7 +340,7 @@ fn error(kind: ErrorKind, message: &str) -> Response {
 
 /// Sends one response, within [`SEND_TIMEOUT`]. A reply over the frame limit is replaced by an
 /// error saying so (the connection stays usable), never dropped silently.
-async fn send<W>(
+pub(crate) async fn send<W>(
     out: &mut FramedWrite<W, LengthDelimitedCodec>,
     response: &Response,
 ) -> Result<(), CodecError>

@@ -47,6 +47,7 @@ pub mod server;
 pub mod signals;
 pub mod store;
 pub mod supervisor;
+pub mod watch;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -92,6 +93,17 @@ pub async fn run(
             message,
             protocol::time::now_millis(),
         )]);
+    }
+    let (lines, rows) = store::orphans::dropped(
+        &saved,
+        |key| config.processes.contains_key(key),
+        protocol::time::now_millis(),
+    );
+    for line in lines {
+        tracing::info!(target: "watchdogd", "{line}");
+    }
+    if !rows.is_empty() {
+        store.write(rows);
     }
     let (policy, warnings) = access::AccessPolicy::resolve(&config.access);
     for w in warnings {

@@ -12,12 +12,14 @@ mod hostile_heartbeat;
 mod hostile_socket;
 mod mechanisms;
 mod operator;
+mod overrides;
 mod recovery;
 mod reload;
 mod root_safety;
 mod safety;
 mod security;
 mod seed_move;
+mod top;
 
 use watchdog_tests::Sandbox;
 

@@ -230,6 +230,7 @@ impl Context {
             Command::Events { follow: false } => ctx.recent_events(),
             Command::Events { follow: true } => ctx.follow_events(),
             Command::Metrics => ctx.metrics(),
+            Command::Top => crate::top::run(&ctx.client, ctx.json),
             Command::Beat { .. }
             | Command::Completions { .. }
             | Command::Man
@@ -287,7 +288,7 @@ fn unexpected(at: &str, response: &Response) -> Failure {
 }
 
 /// The name of a reply's variant, for messages.
-fn reply_kind(response: &Response) -> &'static str {
+pub(crate) fn reply_kind(response: &Response) -> &'static str {
     match response {
         Response::Error { .. } => "error",
         Response::Status(_) => "status",
@@ -301,6 +302,7 @@ fn reply_kind(response: &Response) -> &'static str {
         Response::Metrics(_) => "metrics",
         Response::Version(_) => "version",
         Response::Check(_) => "check",
+        Response::Changes(_) => "changes",
     }
 }
 

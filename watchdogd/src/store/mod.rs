@@ -18,6 +18,7 @@
 
 pub mod history;
 pub mod layout;
+pub mod orphans;
 mod rows;
 mod schema;
 mod writer;
