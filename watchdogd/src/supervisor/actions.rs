@@ -387,9 +387,11 @@ impl Supervisor {
                 // a process it stopped vouch for that process (its exit may not be seen yet):
                 // the next healthy check watches whatever runs now.
                 let svc = &mut self.services[idx];
-                svc.probe.superseded = svc.probe.in_flight.is_some();
-                if let Some((_, watch)) = svc.exit_watch.take() {
-                    watch.cancel();
+                if done.changed_process {
+                    svc.probe.superseded |= svc.probe.in_flight.is_some();
+                    if let Some((_, watch)) = svc.exit_watch.take() {
+                        watch.cancel();
+                    }
                 }
                 self.apply(idx, done.effects);
                 self.durable.extend(done.replies);

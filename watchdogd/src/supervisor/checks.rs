@@ -19,8 +19,6 @@ use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::probe::{Job, Probe};
 
-/// A read sent this recently answers for any event since.
-const JUST_SENT: Duration = Duration::from_millis(50);
 /// The shortest time a read may take before it counts as stuck.
 const MIN_STUCK: Duration = Duration::from_secs(1);
 
@@ -234,11 +232,16 @@ impl Supervisor {
     }
 
     /// Makes service `idx` due now, because something happened to it (its process exited, a
-    /// waiter arrived). Not while its own pipeline runs (its end is checked anyway), and not
-    /// when a read has just been sent: one event, one check, one history row.
+    /// waiter arrived). Not while its own pipeline runs (its end is checked anyway). A read
+    /// already in flight may have seen what was before: its result is dropped and the service
+    /// read again at once (one event, one check, one history row).
     pub(super) fn check_now(&mut self, idx: usize) {
         let svc = &mut self.services[idx];
-        if svc.has_pipeline() || svc.probe.in_flight.is_some_and(|t| t.elapsed() < JUST_SENT) {
+        if svc.has_pipeline() {
+            return;
+        }
+        if svc.probe.in_flight.is_some() {
+            svc.probe.superseded = true;
             return;
         }
         let now = Instant::now();

@@ -33,6 +33,9 @@ pub struct Finished {
     pub report: ActionReport,
     /// The follow-up to start now.
     pub next: Option<(Task, Vec<Reply>)>,
+    /// It stopped or started a process: what a check read meanwhile, or an exit watch set
+    /// before, describes what is gone.
+    pub changed_process: bool,
 }
 
 /// What the owner needs to build a pipeline's plan.
@@ -245,6 +248,7 @@ impl Service {
             .steps
             .iter()
             .any(|s| s.action == "kill" && s.outcome == protocol::StepOutcome::Ok);
+        let changed_process = killed || started.is_some();
         if let Some(s) = started {
             self.started = Some(StartRecord {
                 session: s,
@@ -316,6 +320,7 @@ impl Service {
             replies,
             report,
             next,
+            changed_process,
         })
     }
 
