@@ -41,6 +41,7 @@ fn jobs(
             cfg: cfg.clone(),
             known: Default::default(),
             cache: cache.take(),
+            changed: false,
         })
         .collect()
 }

@@ -63,9 +63,10 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
         since_ms: None,
     };
     let heartbeat_source = format!(
-        "file {} (checked every {}s)",
+        "file {}, {}",
         cfg.heartbeat_path.display(),
-        cfg.check_interval.as_secs_f64()
+        snap.mode(&cfg.key)
+            .map_or_else(|| "not yet placed".to_owned(), |m| m.describe())
     );
     // The reader threads answer at once for a file system known to hang, and the read is
     // bounded besides: the detail view answers whatever the file system does.

@@ -8,11 +8,11 @@
 //! async runtime.
 
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::clock::Point;
-use crate::guard::file::{self, FileError};
+use crate::guard::file::{FileError, Folders};
+use rustix::fs::FileType;
 
 use protocol::heartbeat::MAX_HEARTBEAT_BYTES;
 use protocol::{Heartbeat, HeartbeatError};
@@ -41,6 +41,9 @@ pub struct Beat {
     pub stamp: Stamp,
     /// When the daemon saw this content (see [`Seen`]).
     pub seen: Seen,
+    /// The path is a symlink (followed): a change to the file it points at raises no change
+    /// event in the heartbeat's folder.
+    pub via_link: bool,
 }
 
 /// When the daemon saw a heartbeat's content, on the boot clock, with the wall clock's step at
@@ -95,20 +98,12 @@ fn stamp_of(st: &rustix::fs::Stat) -> Stamp {
     }
 }
 
-fn stamp(m: &std::fs::Metadata) -> Stamp {
-    Stamp {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.len(),
-        mtime_ns: nanos(m.mtime(), m.mtime_nsec()),
-        ctime_ns: nanos(m.ctime(), m.ctime_nsec()),
-    }
-}
-
 /// Like [`read`], but skips opening and parsing a file that has not changed since `previous`
 /// was read from it (same device, inode, size and mtime): one `stat` instead of open, read and
 /// parse. Writers replace the file by rename, so a new beat always has a new inode or mtime.
+/// `folders` holds heartbeat folders open, so a read resolves one name, not a whole path.
 pub fn read_unless_unchanged(
+    folders: &mut Folders,
     path: &Path,
     buf: &mut Vec<u8>,
     previous: Option<Beat>,
@@ -116,15 +111,34 @@ pub fn read_unless_unchanged(
 ) -> Reading {
     let now = Point::now();
     if let Some(prev) = &previous
-        && let Ok(m) = std::fs::metadata(path)
-        && m.is_file()
-        && stamp(&m) == prev.stamp
+        && let Ok(st) = folders.stat(path)
+        && FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+        && stamp_of(&st) == prev.stamp
     {
         let mut same = prev.clone();
         same.seen.last = now;
         return Reading::Beat(same);
     }
-    read_at(path, buf, owner, Seen::fresh(now, previous.as_ref()))
+    read_at(
+        folders,
+        path,
+        buf,
+        owner,
+        Seen::fresh(now, previous.as_ref()),
+    )
+}
+
+/// Like [`read_unless_unchanged`] for a file known to have changed (a change event): read at
+/// once, without the `stat` that would only say so, but seen after `previous`.
+pub fn read_changed(
+    folders: &mut Folders,
+    path: &Path,
+    buf: &mut Vec<u8>,
+    previous: Option<Beat>,
+    owner: Option<u32>,
+) -> Reading {
+    let seen = Seen::fresh(Point::now(), previous.as_ref());
+    read_at(folders, path, buf, owner, seen)
 }
 
 /// Reads and parses the heartbeat at `path`, using `buf` as scratch space. Only a regular file
@@ -133,11 +147,18 @@ pub fn read_unless_unchanged(
 /// service's `user`), a file owned by anyone else is not read at all: a link to another
 /// user's file tells nothing of what is in it.
 pub fn read(path: &Path, buf: &mut Vec<u8>, owner: Option<u32>) -> Reading {
-    read_at(path, buf, owner, Seen::fresh(Point::now(), None))
+    let seen = Seen::fresh(Point::now(), None);
+    read_at(&mut Folders::default(), path, buf, owner, seen)
 }
 
-fn read_at(path: &Path, buf: &mut Vec<u8>, owner: Option<u32>, seen: Seen) -> Reading {
-    let (file, st) = match file::open_regular(path) {
+fn read_at(
+    folders: &mut Folders,
+    path: &Path,
+    buf: &mut Vec<u8>,
+    owner: Option<u32>,
+    seen: Seen,
+) -> Reading {
+    let (file, st, via_link) = match folders.open_regular(path) {
         Ok(opened) => opened,
         Err(FileError::Missing(_)) => return Reading::Missing,
         Err(FileError::NotRegular { kind, .. }) => {
@@ -157,6 +178,8 @@ fn read_at(path: &Path, buf: &mut Vec<u8>, owner: Option<u32>, seen: Seen) -> Re
         ));
     }
     buf.clear();
+    // Room for one byte more than the file had when opened: one read usually does it all.
+    buf.reserve(st.st_size as usize + 1);
     if let Err(e) = file.take(MAX_HEARTBEAT_BYTES as u64 + 1).read_to_end(buf) {
         return Reading::Corrupt(format!("cannot read heartbeat: {e}"));
     }
@@ -168,6 +191,7 @@ fn read_at(path: &Path, buf: &mut Vec<u8>, owner: Option<u32>, seen: Seen) -> Re
             owner_uid: st.st_uid,
             stamp,
             seen,
+            via_link,
         }),
         Err(HeartbeatError::TooLarge) => {
             Reading::Corrupt(format!("heartbeat grew past {MAX_HEARTBEAT_BYTES} bytes"))
@@ -216,7 +240,8 @@ mod tests {
         // A marker the real file does not have: if it survives, the file was not re-read.
         let mut marked = first.clone();
         marked.heartbeat.status = "cached".into();
-        let Reading::Beat(again) = read_unless_unchanged(&path, &mut buf, Some(marked), None)
+        let Reading::Beat(again) =
+            read_unless_unchanged(&mut Folders::default(), &path, &mut buf, Some(marked), None)
         else {
             panic!()
         };
@@ -228,7 +253,9 @@ mod tests {
         assert!(again.seen.last.boot_us >= first.seen.last.boot_us);
         w.beat("running").unwrap();
         let again_seen = again.seen;
-        let Reading::Beat(fresh) = read_unless_unchanged(&path, &mut buf, Some(again), None) else {
+        let Reading::Beat(fresh) =
+            read_unless_unchanged(&mut Folders::default(), &path, &mut buf, Some(again), None)
+        else {
             panic!()
         };
         assert_eq!(fresh.heartbeat.status, "running");
@@ -240,7 +267,7 @@ mod tests {
         );
         std::fs::remove_file(&path).unwrap();
         assert_eq!(
-            read_unless_unchanged(&path, &mut buf, Some(fresh), None),
+            read_unless_unchanged(&mut Folders::default(), &path, &mut buf, Some(fresh), None),
             Reading::Missing
         );
     }

@@ -26,6 +26,7 @@
 
 pub mod access;
 pub mod answers;
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -24,6 +24,9 @@ pub struct Mounts {
     read_at: Option<Instant>,
     /// The table's text when last read: an unchanged table keeps its points.
     text: String,
+    /// The answer for each folder asked about, until the table changes (thousands of
+    /// heartbeats share a few folders: a lookup is then one hash, not a scan).
+    known: std::collections::HashMap<PathBuf, Arc<Path>>,
 }
 
 impl Default for Mounts {
@@ -32,6 +35,7 @@ impl Default for Mounts {
             points: vec![Arc::from(Path::new("/"))],
             read_at: None,
             text: String::new(),
+            known: std::collections::HashMap::new(),
         }
     }
 }
@@ -42,7 +46,32 @@ impl Mounts {
         if self.read_at.is_none_or(|t| t.elapsed() >= FRESH_FOR) {
             self.refresh();
         }
-        longest_prefix(&self.points, path)
+        // A file lies where its folder does, unless it is itself a mount point (rare).
+        let Some(dir) = path.parent() else {
+            return longest_prefix(&self.points, path);
+        };
+        if self.is_point(path) {
+            return longest_prefix(&self.points, path);
+        }
+        if let Some(m) = self.known.get(dir) {
+            return m.clone();
+        }
+        let m = longest_prefix(&self.points, dir);
+        if self.known.len() >= 4096 {
+            self.known.clear();
+        }
+        self.known.insert(dir.to_path_buf(), m.clone());
+        m
+    }
+
+    fn is_point(&self, path: &Path) -> bool {
+        // Sorted longest first: only points as long as `path` can equal it.
+        let len = path.as_os_str().len();
+        self.points
+            .iter()
+            .skip_while(|p| p.as_os_str().len() > len)
+            .take_while(|p| p.as_os_str().len() == len)
+            .any(|p| p.as_ref() == path)
     }
 
     fn refresh(&mut self) {
@@ -53,6 +82,7 @@ impl Mounts {
         if text != self.text {
             self.points = parse(&text);
             self.text = text;
+            self.known.clear();
         }
     }
 }

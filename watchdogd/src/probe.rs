@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::clock::Now;
 use crate::config::ProcessConfig;
+use crate::guard::file::Folders;
 use crate::health::{self, Verdict};
 use crate::heartbeat::{self, Beat, Reading};
 use crate::process::{Identity, Liveness};
@@ -57,6 +58,8 @@ pub struct Job {
     pub known: Known,
     /// The heartbeat parsed at the previous check.
     pub cache: Option<Beat>,
+    /// The file is known to have changed since (a change event): read it without asking.
+    pub changed: bool,
 }
 
 /// One service checked.
@@ -72,8 +75,8 @@ pub struct Probe {
     pub took_ms: f64,
 }
 
-/// Checks one job, with `buf` as scratch space.
-pub fn check(job: Job, buf: &mut Vec<u8>) -> Probe {
+/// Checks one job, with `buf` as scratch space and `folders` holding heartbeat folders open.
+pub fn check(job: Job, folders: &mut Folders, buf: &mut Vec<u8>) -> Probe {
     let started = std::time::Instant::now();
     let Job {
         idx,
@@ -81,8 +84,14 @@ pub fn check(job: Job, buf: &mut Vec<u8>) -> Probe {
         cfg,
         known,
         cache,
+        changed,
     } = job;
-    let reading = heartbeat::read_unless_unchanged(&cfg.heartbeat_path, buf, cache, known.owner);
+    let path = &cfg.heartbeat_path;
+    let reading = if changed {
+        heartbeat::read_changed(folders, path, buf, cache, known.owner)
+    } else {
+        heartbeat::read_unless_unchanged(folders, path, buf, cache, known.owner)
+    };
     let verdict = judge(&reading, &cfg, &known, &Now::read());
     let cache = match reading {
         Reading::Beat(b) => Some(b),
@@ -101,6 +110,7 @@ pub fn check(job: Job, buf: &mut Vec<u8>) -> Probe {
 /// A job not read because its file system does not answer ([`crate::reader`]): `unreadable`,
 /// with the reason, and the previous heartbeat kept for the next check.
 pub fn blocked(job: Job, reason: String) -> Probe {
+    // (A change it was sent for is noticed again at the next read: the file's stamp differs.)
     Probe {
         idx: job.idx,
         epoch: job.epoch,
@@ -116,6 +126,10 @@ pub fn blocked(job: Job, reason: String) -> Probe {
 pub fn check_batch(jobs: Vec<Job>) -> (Vec<Probe>, f64) {
     let started = std::time::Instant::now();
     let mut buf = Vec::with_capacity(1024);
-    let results = jobs.into_iter().map(|j| check(j, &mut buf)).collect();
+    let mut folders = Folders::default();
+    let results = jobs
+        .into_iter()
+        .map(|j| check(j, &mut folders, &mut buf))
+        .collect();
     (results, started.elapsed().as_secs_f64() * 1000.0)
 }

@@ -445,6 +445,7 @@ impl Drop for Inner {
 /// One reader thread's life.
 fn work(inner: &Inner, id: u64) {
     let mut buf = Vec::with_capacity(1024);
+    let mut folders = crate::guard::file::Folders::default();
     let mut refused = Vec::new();
     loop {
         let task = {
@@ -501,7 +502,7 @@ fn work(inner: &Inner, id: u64) {
             continue;
         };
         match task {
-            Task::Check(job) => deliver(inner, probe::check(job, &mut buf)),
+            Task::Check(job) => deliver(inner, probe::check(job, &mut folders, &mut buf)),
             Task::Read {
                 path,
                 owner,
@@ -510,7 +511,11 @@ fn work(inner: &Inner, id: u64) {
             } => {
                 let previous = previous.map(|b| *b);
                 let _ = reply.send(heartbeat::read_unless_unchanged(
-                    &path, &mut buf, previous, owner,
+                    &mut folders,
+                    &path,
+                    &mut buf,
+                    previous,
+                    owner,
                 ));
             }
             Task::Run { work, .. } => work(Ok(())),

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `watchdogd`, real heartbeat-writing services, the real
 //! `watchdogctl`. One integration target, a module per feature.
 
+mod change_events;
 mod config;
 mod contrib;
 mod control;

@@ -170,19 +170,42 @@ fn several_followers_see_the_same_live_events() {
             .spawn()
             .unwrap()
     };
+    sb.ctl_ok(&["on", "api"]);
+    sb.wait_settled("api", None, T);
     let mut followers = [follow(), follow()];
-    // Give both a moment to subscribe: a follower only sees what happens after it connects.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(sb.ctl(&["restart", "api"]).status.code(), Some(0));
-    for f in &mut followers {
-        let mut lines = BufReader::new(f.stdout.take().unwrap()).lines();
+    let mut streams: Vec<_> = followers
+        .iter_mut()
+        .map(|f| BufReader::new(f.stdout.take().unwrap()).lines())
+        .collect();
+    // A follower only sees what happens after it connects: a reload (an audit event) shows
+    // when both are listening.
+    let kinds_until = |lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
+                       done: &dyn Fn(&[String]) -> bool| {
         let mut kinds = Vec::new();
         let deadline = Instant::now() + T;
-        while Instant::now() < deadline && !kinds.iter().any(|k| k == "pipeline_finished") {
+        while Instant::now() < deadline && !done(&kinds) {
             let Some(Ok(line)) = lines.next() else { break };
             let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
             kinds.push(v["kind"].as_str().unwrap().to_owned());
         }
+        kinds
+    };
+    for lines in &mut streams {
+        loop {
+            sb.ctl_ok(&["reload"]);
+            let seen = kinds_until(lines, &|k: &[String]| k.iter().any(|k| k == "reloaded"));
+            if seen.iter().any(|k| k == "reloaded") {
+                break;
+            }
+        }
+    }
+    assert_eq!(sb.ctl(&["restart", "api"]).status.code(), Some(0));
+    for (f, lines) in followers.iter_mut().zip(&mut streams) {
+        let kinds = kinds_until(lines, &|k: &[String]| {
+            k.iter()
+                .skip_while(|k| *k != "pipeline_started")
+                .any(|k| k == "pipeline_finished")
+        });
         for want in ["pipeline_started", "step_finished", "pipeline_finished"] {
             assert!(
                 kinds.iter().any(|k| k == want),

@@ -83,12 +83,16 @@ pub fn describe(st: &Stat) -> &'static str {
 /// Opens `path` for reading if, and only if, it is a regular file (following symlinks), as the
 /// module note describes. Returns the file and its metadata as opened.
 pub fn open_regular(path: &Path) -> Result<(File, Stat), FileError> {
-    let probe = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(
-        |e| match e {
-            Errno::NOENT => FileError::Missing(path.to_path_buf()),
-            e => io("open", path, e),
-        },
-    )?;
+    let probe = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty());
+    finish_regular(probe, path)
+}
+
+/// The second half of [`open_regular`], from the `O_PATH` probe on.
+fn finish_regular(probe: Result<OwnedFd, Errno>, path: &Path) -> Result<(File, Stat), FileError> {
+    let probe = probe.map_err(|e| match e {
+        Errno::NOENT => FileError::Missing(path.to_path_buf()),
+        e => io("open", path, e),
+    })?;
     let st = rustix::fs::fstat(&probe).map_err(|e| io("inspect", path, e))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(FileError::NotRegular {
@@ -97,32 +101,159 @@ pub fn open_regular(path: &Path) -> Result<(File, Stat), FileError> {
         });
     }
     let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = match reopen(&probe, flags) {
-        Ok(fd) => fd,
+    match reopen(&probe, flags) {
+        // The magic link opens the very inode the probe holds: no second check is needed.
+        Some(Ok(fd)) => Ok((File::from(fd), st)),
+        Some(Err(e)) => Err(io("open", path, e)),
         // No /proc to reopen through: open by path and insist on the same inode. A swap in the
         // moment between is then refused, though what was swapped in has been opened.
-        Err(Errno::NOENT) => {
-            rustix::fs::open(path, flags, Mode::empty()).map_err(|e| io("open", path, e))?
+        None => {
+            let fd =
+                rustix::fs::open(path, flags, Mode::empty()).map_err(|e| io("open", path, e))?;
+            let opened = rustix::fs::fstat(&fd).map_err(|e| io("inspect", path, e))?;
+            if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino) {
+                return Err(FileError::Changed(path.to_path_buf()));
+            }
+            Ok((File::from(fd), opened))
         }
-        Err(e) => return Err(io("open", path, e)),
-    };
-    let opened = rustix::fs::fstat(&fd).map_err(|e| io("inspect", path, e))?;
-    if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino) {
-        return Err(FileError::Changed(path.to_path_buf()));
     }
-    Ok((File::from(fd), opened))
 }
 
-/// Opens the file an `O_PATH` descriptor refers to, as that same inode.
-fn reopen(probe: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+/// `/proc/self/fd`, opened once: a reopen then resolves one name, not four.
+fn proc_fds() -> Option<&'static OwnedFd> {
+    static DIR: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        rustix::fs::open(
+            "/proc/self/fd",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+    })
+    .as_ref()
+}
+
+/// Opens the file an `O_PATH` descriptor refers to, as that same inode (`/proc/self/fd/N`);
+/// `None` when there is no `/proc`.
+fn reopen(probe: &OwnedFd, flags: OFlags) -> Option<Result<OwnedFd, Errno>> {
     use std::os::fd::AsRawFd;
-    let mut buf = [0u8; 32];
+    let dir = proc_fds()?;
+    let mut buf = [0u8; 16];
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    // 32 bytes hold "/proc/self/fd/" and any descriptor number.
-    let _ = write!(cursor, "/proc/self/fd/{}", probe.as_raw_fd());
+    // 16 bytes hold any descriptor number.
+    let _ = write!(cursor, "{}", probe.as_raw_fd());
     let len = cursor.position() as usize;
-    let name = std::ffi::OsStr::new(std::str::from_utf8(&buf[..len]).unwrap_or("/"));
-    rustix::fs::open(name, flags, Mode::empty())
+    let name = std::ffi::OsStr::new(std::str::from_utf8(&buf[..len]).unwrap_or("-"));
+    Some(rustix::fs::openat(dir, name, flags, Mode::empty()))
+}
+
+/// Heartbeat folders held open, so that a read resolves one name relative to its folder
+/// instead of walking the whole path each time. Only folders whose path has no symlink on the
+/// way are held (a `current -> release-42` folder link must be followed anew every time). What
+/// a path names can change (a folder deleted and made again, renamed away and replaced): a
+/// deleted folder is noticed at once, and every folder is looked up by its path again every
+/// [`FOLDER_FRESH_FOR`], so a read never follows a folder that is no longer at its path for
+/// longer than that.
+#[derive(Debug, Default)]
+pub struct Folders {
+    held: std::collections::HashMap<PathBuf, Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    /// `None`: not holdable (a symlink on the way); go by the whole path.
+    fd: Option<OwnedFd>,
+    opened: std::time::Instant,
+}
+
+/// Folders held at most; past it the cache starts over.
+const MAX_FOLDERS: usize = 1024;
+/// How long a held folder is trusted to still be what its path names.
+pub const FOLDER_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Folders {
+    /// The held folder of `path` and the name in it; `None`: go by the whole path.
+    fn folder<'a>(&mut self, path: &'a Path) -> Option<(&OwnedFd, &'a std::ffi::OsStr)> {
+        let (dir, name) = split(path).ok()?;
+        let fresh = self
+            .held
+            .get(dir)
+            .is_some_and(|h| h.opened.elapsed() < FOLDER_FRESH_FOR);
+        if !fresh {
+            if self.held.len() >= MAX_FOLDERS {
+                self.held.clear();
+            }
+            let holdable = std::fs::canonicalize(dir).is_ok_and(|c| c == dir);
+            let fd = holdable
+                .then(|| {
+                    rustix::fs::open(
+                        dir,
+                        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .ok()
+                })
+                .flatten();
+            let opened = std::time::Instant::now();
+            self.held.insert(dir.to_path_buf(), Held { fd, opened });
+        }
+        let fd = self.held.get(dir)?.fd.as_ref()?;
+        Some((fd, name))
+    }
+
+    /// After a `NOENT` through the held folder: whether the folder itself is gone (then it is
+    /// dropped, to be opened again by path).
+    fn gone(&mut self, path: &Path) -> bool {
+        let Some(dir) = path.parent() else {
+            return false;
+        };
+        let unlinked = self
+            .held
+            .get(dir)
+            .and_then(|h| h.fd.as_ref())
+            .is_some_and(|fd| rustix::fs::fstat(fd).is_ok_and(|st| st.st_nlink == 0));
+        if unlinked {
+            self.held.remove(dir);
+        }
+        unlinked
+    }
+
+    /// `stat(path)` (following a symlink at the end).
+    pub fn stat(&mut self, path: &Path) -> Result<Stat, Errno> {
+        let Some((dir, name)) = self.folder(path) else {
+            return rustix::fs::stat(path);
+        };
+        match rustix::fs::statat(dir, name, rustix::fs::AtFlags::empty()) {
+            Err(Errno::NOENT) if self.gone(path) => self.stat(path),
+            other => other,
+        }
+    }
+
+    /// [`open_regular`], through the held folder; also says whether `path` itself is a
+    /// symlink (that was followed).
+    pub fn open_regular(&mut self, path: &Path) -> Result<(File, Stat, bool), FileError> {
+        let Some((dir, name)) = self.folder(path) else {
+            let link = rustix::fs::lstat(path)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
+            return open_regular(path).map(|(f, st)| (f, st, link));
+        };
+        let flags = OFlags::PATH | OFlags::CLOEXEC;
+        let probe = rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW, Mode::empty());
+        let (probe, link) = match probe {
+            // The name is a symlink: the probe holds the link itself; follow it.
+            Ok(fd)
+                if rustix::fs::fstat(&fd)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) =>
+            {
+                (rustix::fs::openat(dir, name, flags, Mode::empty()), true)
+            }
+            other => (other, false),
+        };
+        match probe {
+            Err(Errno::NOENT) if self.gone(path) => self.open_regular(path),
+            probe => finish_regular(probe, path).map(|(f, st)| (f, st, link)),
+        }
+    }
 }
 
 /// Splits a file path into its folder and name.

@@ -44,6 +44,7 @@ fn beat_seen(pid: i64, timestamp_us: i64, modified_us: i64, status: &str, seen: 
         owner_uid: 0,
         stamp: Default::default(),
         seen,
+        via_link: false,
     })
 }
 

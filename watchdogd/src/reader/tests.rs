@@ -28,6 +28,7 @@ async fn reads_and_checks_come_back() {
         cfg: cfg.clone(),
         known: Default::default(),
         cache: None,
+        changed: false,
     }));
     let mut got = Vec::new();
     while got.len() < 3 {

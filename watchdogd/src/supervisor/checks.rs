@@ -19,6 +19,9 @@ use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::probe::{Job, Probe};
 
+/// How long a watched healthy service waits without a change before it is looked at anyway
+/// (its deadline, from its heartbeat's age and timeout, usually comes first).
+const WATCHED_IDLE: Duration = Duration::from_secs(3600);
 /// The shortest time a read may take before it counts as stuck.
 const MIN_STUCK: Duration = Duration::from_secs(1);
 
@@ -137,7 +140,15 @@ impl Supervisor {
             let svc = &mut self.services[idx];
             let interval = svc.cfg().check_interval;
             svc.probe.in_flight = Some(std::time::Instant::now());
-            svc.probe.next = schedule::slot_after(origin, now.mono, interval, idx, n);
+            svc.probe.last_sent = Some(now.mono);
+            // A watched, healthy service waits for a change or its deadline (set when its
+            // result comes back); everyone else is checked again in its slot.
+            svc.probe.next = if svc.probe.mode == crate::changes::Mode::Watched && svc.is_healthy()
+            {
+                now.mono + WATCHED_IDLE
+            } else {
+                schedule::slot_after(origin, now.mono, interval, idx, n)
+            };
             if svc.has_waiters() {
                 svc.probe.next = svc.probe.next.min(now.mono + WAIT_CADENCE);
             }
@@ -147,6 +158,8 @@ impl Supervisor {
                 cfg: svc.cfg().clone(),
                 known: svc.known(),
                 cache: svc.probe.cache.take(),
+                // A changed file is read at once; an unchanged one is stat'ed first.
+                changed: std::mem::take(&mut svc.probe.changed),
             });
             self.schedule.wake_at = self.schedule.wake_at.min(svc.probe.next);
         }
@@ -191,9 +204,14 @@ impl Supervisor {
                 self.schedule.wake_at = now.mono;
                 continue;
             }
+            let (via_link, found) = match &probe.cache {
+                Some(b) => (b.via_link, true),
+                None => (false, false),
+            };
             svc.probe.cache = probe.cache;
             let fx = svc.apply_verdict(probe.verdict, &now, sample);
             self.apply(idx, fx);
+            self.after_read(idx, via_link, found, &now);
             self.watch_exit(idx);
             // Recover first: a `check` joins the recovery its verdict started.
             self.recover_due();

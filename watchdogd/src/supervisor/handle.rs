@@ -20,6 +20,8 @@ pub struct Snapshot {
     pub services: Vec<Arc<ServiceStatus>>,
     /// Counters per service, in the same order.
     pub counters: Vec<ServiceCounters>,
+    /// How each service's heartbeat is noticed, in the same order.
+    pub modes: Vec<crate::changes::Mode>,
     /// Audit rows that could not be written.
     pub dropped_rows: u64,
     /// The config in force.
@@ -34,6 +36,15 @@ impl Snapshot {
             .binary_search_by(|s| s.key.as_str().cmp(key))
             .ok()
             .map(|i| &self.services[i])
+    }
+
+    /// How service `key`'s heartbeat is noticed.
+    pub fn mode(&self, key: &str) -> Option<crate::changes::Mode> {
+        let i = self
+            .services
+            .binary_search_by(|s| s.key.as_str().cmp(key))
+            .ok()?;
+        self.modes.get(i).copied()
     }
 
     /// The reply to `status`.

@@ -18,6 +18,7 @@
 //! and returns. Services it started keep running: they live in their own sessions.
 
 mod actions;
+mod changes;
 mod checks;
 pub mod command;
 mod effects;
@@ -77,6 +78,11 @@ pub(crate) enum Event {
     },
     /// A process a heartbeat named has exited (seen through its pidfd).
     ProcessExited { key: String, pid: u32 },
+    /// A watch on a heartbeat folder was added (or could not be).
+    Watched {
+        dir: std::path::PathBuf,
+        result: Result<i32, &'static str>,
+    },
     /// The config file was re-read for a reload.
     ConfigLoaded {
         result: Box<Result<crate::config::Loaded, String>>,
@@ -152,6 +158,8 @@ pub struct Supervisor {
     to_recover: Vec<usize>,
     /// Shutting down: no new pipelines start.
     stopping: bool,
+    /// Heartbeat folders watched for changes (`None`: no inotify; everything is polled).
+    watcher: Option<crate::changes::Watcher>,
 }
 
 impl Supervisor {
@@ -182,6 +190,7 @@ impl Supervisor {
         let (snapshot, snapshot_rx) = watch::channel(Arc::new(Snapshot {
             services: Vec::new(),
             counters: Vec::new(),
+            modes: Vec::new(),
             dropped_rows: 0,
             config: config.clone(),
             daemon: facts,
@@ -215,6 +224,7 @@ impl Supervisor {
             turns: Arc::new(Turns::new()),
             to_recover: Vec::new(),
             stopping: false,
+            watcher: crate::changes::Watcher::new(),
         };
         sup.publish();
         let handle = SupervisorHandle {
@@ -247,6 +257,7 @@ impl Supervisor {
             }
         }
         let readers = self.readers.clone();
+        self.place_all();
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -260,6 +271,7 @@ impl Supervisor {
                     self.on_event(event);
                 }
                 () = readers.ready() => {}
+                () = changes_ready(&self.watcher) => self.on_changes(),
                 () = tokio::time::sleep_until(wake) => {}
             }
             // A burst (thousands of pipelines ending after `start-all`) is taken in one turn:
@@ -291,6 +303,7 @@ impl Supervisor {
             } => self.on_child_exited(&key, pid, success, &status),
             Event::ProcessExited { key, pid } => self.on_process_exited(&key, pid),
             Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
+            Event::Watched { dir, result } => self.on_watched(dir, result),
         }
     }
 
@@ -359,6 +372,14 @@ impl Supervisor {
             protocol::time::now_millis(),
         ));
         self.carry_out("", fx);
+    }
+}
+
+/// Resolves when the watcher has change events (never, without one).
+async fn changes_ready(watcher: &Option<crate::changes::Watcher>) {
+    match watcher {
+        Some(w) => w.readable().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -77,6 +77,7 @@ impl Supervisor {
                 .map(|s| s.cached_status(&now))
                 .collect(),
             counters: self.services.iter().map(|s| s.counters()).collect(),
+            modes: self.services.iter().map(|s| s.probe.mode).collect(),
             dropped_rows: self.store.dropped(),
             config: self.config.clone(),
             daemon: self.facts,

@@ -133,6 +133,7 @@ impl Supervisor {
         }
         self.schedule.wake_at = now.mono;
         self.slots.set_limit(new.max_parallel_recoveries);
+        self.place_all();
         self.config = Arc::new(new);
         self.dirty = true;
         self.finish_rounds();

@@ -105,6 +105,12 @@ pub struct ProbeState {
     pub superseded: bool,
     /// The heartbeat parsed at the last check (lent to each check).
     pub cache: Option<Beat>,
+    /// How its heartbeat is noticed: watched for changes, or polled.
+    pub mode: crate::changes::Mode,
+    /// Its heartbeat changed since the last read was sent (a change event).
+    pub changed: bool,
+    /// When its last read was sent.
+    pub last_sent: Option<Instant>,
 }
 
 /// One supervised service.
@@ -213,6 +219,9 @@ impl Service {
                 stuck_noted: None,
                 superseded: false,
                 cache: None,
+                mode: crate::changes::Mode::Polled("not watched yet"),
+                changed: false,
+                last_sent: None,
             },
             exit_watch: None,
             cfg,
@@ -231,6 +240,11 @@ impl Service {
     pub fn reconfigure(&mut self, cfg: Arc<ProcessConfig>) {
         self.heartbeat_owner = cfg.user.as_deref().and_then(crate::process::user_uid);
         self.cfg = cfg;
+    }
+
+    /// Whether its last check was healthy.
+    pub fn is_healthy(&self) -> bool {
+        self.verdict.as_ref().is_some_and(|v| v.health.is_healthy())
     }
 
     /// Whether it is monitored at all: the config's `enabled`, unless overridden at runtime.
