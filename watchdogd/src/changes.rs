@@ -131,6 +131,18 @@ pub struct Drained {
     pub lost: Vec<usize>,
     /// The kernel's queue overflowed: anything may have changed.
     pub overflow: bool,
+    /// Events taken in all (of any file in the watched folders).
+    pub events: usize,
+}
+
+impl Drained {
+    /// Empties it for the next take, keeping its room.
+    pub fn clear(&mut self) {
+        self.changed.clear();
+        self.lost.clear();
+        self.overflow = false;
+        self.events = 0;
+    }
 }
 
 /// The watches, and which services each folder's names belong to.
@@ -229,6 +241,7 @@ impl Watcher {
         let fd = self.fd.get_ref().0.clone();
         let mut reader = inotify::Reader::new(&*fd, &mut self.buf);
         while let Ok(event) = reader.next() {
+            out.events += 1;
             let flags = event.events();
             if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
                 out.overflow = true;

@@ -2,8 +2,9 @@
 //! and launchd capture) and, when `log_dir` is set, to a daily file there.
 //!
 //! The level comes from the config's `log_level` (DEBUG, INFO, WARNING, ERROR); the environment
-//! variable `WATCHDOGD_LOG` (an `EnvFilter` directive such as `debug` or `watchdogd=trace`)
-//! overrides it for debugging.
+//! variable `WATCHDOGD_LOG` (a level, or targets with levels such as `info,server=debug`)
+//! overrides it for debugging. (`tracing-subscriber`'s `Targets`, not its `EnvFilter`: the
+//! latter pulls in a regex engine, hundreds of kilobytes of code in a daemon meant to be small.)
 
 use std::fmt;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::path::Path;
 use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
@@ -69,8 +70,21 @@ fn directive(level: &str) -> &'static str {
 
 /// Installs the global subscriber. Keep the guard alive until exit, or the file's tail is lost.
 pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, String> {
-    let filter =
-        || EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(directive(level)));
+    let configured = || {
+        directive(level)
+            .parse::<Targets>()
+            .unwrap_or_else(|_| Targets::new().with_default(Level::INFO))
+    };
+    let from_env = std::env::var(LOG_ENV).ok().filter(|v| !v.trim().is_empty());
+    let filter = match from_env.as_deref().map(str::parse::<Targets>) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            eprintln!("watchdogd: ignoring {LOG_ENV}: {e}");
+            configured()
+        }
+        None => configured(),
+    };
+    let filter = || filter.clone();
     let stderr = tracing_subscriber::fmt::layer()
         .event_format(SeedFormat)
         .with_writer(std::io::stderr)

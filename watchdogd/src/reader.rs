@@ -29,6 +29,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -238,8 +239,13 @@ struct Inner {
     state: Mutex<State>,
     work: Condvar,
     results: Mutex<Vec<Probe>>,
+    /// Results were delivered since the owner was last woken.
+    unannounced: AtomicBool,
     ready: Notify,
 }
+
+/// Results waiting that wake the owner even while the threads still have work.
+const ANNOUNCE_AT: usize = 256;
 
 /// A handle on the reader threads; cheap to clone.
 #[derive(Clone)]
@@ -272,6 +278,7 @@ impl Readers {
                 state: Mutex::new(State::default()),
                 work: Condvar::new(),
                 results: Mutex::new(Vec::new()),
+                unannounced: AtomicBool::new(false),
                 ready: Notify::new(),
             }),
         }
@@ -471,6 +478,8 @@ fn work(inner: &Inner, id: u64) {
                 if st.closed {
                     break None;
                 }
+                // Out of work: the owner gets what this burst produced.
+                announce(inner);
                 // Work that waits for its mount is looked at again soon; otherwise sleep until
                 // work comes.
                 let wait = if st.queued > 0 { RECHECK } else { IDLE_EXIT };
@@ -529,12 +538,24 @@ fn work(inner: &Inner, id: u64) {
     }
 }
 
+/// Hands a check result to the owner. The owner is woken once per burst, not per result: when
+/// [`ANNOUNCE_AT`] results wait, or when a thread runs out of work (see [`work`]).
 fn deliver(inner: &Inner, probe: Probe) {
     let mut results = lock(&inner.results);
-    let first = results.is_empty();
     results.push(probe);
+    let full = results.len() >= ANNOUNCE_AT;
     drop(results);
-    if first {
+    if full {
+        inner.unannounced.store(false, Ordering::Relaxed);
+        inner.ready.notify_one();
+    } else {
+        inner.unannounced.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Wakes the owner for results not yet announced.
+fn announce(inner: &Inner) {
+    if inner.unannounced.swap(false, Ordering::Relaxed) {
         inner.ready.notify_one();
     }
 }

@@ -6,10 +6,27 @@ use std::path::Path;
 use tokio::time::Instant;
 
 use super::{Event, Supervisor};
-use crate::changes::{Drained, Mode};
+use std::time::Duration;
+
+use crate::changes::Mode;
 use crate::clock::Now;
 
+/// While change events flow, how often they are taken.
+pub(super) const TAKE_EVERY: Duration = Duration::from_millis(50);
+
 impl Supervisor {
+    /// Whether change events may be taken now (see [`Supervisor::changes_taken`]).
+    pub(super) fn changes_due(&self) -> bool {
+        let (at, busy) = self.changes_taken;
+        !busy || at.elapsed() >= TAKE_EVERY
+    }
+
+    /// When to take change events again, if they were flowing at the last take.
+    pub(super) fn changes_next(&self) -> Option<Instant> {
+        let (at, busy) = self.changes_taken;
+        busy.then_some(at + TAKE_EVERY)
+    }
+
     /// Places every service's heartbeat folder with the watcher (at start and after a
     /// reload), asking for the watches still missing.
     pub(super) fn place_all(&mut self) {
@@ -59,7 +76,7 @@ impl Supervisor {
             return;
         };
         if let Err(why) = result {
-            tracing::debug!(target: "watch", "{}: polled: {why}", dir.display());
+            tracing::debug!(target: "changes", "{}: polled: {why}", dir.display());
         }
         w.established(dir.clone(), result);
         let now = Instant::now();
@@ -83,19 +100,22 @@ impl Supervisor {
         let Some(w) = self.watcher.as_mut() else {
             return;
         };
-        let mut d = Drained::default();
+        let mut d = std::mem::take(&mut self.drained);
+        d.clear();
         w.drain(&mut d);
         let now = Instant::now();
+        self.changes_taken = (now, d.events > 0);
         if d.overflow {
-            tracing::warn!(target: "watch", "the change-event queue overflowed: reading every watched heartbeat now");
+            tracing::warn!(target: "changes", "the change-event queue overflowed: reading every watched heartbeat now");
             for svc in &mut self.services {
                 if svc.probe.mode == Mode::Watched {
                     svc.probe.changed = true;
                     svc.probe.next = now;
                 }
             }
+            self.schedule.wake_at = now;
         }
-        for idx in d.changed {
+        for &idx in &d.changed {
             let Some(svc) = self.services.get_mut(idx) else {
                 continue;
             };
@@ -105,7 +125,7 @@ impl Supervisor {
             svc.probe.next = svc.probe.next.min(due);
             self.schedule.wake_at = self.schedule.wake_at.min(due);
         }
-        for idx in d.lost {
+        for &idx in &d.lost {
             let Some(svc) = self.services.get_mut(idx) else {
                 continue;
             };
@@ -114,6 +134,7 @@ impl Supervisor {
             self.schedule.wake_at = now;
             self.dirty = true;
         }
+        self.drained = d;
     }
 
     /// After a read of service `idx`: an unhealthy watched service is polled until healthy

@@ -160,6 +160,12 @@ pub struct Supervisor {
     stopping: bool,
     /// Heartbeat folders watched for changes (`None`: no inotify; everything is polled).
     watcher: Option<crate::changes::Watcher>,
+    /// When change events were last taken, and whether there were any: while they flow, they
+    /// are taken at most every 50 ms (thousands of writers rewriting their
+    /// files make one turn of many events, not many turns of a few).
+    changes_taken: (Instant, bool),
+    /// The events of one take, reused.
+    drained: crate::changes::Drained,
 }
 
 impl Supervisor {
@@ -225,6 +231,8 @@ impl Supervisor {
             to_recover: Vec::new(),
             stopping: false,
             watcher: crate::changes::Watcher::new(),
+            changes_taken: (now.mono, false),
+            drained: crate::changes::Drained::default(),
         };
         sup.publish();
         let handle = SupervisorHandle {
@@ -271,7 +279,7 @@ impl Supervisor {
                     self.on_event(event);
                 }
                 () = readers.ready() => {}
-                () = changes_ready(&self.watcher) => self.on_changes(),
+                () = changes_ready(&self.watcher), if self.changes_due() => self.on_changes(),
                 () = tokio::time::sleep_until(wake) => {}
             }
             // A burst (thousands of pipelines ending after `start-all`) is taken in one turn:
