@@ -6,8 +6,8 @@
         time (epoch seconds) of the reply that first showed all N healthy; exit 1 on timeout.
         TRACE: append one line per poll (time sent, reply ms, healthy, not yet checked) and a
         final JSON summary line.
-    probe.py kill CTL SOCK KEY HEARTBEAT COUNT TAG
-    probe.py hang CTL SOCK KEY HEARTBEAT COUNT TAG
+    probe.py kill CTL SOCK KEY HEARTBEAT COUNT TAG [SETTLE_S]
+    probe.py hang CTL SOCK KEY HEARTBEAT COUNT TAG [SETTLE_S]
         kill: COUNT times SIGKILL the PID the heartbeat file names and poll the FILE (not the
         daemon) until it names another PID; latency = the new heartbeat's timestamp - the time of
         the kill. hang: COUNT times SIGSTOP it instead; latency = the new heartbeat's timestamp -
@@ -17,7 +17,9 @@
         heartbeat's timestamp). Only a PID whose command line contains TAG (the run's temp
         folder) is ever signalled. Prints JSON {"latencies_ms": [...], ...}; every trial also
         names the signalled process's parent (old_ppid), so a caller can tell an adopted process
-        from a child of the daemon.
+        from a child of the daemon. After each trial it waits until the daemon reports KEY healthy
+        again, then SETTLE_S more (default 1.2): pass the service's start grace (its
+        timeout_seconds), so that the next trial kills a service that is past it.
     probe.py storm CTL SOCK N TAG HB_DIR NREAL SIM_PID PAUSED_FILE PERIOD_MS CALL_TIMEOUT_S
                    TIMEOUT_S TRACE
         Every service stale at once, then recovered: SIGKILLs the PID each real service's
@@ -155,22 +157,22 @@ def first_unhealthy(ctl, sock, key, deadline):
     return None, None
 
 
-def settle(ctl, sock, key, not_pid, timeout_s=15.0):
+def settle(ctl, sock, key, not_pid, settle_s, timeout_s=15.0):
     """Wait until the daemon reports KEY healthy, running, 0 failures, with a PID other than
-    not_pid, then one more check interval, so the next trial starts from a steady state."""
+    not_pid, then settle_s more, so the next trial starts from a steady state."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         rows = status_json(ctl, sock, key)
         r = rows[0] if rows else {}
         if (r.get("health") == "healthy" and r.get("state") == "running"
                 and r.get("pid") not in (None, not_pid) and r.get("consecutive_failures") == 0):
-            time.sleep(1.2)
+            time.sleep(settle_s)
             return True
         time.sleep(0.1)
     return False
 
 
-def trial(mode, ctl, sock, key, hb, tag, timeout_s):
+def trial(mode, ctl, sock, key, hb, tag, timeout_s, settle_s):
     cur = read_hb(hb)
     if cur is None:
         return {"error": "no heartbeat"}
@@ -223,16 +225,16 @@ def trial(mode, ctl, sock, key, hb, tag, timeout_s):
     if not found:
         result["error"] = f"no new heartbeat within {timeout_s} s"
         return result
-    if not settle(ctl, sock, key, pid):
+    if not settle(ctl, sock, key, pid, settle_s):
         result["warning"] = "did not settle healthy"
     return result
 
 
-def kill_or_hang(mode, ctl, sock, key, hb, count, tag):
+def kill_or_hang(mode, ctl, sock, key, hb, count, tag, settle_s):
     timeout_s = 10.0 if mode == "kill" else 20.0
     trials = []
     for _ in range(count):
-        trials.append(trial(mode, ctl, sock, key, hb, tag, timeout_s))
+        trials.append(trial(mode, ctl, sock, key, hb, tag, timeout_s, settle_s))
     lat = [t["latency_ms"] for t in trials if "latency_ms" in t]
     out = {"mode": mode, "latencies_ms": lat}
     if mode == "hang":
@@ -276,7 +278,7 @@ def storm(ctl, sock, n, tag, hb_dir, nreal, sim_pid, paused_file, period_ms, cal
         if beat and owned(beat[0], tag):
             killed.add(beat[0])
     sim = None if sim_pid == "-" else int(sim_pid)
-    if sim is not None and not owned(sim, tag):
+    if sim is not None and not owned(sim, hb_dir):   # the writer's command line names HB_DIR
         print(json.dumps({"error": f"writer {sim} is not this run's; not signalled"}))
         return 1
     t0 = time.time()
@@ -470,7 +472,8 @@ def main(argv):
         return wait_healthy(rest[0], rest[1], int(rest[2]), float(rest[3]),
                             rest[4] if len(rest) > 4 else None)
     if cmd in ("kill", "hang"):
-        return kill_or_hang(cmd, rest[0], rest[1], rest[2], rest[3], int(rest[4]), rest[5])
+        return kill_or_hang(cmd, rest[0], rest[1], rest[2], rest[3], int(rest[4]), rest[5],
+                            float(rest[6]) if len(rest) > 6 else 1.2)
     if cmd == "storm":
         return storm(rest[0], rest[1], int(rest[2]), rest[3], rest[4], int(rest[5]), rest[6],
                      rest[7], float(rest[8]), float(rest[9]), float(rest[10]), rest[11])

@@ -69,6 +69,9 @@ if [ -n "$DISK_BASE" ] && ! { [ -d "$DISK_BASE" ] && [ -w "$DISK_BASE" ]; }; the
     DISK_BASE=""
 fi
 LATENCY_MAX=500       # N up to this: kill -9, hang and adoption trials
+# After a trial, s0 healthy again, wait past its start grace (= its timeout_seconds, 3 s) before
+# the next one: a kill inside the grace measures the grace, not the daemon's reaction.
+SETTLE_S=3.5
 PEAK_CALLS=20         # status --json calls (then one start-all) before the peak RSS is read
 STORM_PERIOD_MS=50    # one `status` call every this many ms during a storm...
 STORM_CALL_TIMEOUT_S=10   # ...each cut off after this long (counts as this long)
@@ -266,8 +269,21 @@ nap() {
     NAP_PID=""
 }
 
+# Runs a long command (a probe, the timer) in the background and waits for it, so that a signal
+# to this script runs its trap at once instead of after the command; stop_run ends it.
+LONG_PID=""
+long() {
+    local rc=0
+    "$@" &
+    LONG_PID=$!
+    wait "$LONG_PID" || rc=$?
+    LONG_PID=""
+    return "$rc"
+}
+
 stop_run() {
     if [ -n "$NAP_PID" ]; then kill "$NAP_PID" 2>/dev/null || true; fi
+    if [ -n "$LONG_PID" ]; then kill "$LONG_PID" 2>/dev/null || true; wait "$LONG_PID" 2>/dev/null || true; fi
     stop_procs
     if [ "${BENCH_KEEP:-0}" != 1 ]; then
         [ -n "$HB_DIR" ] && rm -rf "$HB_DIR"
@@ -378,8 +394,9 @@ EOF
     { rc=0; ctl start-all >"$RUN_DIR/start-all.out" 2>&1 || rc=$?
       echo "$rc" >"$RUN_DIR/start-all.rc"; now >"$RUN_DIR/start-all.end"; } &
     sa_pid=$!
-    t_ok=$(python3 "$PROBE" wait-healthy "$CTL" "$RUN_DIR/s.sock" "$n" 300 "$RUN_DIR/startup.trace") || {
-        log "not all services healthy after 300 s"; return 1; }
+    long python3 "$PROBE" wait-healthy "$CTL" "$RUN_DIR/s.sock" "$n" 300 "$RUN_DIR/startup.trace" \
+        >"$RUN_DIR/startup.t" || { log "not all services healthy after 300 s"; return 1; }
+    t_ok=$(cat "$RUN_DIR/startup.t")
     STARTUP_S=$(secs_between "$t_ok" "$t0")
     log "all $n healthy after $STARTUP_S s; waiting for start-all to return"
     wait "$sa_pid" || true
@@ -422,12 +439,12 @@ time_clients() {
     if [ "$TIMER" = hyperfine ]; then
         # wd-noop first and last: hyperfine times one command after the other, so a busy spell
         # on a shared machine would otherwise weigh on one side of the ratio only.
-        timeout 900 hyperfine --warmup "$WARMUP" --runs "$RUNS" -N --style none \
+        long timeout 900 hyperfine --warmup "$WARMUP" --runs "$RUNS" -N --style none \
             --export-json "$RUN_DIR/timing.json" \
             "$NOOP" "$CTL --socket $sock status" "$CTL --socket $sock status --json" "$NOOP" \
             >"$RUN_DIR/hyperfine.log" 2>&1
     else
-        timeout 900 python3 "$PROBE" time "$RUNS" "$WARMUP" "$RUN_DIR/timing.json" \
+        long timeout 900 python3 "$PROBE" time "$RUNS" "$WARMUP" "$RUN_DIR/timing.json" \
             "$NOOP" "$CTL --socket $sock status" "$CTL --socket $sock status --json"
     fi
 }
@@ -510,14 +527,18 @@ EOF
     local adopt_jsons=() adopt_startups="" adopt_lat="" adopt_note=""
     if [ "$N" -le "$LATENCY_MAX" ]; then
         log "kill -9 s0 × $KILLS"
-        kill_json=$(timeout 600 python3 "$PROBE" kill "$CTL" "$sock" s0 "$HB_DIR/s0.json" "$KILLS" "$HB_DIR/") || true
+        long timeout 600 python3 "$PROBE" kill "$CTL" "$sock" s0 "$HB_DIR/s0.json" "$KILLS" "$HB_DIR/" "$SETTLE_S" \
+            >"$RUN_DIR/kill.json" || true
+        kill_json=$(cat "$RUN_DIR/kill.json")
         local k_med k_max
         read -r k_med _ k_max < <(json_list "$kill_json" latencies_ms | stats)
         kill_cell="$k_med / $k_max"
         log "kill→healthy $kill_cell ms"
 
         log "SIGSTOP s0 × $HANGS"
-        hang_json=$(timeout 600 python3 "$PROBE" hang "$CTL" "$sock" s0 "$HB_DIR/s0.json" "$HANGS" "$HB_DIR/") || true
+        long timeout 600 python3 "$PROBE" hang "$CTL" "$sock" s0 "$HB_DIR/s0.json" "$HANGS" "$HB_DIR/" "$SETTLE_S" \
+            >"$RUN_DIR/hang.json" || true
+        hang_json=$(cat "$RUN_DIR/hang.json")
         local s_med b_med
         read -r hang_cell _ _ < <(json_list "$hang_json" latencies_ms | stats)
         read -r s_med _ _ < <(json_list "$hang_json" silence_seen_ms | stats)
@@ -531,10 +552,13 @@ EOF
             stop_daemon
             t0=$(now)
             start_daemon || return 1
-            t_ok=$(python3 "$PROBE" wait-healthy "$CTL" "$sock" "$N" 120 "$RUN_DIR/adopt.trace") || {
-                log "not all services healthy 120 s after the daemon's restart"; return 1; }
+            long python3 "$PROBE" wait-healthy "$CTL" "$sock" "$N" 120 "$RUN_DIR/adopt.trace" \
+                >"$RUN_DIR/adopt.t" || { log "not all services healthy 120 s after the daemon's restart"; return 1; }
+            t_ok=$(cat "$RUN_DIR/adopt.t")
             adopt_startups+="$(secs_between "$t_ok" "$t0" %.3f) "
-            j=$(timeout 120 python3 "$PROBE" kill "$CTL" "$sock" s0 "$HB_DIR/s0.json" 1 "$HB_DIR/") || true
+            long timeout 120 python3 "$PROBE" kill "$CTL" "$sock" s0 "$HB_DIR/s0.json" 1 "$HB_DIR/" "$SETTLE_S" \
+                >"$RUN_DIR/adopt.json" || true
+            j=$(cat "$RUN_DIR/adopt.json")
             parent=$(python3 -c 'import json,sys; t=(json.loads(sys.argv[1] or "{}").get("trials") or [{}])[0]; print(t.get("old_ppid"))' "$j")
             if [ "$parent" = "$DPID" ]; then
                 adopt_note+=" trial $i: s0 was the new daemon's child, not adopted (not counted);"
@@ -554,9 +578,11 @@ EOF
     local storm_cell="-" storm_s="-" storm_json=""
     if [ "$STORM" = 1 ]; then
         log "storm: $nreal SIGKILLed, $nsim simulated stopped; status every $STORM_PERIOD_MS ms"
-        storm_json=$(python3 "$PROBE" storm "$CTL" "$sock" "$N" "$HB_DIR/" "$HB_DIR" "$nreal" \
+        long python3 "$PROBE" storm "$CTL" "$sock" "$N" "$HB_DIR/" "$HB_DIR" "$nreal" \
             "${SIM_PID:--}" "$RUN_DIR/sim.paused" "$STORM_PERIOD_MS" "$STORM_CALL_TIMEOUT_S" \
-            "$STORM_TIMEOUT_S" "$RUN_DIR/storm.trace") || log "storm: not all healthy within $STORM_TIMEOUT_S s"
+            "$STORM_TIMEOUT_S" "$RUN_DIR/storm.trace" >"$RUN_DIR/storm.json" \
+            || log "storm: not all healthy within $STORM_TIMEOUT_S s"
+        storm_json=$(cat "$RUN_DIR/storm.json")
         storm_cell="$(json_field "$storm_json" max_ms) / $(json_field "$storm_json" p95_ms)"
         storm_s=$(json_field "$storm_json" all_healthy_s)
         log "storm: status max / p95 $storm_cell ms; all healthy after $storm_s s ($storm_json)"
