@@ -160,6 +160,19 @@ cpu_ticks() {
 }
 cpu_pct() { awk -v d="$1" -v t="$CLK_TCK" -v s="$2" -v f="${3:-%.2f}" 'BEGIN { printf f, 100 * d / t / s }'; }
 
+# CPU time of PID's live threads in ns (the first field of /proc/PID/task/TID/schedstat): finer
+# than clock ticks, but a thread that exits takes its time with it, so it is used only when the
+# same threads are there at both ends of a window.
+task_ns() {
+    local f a s=0
+    for f in /proc/"$1"/task/*/schedstat; do
+        read -r a _ <"$f" 2>/dev/null || continue
+        s=$((s + a))
+    done
+    echo "$s"
+}
+task_ids() { ls /proc/"$1"/task 2>/dev/null | sort -n | tr '\n' ' '; }
+
 rss_kib() { awk -v k="${2:-VmRSS}" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 
 # PID's descendants (through /proc/PID/task/*/children).
@@ -414,16 +427,27 @@ EOF
 }
 
 # cpu_window SECONDS: the daemon's and the writer's CPU over a window in which nothing talks to
-# the daemon. Sets CPU_PCT, SIM_PCT, WINDOW_REAL_S, C0/C1 (ticks).
+# the daemon. Sets CPU_PCT (from the threads' schedstat when the same threads lived through the
+# window, else from clock ticks, then marked "(ticks)"), CPU_TICKS_PCT, CPU_NS_PCT ("-" when
+# unusable), SIM_PCT, WINDOW_REAL_S, C0/C1 (ticks).
 cpu_window() {
-    local tw0 tw1 s0=0 s1=0
+    local tw0 tw1 s0=0 s1=0 n0 n1 ids0 ids1
+    ids0=$(task_ids "$DPID"); n0=$(task_ns "$DPID")
     tw0=$(now); C0=$(cpu_ticks "$DPID")
     [ -n "$SIM_PID" ] && s0=$(cpu_ticks "$SIM_PID")
     nap "$1"
     tw1=$(now); C1=$(cpu_ticks "$DPID")
+    n1=$(task_ns "$DPID"); ids1=$(task_ids "$DPID")
     [ -n "$SIM_PID" ] && s1=$(cpu_ticks "$SIM_PID")
     WINDOW_REAL_S=$(secs_between "$tw1" "$tw0" %.3f)
-    CPU_PCT=$(cpu_pct "$((C1 - C0))" "$WINDOW_REAL_S")
+    CPU_TICKS_PCT=$(cpu_pct "$((C1 - C0))" "$WINDOW_REAL_S")
+    if [ "$ids0" = "$ids1" ] && [ "$n1" -gt 0 ]; then
+        CPU_NS_PCT=$(awk -v d="$((n1 - n0))" -v s="$WINDOW_REAL_S" 'BEGIN { printf "%.3f", 100 * d / 1e9 / s }')
+        CPU_PCT=$CPU_NS_PCT
+    else
+        CPU_NS_PCT="-"
+        CPU_PCT="$CPU_TICKS_PCT (ticks)"
+    fi
     SIM_PCT=$(cpu_pct "$((s1 - s0))" "$WINDOW_REAL_S" %.1f)
 }
 
@@ -469,6 +493,7 @@ run_one() {
     r0=$(db_rows "$db")
     cpu_window "$WINDOW_S"
     local cpu=$CPU_PCT sim_pct=$SIM_PCT secs=$WINDOW_REAL_S c_quiet=$((C1 - C0))
+    local cpu_ticks_pct=$CPU_TICKS_PCT cpu_ns_pct=$CPU_NS_PCT
     local rss_steady hwm_steady mem_note
     rss_steady=$(rss_kib "$DPID")
     hwm_steady=$(rss_kib "$DPID" VmHWM)
@@ -624,7 +649,7 @@ EOF
         log "CPU window ${WINDOW_S} s, heartbeats on $(stat -f -c %T "$HB_DIR") ($HB_DIR)"
         cpu_window "$WINDOW_S"
         cpu_disk=$CPU_PCT
-        disk_note="heartbeats in $DISK_BASE ($(stat -f -c %T "$DISK_BASE")): startup $STARTUP_S s, CPU $cpu_disk % ($((C1 - C0)) ticks in $WINDOW_REAL_S s), RSS $(kib_to_mib "$(rss_kib "$DPID")") MiB"
+        disk_note="heartbeats in $DISK_BASE ($(stat -f -c %T "$DISK_BASE")): startup $STARTUP_S s, CPU $cpu_disk % (schedstat $CPU_NS_PCT %, clock ticks $((C1 - C0)) in $WINDOW_REAL_S s = $CPU_TICKS_PCT %), RSS $(kib_to_mib "$(rss_kib "$DPID")") MiB"
         if [ "$NSIM" -gt 0 ]; then
             stop_procs
             disk_note+="; sim writer: $SIM_PCT % CPU, $(sim_stats)"
@@ -640,7 +665,7 @@ EOF
     R_ROW1[$N]="$cpu | $cpu_disk | $(kib_to_mib "$rss_steady") | $(kib_to_mib "$hwm") | BYTES | $tick_med | $tick_max | $rows_s | $startup_s"
     R_ROW2[$N]="$noop_med | $st_med | $ratio | $st_p95 | $js_med | $kill_cell | $adopt_cell | $silence_cell | $hang_cell | $storm_cell | $storm_s"
 
-    NOTES+=("- **N = $N** ($nreal real, $nsim simulated): $checks_s checks/s in the CPU window ($c_quiet ticks in $secs s, ±1 tick = $(cpu_pct 1 "$secs" %.3f) %); CPU while metrics were sampled once a second: $cpu_sampled %; RSS in the quiet window: $mem_note (VmHWM then $(kib_to_mib "$hwm_steady") MiB); after the timed runs, $PEAK_CALLS × \`status --json\` and \`start-all\` (exit $peak_sa_rc): RSS $(kib_to_mib "$rss_loaded") MiB, 3 s later $(kib_to_mib "$rss_settled") MiB, peak VmHWM $(kib_to_mib "$hwm") MiB; longest check batch since start $tick_max_ever ms; audit rows dropped (whole run): $dropped; start-all took $start_all_s s (exit $start_all_rc); unhealthy checks recorded: ${unhealthy:-none}; startup polls: ${slow_startup:-?}; daemon log lines (WARNING and above): $warn_lines${top_warn:+ ($top_warn)}$sim_note.")
+    NOTES+=("- **N = $N** ($nreal real, $nsim simulated): $checks_s checks/s in the CPU window (schedstat: $cpu_ns_pct %; clock ticks: $c_quiet in $secs s = $cpu_ticks_pct %, ±1 tick = $(cpu_pct 1 "$secs" %.3f) %); CPU while metrics were sampled once a second: $cpu_sampled %; RSS in the quiet window: $mem_note (VmHWM then $(kib_to_mib "$hwm_steady") MiB); after the timed runs, $PEAK_CALLS × \`status --json\` and \`start-all\` (exit $peak_sa_rc): RSS $(kib_to_mib "$rss_loaded") MiB, 3 s later $(kib_to_mib "$rss_settled") MiB, peak VmHWM $(kib_to_mib "$hwm") MiB; longest check batch since start $tick_max_ever ms; audit rows dropped (whole run): $dropped; start-all took $start_all_s s (exit $start_all_rc); unhealthy checks recorded: ${unhealthy:-none}; startup polls: ${slow_startup:-?}; daemon log lines (WARNING and above): $warn_lines${top_warn:+ ($top_warn)}$sim_note.")
     if [ -n "$disk_note" ]; then NOTES+=("  - disk: $disk_note"); fi
     if [ -n "$kill_json" ]; then NOTES+=("  - kill -9 trials: \`$kill_json\`"); fi
     if [ -n "$hang_json" ]; then NOTES+=("  - SIGSTOP trials: \`$hang_json\`"); fi
