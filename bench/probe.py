@@ -252,13 +252,20 @@ def p95(xs):
 
 
 def parse_table(text):
-    """`watchdogctl status` table → [(key, state, health, pid)]: KEY NAME STATE HEALTH PID ...
-    (the bench's display names are the keys, one word each)."""
+    """`watchdogctl status` table → [(key, state, health, pid)], columns found by the header
+    (KEY NAME STATE HEALTH PID ...; the bench's keys and display names are one word each)."""
+    lines = text.splitlines()
+    if not lines:
+        return []
+    col = {name: i for i, name in enumerate(lines[0].split())}
+    if not all(c in col for c in ("KEY", "STATE", "HEALTH", "PID")):
+        return []
+    k, st, h, p = col["KEY"], col["STATE"], col["HEALTH"], col["PID"]
     rows = []
-    for line in text.splitlines()[1:]:
+    for line in lines[1:]:
         f = line.split()
-        if len(f) >= 5:
-            rows.append((f[0], f[2], f[3], f[4]))
+        if len(f) > max(k, st, h, p) and re.fullmatch(r"s[0-9]+", f[k]):
+            rows.append((f[k], f[st], f[h], f[p]))
     return rows
 
 
@@ -324,7 +331,8 @@ def storm(ctl, sock, n, tag, hb_dir, nreal, sim_pid, paused_file, period_ms, cal
                     first_down is not None or sim is None):
                 done = time.time() - t0
                 break
-            time.sleep(period_ms / 1000.0)
+            # One call every PERIOD_MS (at once after a call that took longer).
+            time.sleep(max(0.0, sent + period_ms / 1000.0 - time.time()))
     res = {
         "killed": len(killed), "writer_paused": sim is not None, "calls": len(lat),
         "median_ms": round(statistics.median(lat), 1) if lat else None,
