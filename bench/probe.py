@@ -6,13 +6,40 @@
         time (epoch seconds) of the reply that first showed all N healthy; exit 1 on timeout.
         TRACE: append one line per poll (time sent, reply ms, healthy, not yet checked) and a
         final JSON summary line.
-    probe.py kill CTL SOCK KEY HEARTBEAT COUNT TAG
-    probe.py hang CTL SOCK KEY HEARTBEAT COUNT TAG
+    probe.py kill CTL SOCK KEY HEARTBEAT COUNT TAG [SETTLE_S]
+    probe.py hang CTL SOCK KEY HEARTBEAT COUNT TAG [SETTLE_S]
         kill: COUNT times SIGKILL the PID the heartbeat file names and poll the FILE (not the
         daemon) until it names another PID; latency = the new heartbeat's timestamp - the time of
         the kill. hang: COUNT times SIGSTOP it instead; latency = the new heartbeat's timestamp -
-        the last heartbeat the stopped process wrote. Only a PID whose command line contains TAG
-        (the run's temp folder) is ever signalled. Prints JSON {"latencies_ms": [...], ...}.
+        the last heartbeat the stopped process wrote. While the process is stopped, hang also asks
+        the daemon (`CTL status KEY --json`, one call after the other) until it reports the service anything
+        but healthy: silence_seen_ms (from the SIGSTOP) and silence_after_beat_ms (from the last
+        heartbeat's timestamp). Only a PID whose command line contains TAG (the run's temp
+        folder) is ever signalled. Prints JSON {"latencies_ms": [...], ...}; every trial also
+        names the signalled process's parent (old_ppid), so a caller can tell an adopted process
+        from a child of the daemon. After each trial it waits until the daemon reports KEY healthy
+        again, then SETTLE_S more (default 1.2): pass the service's start grace (its
+        timeout_seconds), so that the next trial kills a service that is past it.
+    probe.py storm CTL SOCK N TAG HB_DIR NREAL SIM_PID PAUSED_FILE PERIOD_MS CALL_TIMEOUT_S
+                   TIMEOUT_S TRACE
+        Every service stale at once, then recovered: SIGKILLs the PID each real service's
+        heartbeat (HB_DIR/s0.json .. s{NREAL-1}.json) names and sends SIGUSR1 to the simulated
+        writer SIM_PID ("-": none), whose stopped count is in PAUSED_FILE. Meanwhile, and until
+        every service is healthy and running again (no real one on a killed PID, no simulated key
+        stopped) or TIMEOUT_S has passed, runs `CTL status` every PERIOD_MS, each call cut off
+        after CALL_TIMEOUT_S (a cut-off call counts as CALL_TIMEOUT_S). Prints JSON: latency
+        median/p95/max over the storm, cut-off and failed calls, seconds until all healthy, most
+        services seen unhealthy / queued at once. TRACE gets one line per call.
+    probe.py time RUNS WARMUP OUT_JSON CMD [CMD...]
+        A timing loop in rounds: WARMUP + RUNS rounds, each running every CMD (one shell-split
+        string) once, in an order that rotates, spawned directly (posix_spawn, no shell), stdout
+        and stderr to /dev/null; wall time from the spawn to the reaped exit. Writes
+        {"results": [{"command", "times": [seconds...], "exit_codes"}]} like
+        `hyperfine --export-json`.
+    probe.py run-pids TAG
+        PIDs whose command line contains TAG (the run's heartbeat folder: every real service and
+        the writer name it), except this process, its parent and other probe.py processes; for
+        run.sh's cleanup, which then signals exactly those PIDs.
     probe.py metric NAME [NAME...]
         Reads OpenMetrics text on stdin, prints the value of each NAME (one line each, "nan" if
         absent).
@@ -26,7 +53,9 @@ import datetime
 import json
 import os
 import re
+import shlex
 import signal
+import statistics
 import socket
 import struct
 import subprocess
@@ -34,13 +63,17 @@ import sys
 import time
 
 POLL_S = 0.001  # heartbeat-file poll period for kill/hang
+STATUS_POLL_S = 0.002  # pause between `status KEY --json` calls while waiting for the silence
 
 
 def status_json(ctl, sock, key=None, timeout=30):
     cmd = [ctl, "--socket", sock, "status", "--json"]
     if key:
         cmd.insert(4, key)
-    out = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return []
     if not out.stdout.strip():
         return []
     try:
@@ -103,29 +136,50 @@ def owned(pid, tag):
         return False
 
 
-def settle(ctl, sock, key, not_pid, timeout_s=15.0):
+def parent_of(pid):
+    """PPID from /proc/PID/stat (counted from the last ')': the comm field may hold spaces)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def first_unhealthy(ctl, sock, key, deadline):
+    """Asks `status KEY --json` again and again (STATUS_POLL_S apart); the time the first reply
+    that is not healthy arrived."""
+    while time.time() < deadline:
+        rows = status_json(ctl, sock, key, timeout=5)
+        seen = time.time()
+        if rows and rows[0].get("health") not in (None, "healthy"):
+            return seen, rows[0].get("health")
+        time.sleep(STATUS_POLL_S)
+    return None, None
+
+
+def settle(ctl, sock, key, not_pid, settle_s, timeout_s=15.0):
     """Wait until the daemon reports KEY healthy, running, 0 failures, with a PID other than
-    not_pid, then one more check interval, so the next trial starts from a steady state."""
+    not_pid, then settle_s more, so the next trial starts from a steady state."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         rows = status_json(ctl, sock, key)
         r = rows[0] if rows else {}
         if (r.get("health") == "healthy" and r.get("state") == "running"
                 and r.get("pid") not in (None, not_pid) and r.get("consecutive_failures") == 0):
-            time.sleep(1.2)
+            time.sleep(settle_s)
             return True
         time.sleep(0.1)
     return False
 
 
-def trial(mode, ctl, sock, key, hb, tag, timeout_s):
+def trial(mode, ctl, sock, key, hb, tag, timeout_s, settle_s):
     cur = read_hb(hb)
     if cur is None:
         return {"error": "no heartbeat"}
-    pid, _ = cur
+    pid, last_old = cur
     if not owned(pid, tag):
         return {"error": f"pid {pid} is not this run's service; not signalled"}
-    last_old = None
+    ppid = parent_of(pid)
     if mode == "kill":
         t0 = time.time()
         os.kill(pid, signal.SIGKILL)
@@ -133,22 +187,33 @@ def trial(mode, ctl, sock, key, hb, tag, timeout_s):
         os.kill(pid, signal.SIGSTOP)
         t0 = time.time()
     deadline = t0 + timeout_s
-    result = None
+    result = {"old_pid": pid, "old_ppid": ppid}
+    if mode == "hang":
+        # The daemon's view first: when does a reader see the silence? The heartbeat file cannot
+        # change meanwhile (its writer is stopped), unless the daemon replaced the process.
+        seen, health = first_unhealthy(ctl, sock, key, deadline)
+        beat = read_hb(hb)
+        if beat is not None and beat[0] == pid:
+            last_old = max(last_old, beat[1])
+        if seen is not None:
+            result["silence_seen_ms"] = round((seen - t0) * 1000.0, 1)
+            result["silence_after_beat_ms"] = round((seen - last_old) * 1000.0, 1)
+            result["silence_health"] = health
+    found = False
     while time.time() < deadline:
         beat = read_hb(hb)
         if beat is not None:
             if beat[0] == pid:
-                last_old = beat[1] if last_old is None else max(last_old, beat[1])
+                last_old = max(last_old, beat[1])
             else:
                 seen = time.time()
-                new_ts = beat[1]
                 base = t0 if mode == "kill" else last_old
-                result = {
-                    "old_pid": pid,
+                result.update({
                     "new_pid": beat[0],
-                    "latency_ms": round((new_ts - base) * 1000.0, 1),
+                    "latency_ms": round((beat[1] - base) * 1000.0, 1),
                     "observed_ms": round((seen - t0) * 1000.0, 1),
-                }
+                })
+                found = True
                 break
         time.sleep(POLL_S)
     if mode == "hang" and owned(pid, tag):
@@ -157,21 +222,169 @@ def trial(mode, ctl, sock, key, hb, tag, timeout_s):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    if result is None:
-        return {"error": f"no new heartbeat within {timeout_s} s", "old_pid": pid}
-    if not settle(ctl, sock, key, pid):
+    if not found:
+        result["error"] = f"no new heartbeat within {timeout_s} s"
+        return result
+    if not settle(ctl, sock, key, pid, settle_s):
         result["warning"] = "did not settle healthy"
     return result
 
 
-def kill_or_hang(mode, ctl, sock, key, hb, count, tag):
+def kill_or_hang(mode, ctl, sock, key, hb, count, tag, settle_s):
     timeout_s = 10.0 if mode == "kill" else 20.0
     trials = []
     for _ in range(count):
-        trials.append(trial(mode, ctl, sock, key, hb, tag, timeout_s))
+        trials.append(trial(mode, ctl, sock, key, hb, tag, timeout_s, settle_s))
     lat = [t["latency_ms"] for t in trials if "latency_ms" in t]
-    print(json.dumps({"mode": mode, "latencies_ms": lat, "trials": trials}))
+    out = {"mode": mode, "latencies_ms": lat}
+    if mode == "hang":
+        out["silence_seen_ms"] = [t["silence_seen_ms"] for t in trials if "silence_seen_ms" in t]
+        out["silence_after_beat_ms"] = [t["silence_after_beat_ms"] for t in trials
+                                        if "silence_after_beat_ms" in t]
+    out["trials"] = trials
+    print(json.dumps(out))
     return 0 if len(lat) == count else 1
+
+
+def p95(xs):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, -(-95 * len(xs) // 100) - 1))]
+
+
+def parse_table(text):
+    """`watchdogctl status` table → [(key, state, health, pid)], columns found by the header
+    (KEY NAME STATE HEALTH PID ...; the bench's keys and display names are one word each)."""
+    lines = text.splitlines()
+    if not lines:
+        return []
+    col = {name: i for i, name in enumerate(lines[0].split())}
+    if not all(c in col for c in ("KEY", "STATE", "HEALTH", "PID")):
+        return []
+    k, st, h, p = col["KEY"], col["STATE"], col["HEALTH"], col["PID"]
+    rows = []
+    for line in lines[1:]:
+        f = line.split()
+        if len(f) > max(k, st, h, p) and re.fullmatch(r"s[0-9]+", f[k]):
+            rows.append((f[k], f[st], f[h], f[p]))
+    return rows
+
+
+def read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+
+
+def storm(ctl, sock, n, tag, hb_dir, nreal, sim_pid, paused_file, period_ms, call_timeout_s,
+          timeout_s, trace):
+    killed = set()
+    for i in range(nreal):
+        beat = read_hb(os.path.join(hb_dir, f"s{i}.json"))
+        if beat and owned(beat[0], tag):
+            killed.add(beat[0])
+    sim = None if sim_pid == "-" else int(sim_pid)
+    if sim is not None and not owned(sim, hb_dir):   # the writer's command line names HB_DIR
+        print(json.dumps({"error": f"writer {sim} is not this run's; not signalled"}))
+        return 1
+    t0 = time.time()
+    for pid in killed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if sim is not None:
+        os.kill(sim, signal.SIGUSR1)
+    killed_s = {str(p) for p in killed}
+    lat, cut, failed = [], 0, 0
+    most_unhealthy = most_queued = 0
+    first_down = done = None
+    deadline = t0 + timeout_s
+    with open(trace, "w") as out:
+        while time.time() < deadline:
+            sent = time.time()
+            try:
+                r = subprocess.run([ctl, "--socket", sock, "status"], capture_output=True,
+                                   timeout=call_timeout_s)
+                took = time.time() - sent
+                ok = r.returncode == 0
+                text = r.stdout.decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                took, ok, text = float(call_timeout_s), False, ""
+                cut += 1
+            lat.append(took * 1000.0)
+            rows = parse_table(text) if ok else []
+            if not ok and took < call_timeout_s:
+                failed += 1
+            unhealthy = sum(1 for _k, st, h, pid in rows
+                            if h != "healthy" or st != "running" or pid in killed_s)
+            queued = sum(1 for _k, st, _h, _p in rows if st == "queued")
+            paused = read_int(paused_file) if sim is not None else 0
+            most_unhealthy = max(most_unhealthy, unhealthy)
+            most_queued = max(most_queued, queued)
+            if first_down is None and (unhealthy or paused):
+                first_down = sent - t0
+            out.write(f"{sent - t0:.3f} {took * 1000:.1f}ms rc={'ok' if ok else 'fail'} "
+                      f"rows={len(rows)} unhealthy={unhealthy} queued={queued} paused={paused}\n")
+            if ok and len(rows) == n and unhealthy == 0 and paused == 0 and (
+                    first_down is not None or sim is None):
+                done = time.time() - t0
+                break
+            # One call every PERIOD_MS (at once after a call that took longer).
+            time.sleep(max(0.0, sent + period_ms / 1000.0 - time.time()))
+    res = {
+        "killed": len(killed), "writer_paused": sim is not None, "calls": len(lat),
+        "median_ms": round(statistics.median(lat), 1) if lat else None,
+        "p95_ms": round(p95(lat), 1) if lat else None,
+        "max_ms": round(max(lat), 1) if lat else None,
+        "cut_off": cut, "failed": failed,
+        "first_unhealthy_s": None if first_down is None else round(first_down, 2),
+        "all_healthy_s": None if done is None else round(done, 2),
+        "most_unhealthy": most_unhealthy, "most_queued": most_queued,
+    }
+    print(json.dumps(res))
+    return 0 if done is not None else 1
+
+
+def time_commands(runs, warmup, out_json, cmds):
+    """Runs the commands in rounds, each round every command once (the order rotating), so that
+    a busy moment on a shared machine costs every command alike and the ratios stay fair."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    argvs = [shlex.split(c) for c in cmds]
+    times = [[] for _ in cmds]
+    codes = [[] for _ in cmds]
+    for r in range(warmup + runs):
+        for k in range(len(cmds)):
+            i = (r + k) % len(cmds)
+            t0 = time.perf_counter()
+            pid = os.posix_spawn(argvs[i][0], argvs[i], os.environ,
+                                 file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1),
+                                               (os.POSIX_SPAWN_DUP2, devnull, 2)])
+            _, status = os.waitpid(pid, 0)
+            took = time.perf_counter() - t0
+            if r >= warmup:
+                times[i].append(took)
+                codes[i].append(os.waitstatus_to_exitcode(status))
+    results = [{"command": c, "times": t, "exit_codes": e} for c, t, e in zip(cmds, times, codes)]
+    with open(out_json, "w") as f:
+        json.dump({"results": results}, f)
+    return 0
+
+
+def run_pids(tag):
+    me, parent, this = os.getpid(), os.getppid(), os.path.abspath(__file__).encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in (me, parent):
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if tag.encode() in cmdline and this not in cmdline:
+            print(name)
+    return 0
 
 
 def metric(names):
@@ -267,7 +480,15 @@ def main(argv):
         return wait_healthy(rest[0], rest[1], int(rest[2]), float(rest[3]),
                             rest[4] if len(rest) > 4 else None)
     if cmd in ("kill", "hang"):
-        return kill_or_hang(cmd, rest[0], rest[1], rest[2], rest[3], int(rest[4]), rest[5])
+        return kill_or_hang(cmd, rest[0], rest[1], rest[2], rest[3], int(rest[4]), rest[5],
+                            float(rest[6]) if len(rest) > 6 else 1.2)
+    if cmd == "storm":
+        return storm(rest[0], rest[1], int(rest[2]), rest[3], rest[4], int(rest[5]), rest[6],
+                     rest[7], float(rest[8]), float(rest[9]), float(rest[10]), rest[11])
+    if cmd == "time":
+        return time_commands(int(rest[0]), int(rest[1]), rest[2], rest[3:])
+    if cmd == "run-pids":
+        return run_pids(rest[0])
     if cmd == "metric":
         return metric(rest)
     if cmd == "metrics-via-socket":

@@ -2,6 +2,7 @@
 """Simulated services for the whole-system benchmark: ONE process keeps N heartbeat files fresh.
 
     sim_writer.py DIR N INTERVAL_MS [--first K] [--ready FILE] [--stats FILE]
+                  [--control CTLDIR --paused FILE]
 
 Writes DIR/s{K}.json .. DIR/s{K+N-1}.json (process_key "s{i}"), every one naming this process's
 PID, so watchdogd does the same per-service work (read, parse, PID liveness, age) as for N real
@@ -13,6 +14,14 @@ The first round is written at once; then FILE (--ready) is created, so a caller 
 daemon only when every heartbeat exists. On SIGTERM/SIGINT, and every 10 s, the writer's own cost
 goes to --stats FILE (JSON: cpu seconds, writes, how late it ran): if `max_lag_ms` grows towards
 the services' timeout, this machine cannot keep up and the interval must be longer.
+
+Storms (--control): SIGUSR1 stops the heartbeats of every key at once (the services go stale
+together, the writer itself stays alive). A file CTLDIR/s{i} brings key s{i} back: the writer
+looks into CTLDIR every slice (1/50 s), writes that key's heartbeat at once, beats it again from
+then on and deletes the file. The services' `start` command is `: > CTLDIR/s{i}`, a shell
+builtin, so a recovery costs the daemon one `bash -c` and the writer one unlink. FILE (--paused)
+always holds the number of stopped keys (written atomically whenever it changes), so a caller
+knows when every key has been started again.
 """
 
 import argparse
@@ -35,9 +44,13 @@ def main() -> int:
     ap.add_argument("--first", type=int, default=0, help="number of the first key (default 0)")
     ap.add_argument("--ready", help="create this file once the first round is written")
     ap.add_argument("--stats", help="write cost statistics (JSON) here")
+    ap.add_argument("--control", help="folder of start requests (one empty file per key)")
+    ap.add_argument("--paused", help="keep the number of stopped keys in this file")
     args = ap.parse_args()
     if args.n < 0 or args.interval_ms <= 0:
         ap.error("N must be >= 0 and INTERVAL_MS > 0")
+    if bool(args.control) != bool(args.paused):
+        ap.error("--control and --paused go together")
 
     os.makedirs(args.dir, exist_ok=True)
     pid = os.getpid()
@@ -57,6 +70,20 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+    # Storm support: keys whose heartbeats are stopped, and the request to stop all of them.
+    paused = [False] * args.n
+    index = {k: i for i, k in enumerate(keys)}
+    pause_all = False
+    npaused_written = None
+
+    def on_pause(_sig, _frame):
+        nonlocal pause_all
+        pause_all = True
+
+    if args.control:
+        os.makedirs(args.control, exist_ok=True)
+        signal.signal(signal.SIGUSR1, on_pause)
 
     writes = 0
     max_lag = 0.0
@@ -98,10 +125,46 @@ def main() -> int:
             json.dump(stats, f)
         os.replace(tmp, args.stats)
 
+    def write_paused(count: int) -> None:
+        nonlocal npaused_written
+        if count == npaused_written:
+            return
+        tmp = args.paused + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % count)
+        os.replace(tmp, args.paused)
+        npaused_written = count
+
+    def storm_turn(iteration: int) -> None:
+        """Applies a pending SIGUSR1 and the start requests waiting in the control folder."""
+        nonlocal pause_all
+        if pause_all:
+            pause_all = False
+            for i in range(args.n):
+                paused[i] = True
+        resumed = []
+        with os.scandir(args.control) as it:
+            for entry in it:
+                i = index.get(entry.name)
+                if i is not None:
+                    resumed.append((i, entry.path))
+        if resumed:
+            stamp = now_stamp()
+            for i, path in resumed:
+                paused[i] = False
+                write_one(i, iteration, stamp)
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+        write_paused(paused.count(True))
+
     # Round 1 at once, so that every heartbeat exists before the daemon starts.
     stamp = now_stamp()
     for i in range(args.n):
         write_one(i, 1, stamp)
+    if args.control:
+        write_paused(0)
     if args.ready:
         open(args.ready, "w").close()
 
@@ -124,9 +187,12 @@ def main() -> int:
                 max_lag = max(max_lag, now - deadline)
             if stop:
                 break
+            if args.control:
+                storm_turn(iteration)
             stamp = now_stamp()
             for i in range(bounds[s], bounds[s + 1]):
-                write_one(i, iteration, stamp)
+                if not paused[i]:
+                    write_one(i, iteration, stamp)
         if time.monotonic() >= next_stats:
             dump_stats()
             next_stats += 10.0
