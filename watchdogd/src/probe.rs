@@ -31,8 +31,19 @@ pub struct Known {
 /// The one judge ([`health::judge`]) with what is known of the service and the OS's word on
 /// its process.
 pub fn judge(reading: &Reading, cfg: &ProcessConfig, known: &Known, now: &Now) -> Verdict {
+    judge_within(reading, cfg.timeout, known, now)
+}
+
+/// [`judge`] with another timeout than the configured one (a notify service's own
+/// `WATCHDOG_USEC=`, see [`crate::notify_socket`]).
+pub fn judge_within(
+    reading: &Reading,
+    timeout: std::time::Duration,
+    known: &Known,
+    now: &Now,
+) -> Verdict {
     let rules = health::Rules {
-        timeout: cfg.timeout,
+        timeout,
         owner: known.owner,
         known: known.writer,
     };
@@ -82,7 +93,10 @@ pub fn check(job: Job, buf: &mut Vec<u8>) -> Probe {
         known,
         cache,
     } = job;
-    let reading = heartbeat::read_unless_unchanged(&cfg.heartbeat_path, buf, cache, known.owner);
+    let reading = match &cfg.heartbeat_path {
+        Some(path) => heartbeat::read_unless_unchanged(path, buf, cache, known.owner),
+        None => Reading::Missing,
+    };
     let verdict = judge(&reading, &cfg, &known, &Now::read());
     let cache = match reading {
         Reading::Beat(b) => Some(b),

@@ -22,6 +22,7 @@ mod checks;
 pub mod command;
 mod effects;
 mod handle;
+mod notify;
 mod publish;
 mod reload;
 mod schedule;
@@ -77,6 +78,8 @@ pub(crate) enum Event {
     },
     /// A process a heartbeat named has exited (seen through its pidfd).
     ProcessExited { key: String, pid: u32 },
+    /// A service's notify socket has news (see [`crate::notify_socket::slot`]).
+    Notified(Arc<crate::notify_socket::Slot>),
     /// The config file was re-read for a reload.
     ConfigLoaded {
         result: Box<Result<crate::config::Loaded, String>>,
@@ -152,6 +155,8 @@ pub struct Supervisor {
     to_recover: Vec<usize>,
     /// Shutting down: no new pipelines start.
     stopping: bool,
+    /// The notify sockets of the services that speak notify.
+    notify: crate::notify_socket::Registry,
 }
 
 impl Supervisor {
@@ -187,6 +192,7 @@ impl Supervisor {
             daemon: facts,
         }));
         let (live, _) = broadcast::channel(LIVE_EVENTS);
+        let notify = notify::registry(&config, &events_tx);
         let mut sup = Supervisor {
             slots: actions::Slots::new(config.max_parallel_recoveries),
             config,
@@ -215,7 +221,9 @@ impl Supervisor {
             turns: Arc::new(Turns::new()),
             to_recover: Vec::new(),
             stopping: false,
+            notify: notify.clone(),
         };
+        sup.sync_notify();
         sup.publish();
         let handle = SupervisorHandle {
             commands: commands_tx,
@@ -223,6 +231,7 @@ impl Supervisor {
             store: sup.store.clone(),
             live,
             readers,
+            notify,
         };
         (sup, handle)
     }
@@ -283,6 +292,7 @@ impl Supervisor {
                 status,
             } => self.on_child_exited(&key, pid, success, &status),
             Event::ProcessExited { key, pid } => self.on_process_exited(&key, pid),
+            Event::Notified(slot) => self.on_notified(&slot),
             Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
         }
     }

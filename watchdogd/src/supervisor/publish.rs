@@ -76,7 +76,7 @@ impl Supervisor {
                 .iter_mut()
                 .map(|s| s.cached_status(&now))
                 .collect(),
-            counters: self.services.iter().map(|s| s.counters()).collect(),
+            counters: self.services.iter().map(|s| self.counters_of(s)).collect(),
             dropped_rows: self.store.dropped(),
             config: self.config.clone(),
             daemon: self.facts,
@@ -166,6 +166,7 @@ impl Supervisor {
         if running(&self) {
             tracing::warn!(target: "supervisor", "pipelines still running at shutdown were abandoned");
         }
+        self.notify.close();
         self.end_turn();
     }
 }

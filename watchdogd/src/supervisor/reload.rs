@@ -134,6 +134,7 @@ impl Supervisor {
         self.schedule.wake_at = now.mono;
         self.slots.set_limit(new.max_parallel_recoveries);
         self.config = Arc::new(new);
+        self.sync_notify();
         self.dirty = true;
         self.finish_rounds();
         ReloadReport {
@@ -180,6 +181,7 @@ fn bound_settings(old: &Config, new: &Config) -> Vec<String> {
         ("lock_path", old.lock_path != new.lock_path),
         ("log_dir", old.log_dir != new.log_dir),
         ("log_level", old.log_level != new.log_level),
+        ("notify_dir", old.notify_dir() != new.notify_dir()),
         (
             "access settings (socket_mode, socket_group, control_*, read_*)",
             old.access != new.access,
