@@ -163,6 +163,7 @@ impl Sandbox {
             "kill_timeout": 2,
             "cleanup_timeout": 5,
             "verify_delay": 0.2,
+            "notify_dir": "notify",
             "processes": processes,
         })
     }

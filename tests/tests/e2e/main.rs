@@ -11,6 +11,7 @@ mod fleet;
 mod hostile_heartbeat;
 mod hostile_socket;
 mod mechanisms;
+mod notify;
 mod operator;
 mod recovery;
 mod reload;
