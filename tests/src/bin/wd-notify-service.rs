@@ -4,6 +4,7 @@
 //! ```text
 //! wd-notify-service [--starts-file PATH] [--ready-after-ms N] [--no-ready] [--status TEXT]
 //!                   [--trigger-file PATH] [--status-file PATH] [--fork-mainpid]
+//!                   [--ping-ms N]
 //! ```
 //! - pings `WATCHDOG=1` at a quarter of the period `sd_notify::watchdog_enabled()` reports
 //!   (which needs `WATCHDOG_USEC`, and `WATCHDOG_PID` naming this very process); without it,
@@ -13,6 +14,7 @@
 //! - `--status`: sends `STATUS=TEXT` with `READY=1`; `--status-file`: while that file exists,
 //!   its trimmed content is sent as `STATUS=` whenever it changes;
 //! - `--trigger-file`: when that file appears, sends `WATCHDOG=trigger` (once);
+//! - `--ping-ms`: pings every N ms instead (the benchmarks' fixed rate);
 //! - `--fork-mainpid`: starts a copy of itself as a child that pings, sends
 //!   `MAINPID=<child>` and `READY=1`, and exits, as a forking daemon does.
 
@@ -31,6 +33,7 @@ fn main() {
     let mut trigger_file: Option<PathBuf> = None;
     let mut fork_mainpid = false;
     let mut child = false;
+    let mut ping: Option<Duration> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -45,6 +48,7 @@ fn main() {
             "--trigger-file" => trigger_file = Some(PathBuf::from(value())),
             "--fork-mainpid" => fork_mainpid = true,
             "--child" => child = true,
+            "--ping-ms" => ping = Some(Duration::from_millis(value().parse().expect("ms"))),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -120,6 +124,6 @@ fn main() {
             }
             shown = now;
         }
-        std::thread::sleep(period / 4);
+        std::thread::sleep(ping.unwrap_or(period / 4));
     }
 }

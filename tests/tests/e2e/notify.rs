@@ -17,7 +17,7 @@ use crate::sandbox;
 const T: Duration = Duration::from_secs(20);
 
 /// The `sd-notify` test service's command line for `key`.
-fn notify_cmd(sb: &Sandbox, key: &str, extra: &str) -> String {
+fn notify_cmd(key: &str, extra: &str) -> String {
     format!(
         "exec {} --starts-file {key}.starts {extra}",
         env!("CARGO_BIN_EXE_wd-notify-service")
@@ -78,7 +78,7 @@ fn wait_health(sb: &Sandbox, key: &str, health: &str) -> Value {
 #[test]
 fn a_service_using_the_sd_notify_crate_is_healthy_and_shows_its_status() {
     let sb = sandbox();
-    let api = notify_service(notify_cmd(&sb, "api", "--status 'serving 3 clients'"));
+    let api = notify_service(notify_cmd("api", "--status 'serving 3 clients'"));
     let mut plain = sb.service("plain", "");
     plain["timeout_seconds"] = json!(5);
     sb.write_config(&sb.config(json!({ "api": api, "plain": plain })));
@@ -131,7 +131,7 @@ fn a_service_using_the_sd_notify_crate_is_healthy_and_shows_its_status() {
 #[test]
 fn a_hung_notify_service_times_out_and_is_replaced() {
     let sb = sandbox();
-    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd(&sb, "api", "")) })));
+    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd("api", "")) })));
     let _d = sb.start_daemon();
     let first = sb.wait_settled("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGSTOP).unwrap();
@@ -148,9 +148,9 @@ fn a_hung_notify_service_times_out_and_is_replaced() {
 #[test]
 fn ready_gates_the_start() {
     let sb = sandbox();
-    let mut slow = notify_service(notify_cmd(&sb, "slow", "--ready-after-ms 1500"));
+    let mut slow = notify_service(notify_cmd("slow", "--ready-after-ms 1500"));
     slow["start_grace_seconds"] = json!(10);
-    let mut never = notify_service(notify_cmd(&sb, "never", "--no-ready"));
+    let mut never = notify_service(notify_cmd("never", "--no-ready"));
     never["start_grace_seconds"] = json!(1);
     never["enabled"] = json!(false);
     sb.write_config(&sb.config(json!({ "slow": slow, "never": never })));
@@ -194,7 +194,7 @@ fn watchdog_trigger_is_an_error_status_and_recovered() {
     let sb = sandbox();
     let flag = sb.path().join("trigger");
     let extra = format!("--trigger-file {}", flag.display());
-    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd(&sb, "api", &extra)) })));
+    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd("api", &extra)) })));
     let _d = sb.start_daemon();
     let first = sb.wait_settled("api", None, T);
     std::fs::write(&flag, b"").unwrap();
@@ -212,7 +212,7 @@ fn watchdog_trigger_is_an_error_status_and_recovered() {
 fn mainpid_names_a_forked_child() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({
-        "api": notify_service(notify_cmd(&sb, "api", "--fork-mainpid")),
+        "api": notify_service(notify_cmd("api", "--fork-mainpid")),
     })));
     let _d = sb.start_daemon();
     let pid = sb.wait_settled("api", None, T);
@@ -231,7 +231,7 @@ fn mainpid_names_a_forked_child() {
 #[test]
 fn messages_from_outside_the_service_are_dropped_and_counted() {
     let sb = sandbox();
-    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd(&sb, "api", "")) })));
+    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd("api", "")) })));
     let _d = sb.start_daemon();
     let pid = sb.wait_settled("api", None, T);
     // This test process is root, but no process of the service.
@@ -267,7 +267,7 @@ fn messages_from_outside_the_service_are_dropped_and_counted() {
 #[test]
 fn the_socket_is_made_again_at_the_same_path_after_a_daemon_restart() {
     let sb = sandbox();
-    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd(&sb, "api", "")) })));
+    sb.write_config(&sb.config(json!({ "api": notify_service(notify_cmd("api", "")) })));
     let mut daemon = sb.start_daemon();
     let pid = sb.wait_settled("api", None, T);
     let socket = socket_of(&sb, "api");
@@ -357,4 +357,59 @@ fn python_sdnotify_service() {
     let row = sb.status_of("py");
     assert_eq!(row["health"], "healthy", "{row}");
     assert_eq!(sb.starts("py").len(), 1, "restarted");
+}
+
+#[test]
+fn a_user_service_owns_its_socket_and_only_it_may_speak() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let test = "a_user_service_owns_its_socket_and_only_it_may_speak";
+    let nobody = match watchdog_tests::users::nobody() {
+        Ok(u) => u,
+        Err(why) => return skip(test, &why),
+    };
+    let bin = Path::new(env!("CARGO_BIN_EXE_wd-notify-service"));
+    if !watchdog_tests::users::reachable_by_others(bin) {
+        return skip(
+            test,
+            &format!(
+                "`nobody` cannot reach {} (a parent folder is not world-searchable)",
+                bin.display()
+            ),
+        );
+    }
+    let sb = sandbox();
+    // Passable (not listable) for the service's user, as /run is.
+    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let starts = sb.path().join("api.starts");
+    std::fs::write(&starts, b"").unwrap();
+    std::os::unix::fs::chown(&starts, Some(nobody.uid.as_raw()), None).unwrap();
+    let mut api = notify_service(notify_cmd("api", "--status 'as nobody'"));
+    api["user"] = json!("nobody");
+    sb.write_config(&sb.config(json!({ "api": api })));
+    let _d = sb.start_daemon();
+    let pid = sb.wait_settled("api", None, T);
+    assert_eq!(sb.status_of("api")["status_text"], "as nobody");
+
+    let dir = std::fs::metadata(sb.path().join("notify")).unwrap();
+    assert_eq!((dir.uid(), dir.mode() & 0o7777), (0, 0o711), "the folder");
+    let socket = socket_of(&sb, "api");
+    let meta = std::fs::symlink_metadata(&socket).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.mode() & 0o7777),
+        (nobody.uid.as_raw(), 0o600),
+        "the socket is the service user's alone"
+    );
+    // Root may write to any socket, but it is not the service's user: dropped.
+    UnixDatagram::unbound()
+        .unwrap()
+        .send_to(b"WATCHDOG=trigger", &socket)
+        .unwrap();
+    wait_until("the refusal counted", T, || {
+        String::from_utf8_lossy(&sb.ctl(&["status", "api"]).stdout).contains("1 dropped")
+    });
+    let row = sb.status_of("api");
+    assert_eq!(row["health"], "healthy", "{row}");
+    assert_eq!(row["pid"].as_u64(), Some(pid));
+    let log = std::fs::read_to_string(sb.path().join("watchdogd.log")).unwrap();
+    assert!(log.contains("not the service's user"), "{log}");
 }
