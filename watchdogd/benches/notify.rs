@@ -22,7 +22,8 @@ fn slot() -> Arc<Slot> {
     let sid = nix::unistd::getsid(None).unwrap().as_raw();
     slot.adopt_session(Some(watchdogd::pipeline::Session {
         pid: sid,
-        at_us: protocol::time::now_micros(),
+        // Started when this process did: the process counts as one of the session's.
+        at_us: watchdogd::process::start_time_us(std::process::id() as i32).unwrap(),
         at_step_us: 0,
         ticks: None,
     }));

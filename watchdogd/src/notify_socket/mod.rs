@@ -5,15 +5,16 @@
 //! A service with `"heartbeat": "notify"` (or `"both"`) gets a datagram socket of its own
 //! ([`socket`]: root's folder `notify_dir`, the socket owned by the service's user) and is
 //! started with `NOTIFY_SOCKET` pointing at it, `WATCHDOG_USEC` from its `timeout_seconds` and
-//! `WATCHDOG_PID` (see [`crate::pipeline`]'s start step). A receiver task per socket parses
-//! each datagram ([`message`]), decides whose it is from the kernel's credentials ([`sender`])
-//! and updates the service's [`slot::Slot`]; the owner reads the slot at each check and judges
+//! `WATCHDOG_PID` (see [`crate::pipeline`]'s start step). One receiver thread for all sockets
+//! ([`receiver`]) parses each datagram ([`message`]), decides whose it is from the kernel's
+//! credentials ([`sender`]) and updates the service's [`slot::Slot`]; the owner reads the slot at each check and judges
 //! it with the same judge as a heartbeat file ([`judge`]), and is woken only for what it must
 //! act on. Unlike a heartbeat file, a socket is gone when the daemon is: it is made again at
 //! the same path when the daemon starts, and a service that sends each message afresh (as
 //! libsystemd, the `sd-notify` crate, go-systemd and `systemd-notify` do) carries on.
 
 pub mod message;
+mod receiver;
 pub mod sender;
 pub mod slot;
 pub mod socket;
@@ -24,8 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::clock::Now;
 use crate::config::{Config, HeartbeatSource, ProcessConfig};
 use crate::health::Verdict;
@@ -33,16 +32,17 @@ use crate::heartbeat::Reading;
 use crate::probe::Known;
 pub use slot::{Counts, News, Slot, Waker};
 
-/// One service's socket: its slot and its receiver.
+/// One service's socket: its slot, and its token with the receiver while it has a socket.
 struct Entry {
     slot: Arc<Slot>,
-    stop: Option<CancellationToken>,
+    token: Option<u64>,
     owner: Option<u32>,
 }
 
 struct Shared {
     dir: PathBuf,
     dir_fd: Mutex<Option<OwnedFd>>,
+    receiver: Mutex<Option<receiver::Receiver>>,
     entries: Mutex<HashMap<String, Entry>>,
     waker: Waker,
 }
@@ -70,6 +70,7 @@ impl Registry {
             shared: Arc::new(Shared {
                 dir,
                 dir_fd: Mutex::new(None),
+                receiver: Mutex::new(None),
                 entries: Mutex::new(HashMap::new()),
                 waker,
             }),
@@ -82,9 +83,8 @@ impl Registry {
     }
 
     /// Makes a socket for every service of `config` that speaks notify (keeping those that
-    /// exist, retrying those that failed), and closes the sockets of the others. Must run
-    /// inside the runtime (it spawns the receivers). Failures are logged and shown in the
-    /// service's checks; they stop nothing else.
+    /// exist, retrying those that failed), and closes the sockets of the others. Failures are
+    /// logged and shown in the service's checks; they stop nothing else.
     pub fn sync(&self, config: &Config) {
         let wanted: Vec<&Arc<ProcessConfig>> = config
             .processes
@@ -93,17 +93,26 @@ impl Registry {
             .collect();
         let mut entries = lock(&self.shared.entries);
         let mut dir_fd = lock(&self.shared.dir_fd);
+        let mut receiver = lock(&self.shared.receiver);
         if !wanted.is_empty() && dir_fd.is_none() {
             match socket::open_dir(&self.shared.dir) {
                 Ok(fd) => *dir_fd = Some(fd),
                 Err(e) => tracing::error!(target: "notify", "notify sockets unavailable: {e}"),
             }
         }
+        if !wanted.is_empty() && receiver.is_none() {
+            match receiver::Receiver::start() {
+                Ok(r) => *receiver = Some(r),
+                Err(e) => {
+                    tracing::error!(target: "notify", "cannot start the notify receiver: {e}")
+                }
+            }
+        }
         entries.retain(|key, entry| {
             let keep = wanted.iter().any(|p| p.key == *key);
             if !keep {
-                if let Some(stop) = &entry.stop {
-                    stop.cancel();
+                if let (Some(token), Some(r)) = (entry.token, receiver.as_ref()) {
+                    r.unwatch(token);
                 }
                 if let Some(fd) = dir_fd.as_ref() {
                     socket::unbind(fd, key);
@@ -120,36 +129,40 @@ impl Registry {
                     owner,
                     self.shared.waker.clone(),
                 )),
-                stop: None,
+                token: None,
                 owner,
             });
             entry.slot.set_uid(owner);
-            if entry.stop.is_some() && entry.owner == owner {
+            if entry.token.is_some() && entry.owner == owner {
                 continue;
             }
             // New, failed before, or for another user now: made (again).
-            if let Some(stop) = entry.stop.take() {
-                stop.cancel();
+            if let (Some(token), Some(r)) = (entry.token.take(), receiver.as_ref()) {
+                r.unwatch(token);
             }
             entry.owner = owner;
-            let Some(fd) = dir_fd.as_ref() else {
+            let (Some(fd), Some(r)) = (dir_fd.as_ref(), receiver.as_ref()) else {
                 entry.slot.set_broken(Some(format!(
-                    "its folder {} could not be made (see the log)",
+                    "its folder {} or the receiver could not be made (see the log)",
                     self.shared.dir.display()
                 )));
                 continue;
             };
-            match socket::bind(fd, &self.shared.dir, &process.key, owner) {
-                Ok(sock) => {
+            let made = socket::bind(fd, &self.shared.dir, &process.key, owner)
+                .map_err(|e| e.to_string())
+                .and_then(|sock| {
+                    r.watch(sock, entry.slot.clone())
+                        .map_err(|e| format!("cannot watch it: {e}"))
+                });
+            match made {
+                Ok(token) => {
                     entry.slot.set_broken(None);
-                    let stop = CancellationToken::new();
-                    tokio::spawn(socket::receive(sock, entry.slot.clone(), stop.clone()));
-                    entry.stop = Some(stop);
+                    entry.token = Some(token);
                     tracing::info!(target: "notify", "{}: notify socket {}", process.key, entry.slot.path().display());
                 }
                 Err(e) => {
                     tracing::error!(target: "notify", "{}: {e}", process.key);
-                    entry.slot.set_broken(Some(e.to_string()));
+                    entry.slot.set_broken(Some(e));
                 }
             }
         }
@@ -160,12 +173,14 @@ impl Registry {
         lock(&self.shared.entries).get(key).map(|e| e.slot.clone())
     }
 
-    /// Stops every receiver (shutdown). The sockets stay, for the next daemon to take over.
+    /// Stops the receiver (shutdown). The socket files stay, for the next daemon to make
+    /// again.
     pub fn close(&self) {
+        if let Some(r) = lock(&self.shared.receiver).take() {
+            r.stop();
+        }
         for entry in lock(&self.shared.entries).values_mut() {
-            if let Some(stop) = entry.stop.take() {
-                stop.cancel();
-            }
+            entry.token = None;
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The notify sockets on disk, and the task that receives on each.
+//! The notify sockets on disk, and receiving one datagram with its sender's credentials.
 //!
 //! The folder (`notify_dir`) is made by root, mode 0711: anyone may pass through it, nobody
 //! but root may list it or change its entries. It is reached without following a planted link
@@ -14,9 +14,8 @@
 
 use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -24,21 +23,12 @@ use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
     SocketAddrUnix, SocketFlags, SocketType,
 };
-use tokio::io::Interest;
-use tokio_util::sync::CancellationToken;
-
 use super::sender::Credentials;
-use super::slot::Slot;
 use crate::guard::path::PathError;
 
 /// The largest datagram taken whole; longer ones are malformed (systemd's own limit is the
 /// same order: a page).
 pub const MAX_DATAGRAM: usize = 4096;
-/// Descriptors one datagram may bring (systemd-notify's barrier sends one); the kernel closes
-/// any beyond.
-const MAX_FDS: usize = 16;
-/// Datagrams taken in one go before the task lets others run.
-const BATCH: usize = 256;
 /// Longest path a Unix socket address holds.
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -121,7 +111,7 @@ pub fn bind(
     dir: &Path,
     key: &str,
     owner: Option<u32>,
-) -> Result<std::os::unix::net::UnixDatagram, SocketError> {
+) -> Result<OwnedFd, SocketError> {
     let name = format!("{key}.sock");
     let path = dir.join(&name);
     let len = path.as_os_str().len();
@@ -170,7 +160,7 @@ pub fn bind(
         )
         .map_err(|e| io("give the service's user", &path, e))?;
     }
-    Ok(std::os::unix::net::UnixDatagram::from(OwnedFd::from(sock)))
+    Ok(sock)
 }
 
 /// Removes the socket of service `key` (a reload took notify away from it).
@@ -183,55 +173,9 @@ pub fn unbind(dir_fd: &OwnedFd, key: &str) {
     }
 }
 
-/// Receives on `sock` for `slot` until `stop`: each datagram with its sender's credentials,
-/// into buffers reused for the task's life; descriptors that come along (a barrier, FDSTORE)
-/// are closed at once.
-pub async fn receive(
-    sock: std::os::unix::net::UnixDatagram,
-    slot: Arc<Slot>,
-    stop: CancellationToken,
-) {
-    let sock = match tokio::net::UnixDatagram::from_std(sock) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(target: "notify", "{}: cannot watch {}: {e}", slot.key(), slot.path().display());
-            slot.set_broken(Some(e.to_string()));
-            return;
-        }
-    };
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut space = vec![
-        MaybeUninit::<u8>::uninit();
-        rustix::cmsg_space!(ScmCredentials(1), ScmRights(MAX_FDS))
-    ];
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            ready = sock.readable() => if let Err(e) = ready {
-                tracing::error!(target: "notify", "{}: {} failed: {e}", slot.key(), slot.path().display());
-                return;
-            },
-        }
-        for _ in 0..BATCH {
-            let got = sock.try_io(Interest::READABLE, || {
-                receive_one(sock.as_fd(), &mut buf, &mut space).map_err(Into::into)
-            });
-            match got {
-                Ok((n, truncated, creds)) => slot.receive(creds, &buf[..n], truncated),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::warn!(target: "notify", "{}: receiving failed: {e}", slot.key());
-                    break;
-                }
-            }
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
 /// One `recvmsg`: the bytes received (at most the buffer), whether the datagram was longer,
 /// and who sent it.
-fn receive_one(
+pub(super) fn receive_one(
     fd: std::os::fd::BorrowedFd<'_>,
     buf: &mut [u8],
     space: &mut [MaybeUninit<u8>],
