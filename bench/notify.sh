@@ -27,6 +27,9 @@ echo "notify.sh: cargo build --release ..." >&2
 (cd "$ROOT" && cargo build --release -p watchdogd -p watchdogctl -p watchdog-tests --bins) >&2
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$ROOT" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
+    REV="$REV with uncommitted changes"
+fi
 
 DAEMON=""
 WORK=""
