@@ -11,7 +11,12 @@
 //!   still the service's: its leader is alive as itself, or gone (a session's number is not
 //!   handed out again while any process is in it).
 //!
-//! Anything else (a process of the same user outside the service, a process that exited
+//! A sender that exited before its datagram was read is refused (whose it was cannot be told),
+//! unless it was that session's leader: a session's number is not handed out again while the
+//! session has members, so a datagram from that number with no process now holding it was the
+//! leader's (a forking service's parent sends `MAINPID=` and `READY=1`, then exits).
+//!
+//! Anything else (a process of the same user outside the service, another process that exited
 //! before its datagram was read, a session number taken over by a stranger) is refused and
 //! counted. [`authenticate`] is the rule, pure and table-tested; what it is fed is read from
 //! `/proc` by the caller.
@@ -126,7 +131,13 @@ pub fn authenticate(
     }
     let pid = creds.pid;
     let Some(found) = found else {
-        return Err(Refused::Gone { pid });
+        // Gone already, but it was the leader watchdogd started (a forking service's parent
+        // sends `MAINPID=` and `READY=1` and exits at once): the number is the session's, so
+        // no one else can have held it while the session lives, and nobody holds it now.
+        return match members.session {
+            Some(s) if s.sid == pid && s.leader == Leader::Gone => Ok(Accepted::Session),
+            _ => Err(Refused::Gone { pid }),
+        };
     };
     if members.mainpid == Some((pid, found.start_ticks)) {
         return Ok(Accepted::MainPid);
@@ -205,6 +216,15 @@ mod tests {
         Credentials { pid, uid }
     }
 
+    /// What the case is, who sent, what /proc says of it, who the service is, the answer.
+    type Case = (
+        &'static str,
+        Credentials,
+        Option<Membership>,
+        Members,
+        Result<Accepted, Refused>,
+    );
+
     #[test]
     fn senders_table() {
         let later = START + 1_000_000;
@@ -216,13 +236,7 @@ mod tests {
             session: None,
             ..members(Leader::Ours)
         };
-        let cases: Vec<(
-            &str,
-            Credentials,
-            Option<Membership>,
-            Members,
-            Result<Accepted, Refused>,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "the leader itself",
                 creds(500, 1000),
@@ -285,6 +299,27 @@ mod tests {
                 None,
                 members(Leader::Ours),
                 Err(Refused::Gone { pid: 501 }),
+            ),
+            (
+                "the leader, exited before the read",
+                creds(500, 1000),
+                None,
+                members(Leader::Gone),
+                Ok(Accepted::Session),
+            ),
+            (
+                "the leader's number, now a stranger's",
+                creds(500, 1000),
+                None,
+                members(Leader::Stranger),
+                Err(Refused::Gone { pid: 500 }),
+            ),
+            (
+                "the leader's number, another uid",
+                creds(500, 0),
+                None,
+                members(Leader::Gone),
+                Err(Refused::WrongUser { uid: 0, want: 1000 }),
             ),
             (
                 "MAINPID, left the session",

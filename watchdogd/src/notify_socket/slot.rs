@@ -640,7 +640,10 @@ mod tests {
     fn a_beat_from_the_service_reads_as_a_fresh_heartbeat() {
         let slot = slot(None);
         let (never, _) = slot.reading(Duration::from_secs(5));
-        assert!(matches!(&never, Reading::Corrupt(why) if why.contains("no READY=1")), "{never:?}");
+        assert!(
+            matches!(&never, Reading::Corrupt(why) if why.contains("no READY=1")),
+            "{never:?}"
+        );
         slot.adopt_session(Some(own_session()));
         slot.receive(me(), b"READY=1\nSTATUS=serving", false);
         assert_eq!(slot.counts().accepted, 1);
@@ -667,7 +670,10 @@ mod tests {
         let (Reading::Beat(beat), timeout) = slot.reading(Duration::from_secs(5)) else {
             panic!()
         };
-        assert_eq!((beat.heartbeat.iteration, timeout), (Some(2), Duration::from_millis(1500)));
+        assert_eq!(
+            (beat.heartbeat.iteration, timeout),
+            (Some(2), Duration::from_millis(1500))
+        );
         slot.receive(me(), b"WATCHDOG=trigger", false);
         let (Reading::Beat(beat), _) = slot.reading(Duration::from_secs(5)) else {
             panic!()
@@ -715,6 +721,9 @@ mod tests {
         slot.begin_start();
         slot.started(None);
         assert!(!slot.is_ready());
-        assert!(matches!(slot.reading(Duration::from_secs(1)).0, Reading::Corrupt(_)));
+        assert!(matches!(
+            slot.reading(Duration::from_secs(1)).0,
+            Reading::Corrupt(_)
+        ));
     }
 }

@@ -17,14 +17,14 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use super::sender::Credentials;
+use crate::guard::path::PathError;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
     SocketAddrUnix, SocketFlags, SocketType,
 };
-use super::sender::Credentials;
-use crate::guard::path::PathError;
 
 /// The largest datagram taken whole; longer ones are malformed (systemd's own limit is the
 /// same order: a page).
