@@ -4,7 +4,7 @@
 //! ```text
 //! wd-notify-service [--starts-file PATH] [--ready-after-ms N] [--no-ready] [--status TEXT]
 //!                   [--trigger-file PATH] [--status-file PATH] [--fork-mainpid]
-//!                   [--ping-ms N]
+//!                   [--ping-ms N] [--heartbeat PATH [--heartbeat-stop-file PATH]]
 //! ```
 //! - pings `WATCHDOG=1` at a quarter of the period `sd_notify::watchdog_enabled()` reports
 //!   (which needs `WATCHDOG_USEC`, and `WATCHDOG_PID` naming this very process); without it,
@@ -15,6 +15,8 @@
 //!   its trimmed content is sent as `STATUS=` whenever it changes;
 //! - `--trigger-file`: when that file appears, sends `WATCHDOG=trigger` (once);
 //! - `--ping-ms`: pings every N ms instead (the benchmarks' fixed rate);
+//! - `--heartbeat`: also writes a heartbeat file there at each ping (`"heartbeat": "both"`),
+//!   until the `--heartbeat-stop-file` appears;
 //! - `--fork-mainpid`: starts a copy of itself as a child that pings, sends
 //!   `MAINPID=<child>` and `READY=1`, and exits, as a forking daemon does.
 
@@ -34,6 +36,8 @@ fn main() {
     let mut fork_mainpid = false;
     let mut child = false;
     let mut ping: Option<Duration> = None;
+    let mut heartbeat: Option<PathBuf> = None;
+    let mut heartbeat_stop: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -48,6 +52,8 @@ fn main() {
             "--trigger-file" => trigger_file = Some(PathBuf::from(value())),
             "--fork-mainpid" => fork_mainpid = true,
             "--child" => child = true,
+            "--heartbeat" => heartbeat = Some(PathBuf::from(value())),
+            "--heartbeat-stop-file" => heartbeat_stop = Some(PathBuf::from(value())),
             "--ping-ms" => ping = Some(Duration::from_millis(value().parse().expect("ms"))),
             other => panic!("unknown argument {other}"),
         }
@@ -102,10 +108,16 @@ fn main() {
         }
         sd_notify::notify(&states).expect("notify READY=1");
     }
+    let mut writer = heartbeat.map(|path| protocol::HeartbeatWriter::new(path, "notify"));
     let mut triggered = false;
     let mut shown: Option<String> = None;
     loop {
         sd_notify::notify(&[NotifyState::Watchdog]).expect("notify WATCHDOG=1");
+        if let Some(w) = &mut writer
+            && !heartbeat_stop.as_ref().is_some_and(|p| p.exists())
+        {
+            w.beat("running").expect("write the heartbeat file");
+        }
         if let Some(path) = &trigger_file
             && !triggered
             && path.exists()

@@ -413,3 +413,36 @@ fn a_user_service_owns_its_socket_and_only_it_may_speak() {
     let log = std::fs::read_to_string(sb.path().join("watchdogd.log")).unwrap();
     assert!(log.contains("not the service's user"), "{log}");
 }
+
+#[test]
+fn both_wants_the_file_and_the_socket_fresh() {
+    let sb = sandbox();
+    let stop = sb.path().join("stop-file");
+    let extra = format!(
+        "--heartbeat hb/b.json --heartbeat-stop-file {}",
+        stop.display()
+    );
+    let mut b = notify_service(notify_cmd("b", &extra));
+    b["heartbeat"] = json!("both");
+    b["heartbeat_path"] = json!("hb/b.json");
+    sb.write_config(&sb.config(json!({ "b": b })));
+    let _d = sb.start_daemon();
+    let first = sb.wait_settled("b", None, T);
+    let detail = sb.ctl_ok(&["status", "b"]);
+    assert!(
+        detail.contains("hb/b.json") && detail.contains("b.sock"),
+        "{detail}"
+    );
+    // Still pinging, but the file goes stale: that alone fails it.
+    std::fs::write(&stop, b"").unwrap();
+    let row = wait_health(&sb, "b", "timed_out");
+    assert!(
+        row["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("heartbeat file:"),
+        "{row}"
+    );
+    std::fs::remove_file(&stop).unwrap();
+    sb.wait_healthy("b", Some(first), T);
+}
