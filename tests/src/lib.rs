@@ -9,7 +9,7 @@
 //! cannot restart what the sandbox kills.
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -164,6 +164,7 @@ impl Sandbox {
             "kill_timeout": 2,
             "cleanup_timeout": 5,
             "verify_delay": 0.2,
+            "notify_dir": "notify",
             "processes": processes,
         })
     }
@@ -529,6 +530,16 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
+        // A failing test shows what the daemon said: the last lines of its log.
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            let mut err = std::io::stderr().lock();
+            let _ = std::io::Write::write_all(&mut err, b"--- watchdogd log (last lines) ---\n");
+            for line in tail.iter().rev() {
+                let _ = writeln!(err, "{line}");
+            }
+        }
     }
 }
 

@@ -16,13 +16,14 @@ use crate::table::clean;
 const RECENT: usize = 5;
 
 /// The settings shown, in this order; a missing or null one is left out.
-const SUMMARY: [&str; 9] = [
+const SUMMARY: [&str; 10] = [
     "enabled",
     "timeout_seconds",
     "check_interval_seconds",
     "consecutive_failures_threshold",
     "start_grace_seconds",
     "stall_seconds",
+    "heartbeat",
     "heartbeat_path",
     "recovery_actions",
     "disabled_actions",

@@ -111,10 +111,32 @@ pub fn row(s: &ServiceStatus, now_ms: i64) -> Row {
     ])
 }
 
+/// Longest `STATUS=` text shown in the table (the detail view shows all of it).
+const SAYS_WIDTH: usize = 40;
+
 /// The aligned status table (header plus one row per service), each line ending in `\n`.
+/// When a service speaks notify and sent a `STATUS=` text, a last column `SAYS` shows it.
 pub fn status_table(services: &[ServiceStatus], now_ms: i64, color: bool) -> String {
-    let rows: Vec<Row> = services.iter().map(|s| row(s, now_ms)).collect();
-    table::render(&HEADERS, &rows, color)
+    let mut rows: Vec<Row> = services.iter().map(|s| row(s, now_ms)).collect();
+    if !services.iter().any(|s| s.status_text.is_some()) {
+        return table::render(&HEADERS, &rows, color);
+    }
+    for (r, s) in rows.iter_mut().zip(services) {
+        let says = s.status_text.as_deref().map_or_else(
+            || "-".to_owned(),
+            |t| {
+                let t = clean(t);
+                match t.char_indices().nth(SAYS_WIDTH) {
+                    Some((i, _)) => format!("{}…", &t[..i]),
+                    None => t,
+                }
+            },
+        );
+        r.cells.push(cell(says, Paint::Plain));
+    }
+    let mut headers = HEADERS.to_vec();
+    headers.push("SAYS");
+    table::render(&headers, &rows, color)
 }
 
 /// `status KEY`: the one-row table plus the check's detail.
@@ -313,6 +335,19 @@ queue-worker  Q           off      -        -     -    12        -
 ";
         assert_eq!(table, expected);
         assert!(table.lines().all(|l| !l.ends_with(' ')));
+    }
+
+    #[test]
+    fn a_status_text_gets_a_column_of_its_own() {
+        let mut says = sample();
+        says.status_text = Some("serving 3 clients\x1b[31m".into());
+        let text = status_table(&[says, worker()], NOW, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("SAYS"), "{text}");
+        assert!(lines[1].contains("serving 3 clients"), "{text}");
+        assert!(!text.contains('\x1b'), "escaped: {text:?}");
+        assert!(lines[2].ends_with('-'), "{text}");
+        assert!(!status_table(&[worker()], NOW, false).contains("SAYS"));
     }
 
     #[test]

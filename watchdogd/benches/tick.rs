@@ -50,11 +50,11 @@ fn one_check(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let cfgs = write_heartbeats(dir.path(), 1);
     let cfg = &cfgs[0];
+    let path = cfg.heartbeat_path.clone().expect("a file heartbeat");
     let mut buf = Vec::new();
     c.bench_function("check/read_parse_classify", |b| {
         b.iter(|| {
-            let reading =
-                watchdogd::heartbeat::read(black_box(&cfg.heartbeat_path), &mut buf, None);
+            let reading = watchdogd::heartbeat::read(black_box(&path), &mut buf, None);
             watchdogd::probe::judge(
                 &reading,
                 cfg,

@@ -62,29 +62,57 @@ pub async fn detail(handle: &SupervisorHandle, key: String) -> Response {
         limit: DETAIL_HISTORY,
         since_ms: None,
     };
-    let heartbeat_source = format!(
-        "file {}, {}",
-        cfg.heartbeat_path.display(),
-        snap.mode(&cfg.key)
-            .map_or_else(|| "not yet placed".to_owned(), |m| m.describe())
-    );
     // The reader threads answer at once for a file system known to hang, and the read is
     // bounded besides: the detail view answers whatever the file system does.
     // With `user`, only that user's file is shown: never what a link points root at.
-    let user = cfg.user.clone();
-    let owner =
-        tokio::task::spawn_blocking(move || user.as_deref().and_then(crate::process::user_uid))
+    let file = match cfg
+        .heartbeat_path
+        .clone()
+        .filter(|_| cfg.heartbeat.uses_file())
+    {
+        Some(path) => {
+            let user = cfg.user.clone();
+            let owner = tokio::task::spawn_blocking(move || {
+                user.as_deref().and_then(crate::process::user_uid)
+            })
             .await
             .unwrap_or(None);
-    let beat = match handle
-        .readers()
-        .read_within(cfg.heartbeat_path.clone(), owner, None, DETAIL_READ)
-        .await
-    {
-        heartbeat::Reading::Missing => format!("(no file at {})", cfg.heartbeat_path.display()),
-        heartbeat::Reading::Corrupt(why) => format!("(unreadable: {why})"),
-        heartbeat::Reading::Unreadable(why) => format!("({why})"),
-        heartbeat::Reading::Beat(b) => b.heartbeat.to_json(),
+            let beat = match handle
+                .readers()
+                .read_within(path.clone(), owner, None, DETAIL_READ)
+                .await
+            {
+                heartbeat::Reading::Missing => format!("(no file at {})", path.display()),
+                heartbeat::Reading::Corrupt(why) => format!("(unreadable: {why})"),
+                heartbeat::Reading::Unreadable(why) => format!("({why})"),
+                heartbeat::Reading::Beat(b) => b.heartbeat.to_json(),
+            };
+            Some((
+                format!(
+                    "file {}, {}",
+                    path.display(),
+                    snap.mode(&cfg.key)
+                        .map_or_else(|| "not yet placed".to_owned(), |m| m.describe())
+                ),
+                beat,
+            ))
+        }
+        None => None,
+    };
+    let notify = cfg
+        .heartbeat
+        .uses_notify()
+        .then(|| match handle.notify().slot(&cfg.key) {
+            Some(slot) => slot.describe(&crate::clock::Now::read()),
+            None => (
+                "notify socket (not made yet)".to_owned(),
+                "(nothing received)".to_owned(),
+            ),
+        });
+    let (heartbeat_source, beat) = match (file, notify) {
+        (Some(f), Some(n)) => (format!("{} and {}", f.0, n.0), format!("{}\n{}", f.1, n.1)),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => ("none".to_owned(), String::new()),
     };
     let history = tokio::task::spawn_blocking(move || {
         // The detail view is still worth showing without history: say why it is missing.

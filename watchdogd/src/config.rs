@@ -54,6 +54,7 @@ pub const GLOBAL_FIELDS: &[&str] = &[
     "metrics_textfile",
     "healthy_sample_seconds",
     "max_parallel_recoveries",
+    "notify_dir",
     "processes",
 ];
 
@@ -62,6 +63,7 @@ pub const GLOBAL_FIELDS: &[&str] = &[
 pub const PROCESS_FIELDS: &[&str] = &[
     "display_name",
     "timeout_seconds",
+    "heartbeat",
     "heartbeat_path",
     "enabled",
     "commands",
@@ -164,6 +166,9 @@ pub struct Config {
     pub healthy_sample: Duration,
     /// `max_parallel_recoveries`: most pipelines running at once; the rest wait in order.
     pub max_parallel_recoveries: usize,
+    /// `notify_dir`: where the notify sockets of `"heartbeat": "notify"` services are made;
+    /// `None`: beside the control socket's folder (see [`Config::notify_dir`]).
+    pub notify_dir: Option<PathBuf>,
     /// By key, in key order.
     pub processes: BTreeMap<String, Arc<ProcessConfig>>,
 }
@@ -177,8 +182,11 @@ pub struct ProcessConfig {
     pub display_name: String,
     /// `timeout_seconds`: a heartbeat older than this is timed out.
     pub timeout: Duration,
-    /// `heartbeat_path`, resolved. No two processes share one.
-    pub heartbeat_path: PathBuf,
+    /// `heartbeat`: where its heartbeats come from (a file, notify datagrams, or both).
+    pub heartbeat: HeartbeatSource,
+    /// `heartbeat_path`, resolved: always there for a `file` or `both` heartbeat, never for
+    /// `notify`. No two processes share one.
+    pub heartbeat_path: Option<PathBuf>,
     /// `enabled`; default true. Disabled processes are validated but not supervised.
     pub enabled: bool,
     /// Action name → shell command. Always has `start`; never has `kill` (built in).
@@ -211,6 +219,47 @@ pub struct ProcessConfig {
     pub on_give_up: Option<String>,
     /// `stall_seconds`: unhealthy (`stalled`) when `iteration` has not grown for this long.
     pub stall: Option<Duration>,
+}
+
+/// Where a service's heartbeats come from (`heartbeat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeartbeatSource {
+    /// The heartbeat file at `heartbeat_path` (the seed's way, the default).
+    #[default]
+    File,
+    /// systemd's notify protocol on a socket the daemon makes for the service.
+    Notify,
+    /// Both, and both must be fresh.
+    Both,
+}
+
+impl HeartbeatSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeartbeatSource::File => "file",
+            HeartbeatSource::Notify => "notify",
+            HeartbeatSource::Both => "both",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<HeartbeatSource> {
+        match name {
+            "file" => Some(HeartbeatSource::File),
+            "notify" => Some(HeartbeatSource::Notify),
+            "both" => Some(HeartbeatSource::Both),
+            _ => None,
+        }
+    }
+
+    /// Whether the daemon makes a notify socket for the service.
+    pub fn uses_notify(self) -> bool {
+        self != HeartbeatSource::File
+    }
+
+    /// Whether a heartbeat file is read.
+    pub fn uses_file(self) -> bool {
+        self != HeartbeatSource::Notify
+    }
 }
 
 /// The control socket's permissions and who may do what through it (names or numeric ids).
@@ -265,7 +314,8 @@ impl ProcessConfig {
         json!({
             "display_name": self.display_name,
             "timeout_seconds": seconds_json(self.timeout),
-            "heartbeat_path": path_json(&self.heartbeat_path),
+            "heartbeat": self.heartbeat.as_str(),
+            "heartbeat_path": self.heartbeat_path.as_deref().map(path_json),
             "enabled": self.enabled,
             "commands": self.commands,
             "recovery_actions": self.recovery_actions,
@@ -289,6 +339,29 @@ impl ProcessConfig {
 }
 
 impl Config {
+    /// The folder of the notify sockets: `notify_dir`, or else a folder beside the control
+    /// socket's own, named after it with `-notify` (`/run/watchdogd/watchdogd.sock` →
+    /// `/run/watchdogd-notify`): the control socket's folder is private to root, and a
+    /// service's user must reach its own notify socket.
+    pub fn notify_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.notify_dir {
+            return dir.clone();
+        }
+        let socket_dir = self
+            .socket_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("/"));
+        match socket_dir.file_name() {
+            Some(name) => {
+                let mut name = name.to_os_string();
+                name.push("-notify");
+                socket_dir.with_file_name(name)
+            }
+            None => socket_dir.join("watchdogd-notify"),
+        }
+    }
+
     /// The normalized config in the file format, for `watchdogd --check-config`: the same field
     /// names as the file, durations as seconds, every default written out and every path
     /// absolute, so [`parse`] of it gives an equal `Config` (for the same source path).
@@ -347,6 +420,9 @@ impl Config {
         );
         if let Some(p) = &self.metrics_textfile {
             root.insert("metrics_textfile".into(), path_json(p));
+        }
+        if let Some(p) = &self.notify_dir {
+            root.insert("notify_dir".into(), path_json(p));
         }
         root.insert(
             "history_retention_days".into(),

@@ -14,8 +14,9 @@
 //!   table tests), [`clock`] (monotonic time for decisions, wall time for people),
 //!   [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and the node_exporter file).
 //! - Checks: [`reader`] (the threads every heartbeat read runs on), [`probe`] (one check),
-//!   [`heartbeat`] (reading a hostile file safely), [`health`] (the one judge: health, and which
-//!   process is the service).
+//!   [`heartbeat`] (reading a hostile file safely), [`notify_socket`] (heartbeats without
+//!   files: systemd's notify protocol spoken to the services, one socket each), [`health`]
+//!   (the one judge: health, and which process is the service).
 //! - Recovery: [`pipeline`] (kill, cleanups, start, and the environment of commands),
 //!   [`process`] (probing, signalling, spawning: the only signaller).
 //! - Root-safe edges: [`guard`] (paths walked without planted links, files opened by type,
@@ -39,6 +40,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mounts;
 pub mod notify;
+pub mod notify_socket;
 pub mod pipeline;
 pub mod probe;
 pub mod process;

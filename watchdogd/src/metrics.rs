@@ -114,6 +114,22 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "watchdog_service_notify_messages",
+        kind: "counter",
+        help: "Datagrams on the service's notify socket since watchdogd started: accepted, dropped (not sent by a process of the service) or malformed.",
+        samples: |_, c, out| {
+            if let Some(n) = c.notify {
+                for (outcome, count) in [
+                    ("accepted", n.accepted),
+                    ("dropped", n.dropped),
+                    ("malformed", n.malformed),
+                ] {
+                    out(format!(",outcome=\"{outcome}\""), count as f64);
+                }
+            }
+        },
+    },
+    Family {
         name: "watchdog_service_last_recovery_duration_seconds",
         kind: "gauge",
         help: "How long the last pipeline took.",

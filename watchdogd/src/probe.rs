@@ -32,8 +32,19 @@ pub struct Known {
 /// The one judge ([`health::judge`]) with what is known of the service and the OS's word on
 /// its process.
 pub fn judge(reading: &Reading, cfg: &ProcessConfig, known: &Known, now: &Now) -> Verdict {
+    judge_within(reading, cfg.timeout, known, now)
+}
+
+/// [`judge`] with another timeout than the configured one (a notify service's own
+/// `WATCHDOG_USEC=`, see [`crate::notify_socket`]).
+pub fn judge_within(
+    reading: &Reading,
+    timeout: std::time::Duration,
+    known: &Known,
+    now: &Now,
+) -> Verdict {
     let rules = health::Rules {
-        timeout: cfg.timeout,
+        timeout,
         owner: known.owner,
         known: known.writer,
     };
@@ -86,11 +97,10 @@ pub fn check(job: Job, folders: &mut Folders, buf: &mut Vec<u8>) -> Probe {
         cache,
         changed,
     } = job;
-    let path = &cfg.heartbeat_path;
-    let reading = if changed {
-        heartbeat::read_changed(folders, path, buf, cache, known.owner)
-    } else {
-        heartbeat::read_unless_unchanged(folders, path, buf, cache, known.owner)
+    let reading = match &cfg.heartbeat_path {
+        Some(path) if changed => heartbeat::read_changed(folders, path, buf, cache, known.owner),
+        Some(path) => heartbeat::read_unless_unchanged(folders, path, buf, cache, known.owner),
+        None => Reading::Missing,
     };
     let verdict = judge(&reading, &cfg, &known, &Now::read());
     let cache = match reading {

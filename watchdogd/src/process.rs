@@ -84,10 +84,13 @@ pub fn is_signallable(pid: i32) -> Result<(), String> {
 /// different process that reused the PID (clock granularity and skew).
 const START_TOLERANCE_US: i64 = 2_000_000;
 
-/// What the hot path needs from `/proc/PID/stat`: the state letter and the start time.
+/// What the hot path needs from `/proc/PID/stat`: the state letter, group, session and the
+/// start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ProcStat {
     state: u8,
+    pgrp: i32,
+    session: i32,
     starttime_ticks: i64,
 }
 
@@ -111,10 +114,16 @@ fn proc_stat(pid: i32) -> Option<ProcStat> {
     let mut fields = text[close + 1..]
         .split(|b| b.is_ascii_whitespace())
         .filter(|f| !f.is_empty());
+    let number = |f: Option<&[u8]>| -> Option<i64> { std::str::from_utf8(f?).ok()?.parse().ok() };
     let state = *fields.next()?.first()?;
-    let starttime_ticks = std::str::from_utf8(fields.nth(18)?).ok()?.parse().ok()?;
+    let _ppid = fields.next()?;
+    let pgrp = number(fields.next())? as i32;
+    let session = number(fields.next())? as i32;
+    let starttime_ticks = number(fields.nth(15))?;
     Some(ProcStat {
         state,
+        pgrp,
+        session,
         starttime_ticks,
     })
 }
@@ -140,6 +149,32 @@ fn ticks_to_us(ticks: i64) -> i64 {
 /// When a process started, in µs since the epoch (Linux: `/proc/PID/stat` starttime + boot time).
 pub fn start_time_us(pid: i32) -> Option<i64> {
     proc_stat(pid).map(|st| ticks_to_us(st.starttime_ticks))
+}
+
+/// Where a live process belongs: its process group and session, and its start (ticks after
+/// boot, and as wall time on the clock as it runs now). What the notify sockets ask of a
+/// sender; one read of `/proc/PID/stat`, no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub pgrp: i32,
+    pub session: i32,
+    pub start_ticks: i64,
+    pub start_us: i64,
+}
+
+/// [`Membership`] of `pid`; `None` when it is gone (or a zombie), or there is no `/proc`.
+pub fn membership(pid: i32) -> Option<Membership> {
+    if pid <= 0 {
+        return None;
+    }
+    proc_stat(pid)
+        .filter(|st| !matches!(st.state, b'Z' | b'X'))
+        .map(|st| Membership {
+            pgrp: st.pgrp,
+            session: st.session,
+            start_ticks: st.starttime_ticks,
+            start_us: ticks_to_us(st.starttime_ticks),
+        })
 }
 
 /// Whether a heartbeat's PID still belongs to the process that wrote it.
@@ -433,6 +468,11 @@ mod tests {
         let me = std::process::id() as i32;
         let st = proc_stat(me).unwrap();
         assert!(matches!(st.state, b'R' | b'S'));
+        assert_eq!(st.pgrp, nix::unistd::getpgrp().as_raw());
+        assert_eq!(st.session, nix::unistd::getsid(None).unwrap().as_raw());
+        let m = membership(me).unwrap();
+        assert_eq!((m.pgrp, m.session), (st.pgrp, st.session));
+        assert_eq!(m.start_ticks, st.starttime_ticks);
         let start = start_time_us(me).unwrap();
         let now = protocol::time::now_micros();
         assert!(

@@ -88,7 +88,7 @@ enum Task {
 impl Task {
     fn path(&self) -> &Path {
         match self {
-            Task::Check(job) => &job.cfg.heartbeat_path,
+            Task::Check(job) => job.cfg.heartbeat_path.as_deref().unwrap_or(Path::new("/")),
             Task::Read { path, .. } | Task::Run { path, .. } => path,
         }
     }

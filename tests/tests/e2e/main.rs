@@ -12,6 +12,7 @@ mod fleet;
 mod hostile_heartbeat;
 mod hostile_socket;
 mod mechanisms;
+mod notify;
 mod operator;
 mod overrides;
 mod recovery;

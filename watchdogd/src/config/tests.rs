@@ -82,7 +82,7 @@ fn seed_example_loads_unchanged() {
     assert_eq!(p.timeout, Duration::from_secs(300));
     assert_eq!(
         p.heartbeat_path,
-        PathBuf::from("/path/to/heartbeats/my_server.json")
+        Some(PathBuf::from("/path/to/heartbeats/my_server.json"))
     );
     assert!(p.enabled);
     assert_eq!(p.commands.len(), 3);
@@ -255,7 +255,7 @@ fn relative_paths_resolve_against_the_config_folder() {
     let p = &c.processes["a"];
     assert_eq!(
         p.heartbeat_path,
-        PathBuf::from("/srv/watchdog/heartbeats/a.json")
+        Some(PathBuf::from("/srv/watchdog/heartbeats/a.json"))
     );
     assert_eq!(p.working_dir, PathBuf::from("/srv/watchdog/../app"));
     // /srv/app does not exist on a test machine: a warning, not a problem.
@@ -382,7 +382,7 @@ fn load_reads_the_file_and_reports_read_and_json_errors() {
     assert_eq!(loaded.config.source, path);
     assert_eq!(
         loaded.config.processes["a"].heartbeat_path,
-        dir.path().join("hb.json")
+        Some(dir.path().join("hb.json"))
     );
 
     let missing = dir.path().join("nope.json");

@@ -21,12 +21,24 @@ use super::{
     AccessConfig, Config, DEFAULT_BACKOFF_MAX, DEFAULT_CHECK_INTERVAL, DEFAULT_CLEANUP_ARGS,
     DEFAULT_CLEANUP_TIMEOUT, DEFAULT_FAILURE_THRESHOLD, DEFAULT_KILL_TIMEOUT, DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_RESTARTS, DEFAULT_RECOVERY_ACTIONS, DEFAULT_RESTART_WINDOW, DEFAULT_RETENTION_DAYS,
-    DEFAULT_SOCKET_MODE, DEFAULT_VERIFY_DELAY, FlapPolicy, GLOBAL_FIELDS, KILL_ACTION, MAX_SECONDS,
-    PROCESS_FIELDS, ProcessConfig, START_ACTION,
+    DEFAULT_SOCKET_MODE, DEFAULT_VERIFY_DELAY, FlapPolicy, GLOBAL_FIELDS, HeartbeatSource,
+    KILL_ACTION, MAX_SECONDS, PROCESS_FIELDS, ProcessConfig, START_ACTION,
 };
 
 /// `timeout_seconds` when a process names none, as in the seed.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// `"file"`, `"notify"` or `"both"`.
+fn heartbeat_source(value: &Value) -> Result<HeartbeatSource, String> {
+    value
+        .as_str()
+        .and_then(HeartbeatSource::parse)
+        .ok_or_else(|| {
+            format!(
+                "must be one of \"file\", \"notify\", \"both\", found {}",
+                describe(value)
+            )
+        })
+}
 
 /// What reading found: `problems` make the config unusable, `warnings` don't.
 #[derive(Debug, Default)]
@@ -130,6 +142,10 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         .read(found, "metrics_textfile", non_empty_string)
         .found()
         .map(|p| paths::resolve(&base_dir, &p));
+    let notify_dir = top
+        .read(found, "notify_dir", non_empty_string)
+        .found()
+        .map(|p| paths::resolve(&base_dir, &p));
     let history_retention = top
         .read(found, "history_retention_days", positive_seconds)
         .or(Duration::from_secs_f64(DEFAULT_RETENTION_DAYS))
@@ -195,6 +211,7 @@ pub(super) fn build(root: &Value, source: &Path, found: &mut Findings) -> Option
         socket_from_command_line: false,
         healthy_sample,
         max_parallel_recoveries,
+        notify_dir,
         processes: processes
             .into_iter()
             .map(|(k, p)| (k, std::sync::Arc::new(p)))
@@ -241,9 +258,31 @@ fn process(
         Lookup::Invalid => None,
         other => Some(other.or(DEFAULT_TIMEOUT)),
     };
-    let heartbeat_path = obj
-        .required(found, "heartbeat_path", non_empty_string, "a file path")
-        .map(|p| paths::resolve(base_dir, &p));
+    let heartbeat = obj.read(found, "heartbeat", heartbeat_source);
+    let file_wanted = match &heartbeat {
+        Lookup::Found(source) => source.uses_file(),
+        Lookup::Absent => true,
+        // Unknown: whether a file is needed cannot be told; a missing one is not a problem too.
+        Lookup::Invalid => false,
+    };
+    let heartbeat = heartbeat.or(HeartbeatSource::File);
+    let heartbeat_path = if file_wanted {
+        obj.required(
+            found,
+            "heartbeat_path",
+            non_empty_string,
+            "a file path, unless \"heartbeat\" is \"notify\"",
+        )
+        .map(|p| Some(paths::resolve(base_dir, &p)))
+    } else {
+        if heartbeat == HeartbeatSource::Notify && obj.get("heartbeat_path").is_some() {
+            found.warnings.push(format!(
+                "{}: ignored; \"heartbeat\" is \"notify\" (use \"both\" to have the file read too)",
+                obj.name("heartbeat_path")
+            ));
+        }
+        Some(None)
+    };
     let enabled = obj.read(found, "enabled", boolean).or(true);
 
     let Commands {
@@ -339,6 +378,7 @@ fn process(
         key: key.to_string(),
         display_name,
         timeout,
+        heartbeat,
         heartbeat_path: heartbeat_path?,
         enabled,
         commands,
@@ -546,13 +586,16 @@ fn check_actions(
 fn check_shared_heartbeats(processes: &BTreeMap<String, ProcessConfig>, found: &mut Findings) {
     let mut owners: HashMap<PathBuf, &str> = HashMap::new();
     for (key, process) in processes {
-        let path = lexical(&process.heartbeat_path);
+        let Some(heartbeat_path) = &process.heartbeat_path else {
+            continue;
+        };
+        let path = lexical(heartbeat_path);
         match owners.get(&path) {
             Some(first) => found.problems.push(format!(
                 "{}.heartbeat_path: same file as {}.heartbeat_path ({})",
                 process_name(key),
                 process_name(first),
-                process.heartbeat_path.display()
+                heartbeat_path.display()
             )),
             None => {
                 owners.insert(path, key);

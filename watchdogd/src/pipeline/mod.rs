@@ -46,6 +46,8 @@ pub struct Plan {
     pub progress: Option<tokio::sync::broadcast::Sender<protocol::EventRecord>>,
     /// The reader threads, for the fresh read of the heartbeat.
     pub readers: crate::reader::Readers,
+    /// The service's notify socket, when it speaks notify (the fresh look, READY for `start`).
+    pub notify: Option<Arc<crate::notify_socket::Slot>>,
 }
 
 impl Plan {
@@ -176,16 +178,32 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> Outcome {
     };
     // The one judge, on a fresh read: `on`'s "already running?" and the kill step's target
     // are decided exactly as the periodic check decides health.
-    let reading = plan
-        .readers
-        .read_within(
-            process.heartbeat_path.clone(),
-            plan.known.owner,
-            plan.previous.clone(),
-            READ_WITHIN,
-        )
-        .await;
-    let verdict = crate::probe::judge(&reading, process, &plan.known, &crate::clock::Now::read());
+    let file = match process
+        .heartbeat_path
+        .clone()
+        .filter(|_| process.heartbeat.uses_file())
+    {
+        Some(path) => {
+            let reading = plan
+                .readers
+                .read_within(path, plan.known.owner, plan.previous.clone(), READ_WITHIN)
+                .await;
+            Some(crate::probe::judge(
+                &reading,
+                process,
+                &plan.known,
+                &crate::clock::Now::read(),
+            ))
+        }
+        None => None,
+    };
+    let verdict = crate::notify_socket::verdict(
+        plan.notify.as_deref(),
+        file,
+        process,
+        &plan.known,
+        &crate::clock::Now::read(),
+    );
     out.old_pid = verdict.pid;
     if plan.skip_if_healthy && verdict.health.is_healthy() {
         out.result = PipelineResult::Skipped;

@@ -327,6 +327,7 @@ impl Supervisor {
         self.slots.running += 1;
         let cancel = CancellationToken::new();
         let now = Now::read();
+        let key_of = self.services[idx].key().to_owned();
         let svc = &mut self.services[idx];
         let begun = svc.begin(id, task.clone(), cancel.clone(), replies);
         let plan = Plan {
@@ -342,6 +343,7 @@ impl Supervisor {
             failures: begun.failures,
             progress: (self.live.receiver_count() > 0).then(|| self.live.clone()),
             readers: self.readers.clone(),
+            notify: self.notify.slot(&key_of),
         };
         let line = format!("{} pipeline: {}", task.name(), plan.actions.join(" → "));
         tracing::info!(target: "pipeline", "{}: {line}", plan.key);

@@ -21,10 +21,12 @@ impl Supervisor {
         !busy || at.elapsed() >= TAKE_EVERY
     }
 
-    /// When to take change events again, if they were flowing at the last take.
+    /// When the pause after a take that found events ends, while it lasts (then readiness
+    /// wakes the owner again; a wake in the past would only spin it).
     pub(super) fn changes_next(&self) -> Option<Instant> {
         let (at, busy) = self.changes_taken;
-        busy.then_some(at + TAKE_EVERY)
+        let end = at + TAKE_EVERY;
+        (busy && end > Instant::now()).then_some(end)
     }
 
     /// Places every service's heartbeat folder with the watcher (at start and after a
@@ -39,7 +41,11 @@ impl Supervisor {
         w.clear_services();
         let mut add = Vec::new();
         for (idx, svc) in self.services.iter_mut().enumerate() {
-            let (mode, dir) = w.place(idx, &svc.cfg().heartbeat_path);
+            let Some(path) = svc.cfg().heartbeat_path.as_deref() else {
+                svc.probe.mode = Mode::Polled("it has no heartbeat file (notify only)");
+                continue;
+            };
+            let (mode, dir) = w.place(idx, path);
             svc.probe.mode = mode;
             add.extend(dir);
         }
@@ -81,8 +87,11 @@ impl Supervisor {
         w.established(dir.clone(), result);
         let now = Instant::now();
         for (idx, svc) in self.services.iter_mut().enumerate() {
-            if svc.cfg().heartbeat_path.parent() == Some(dir.as_path()) {
-                let (mode, _) = w.place(idx, &svc.cfg().heartbeat_path);
+            let Some(path) = svc.cfg().heartbeat_path.as_deref() else {
+                continue;
+            };
+            if path.parent() == Some(dir.as_path()) {
+                let (mode, _) = w.place(idx, path);
                 svc.probe.mode = mode;
                 if mode == Mode::Watched {
                     svc.probe.changed = true;
@@ -154,15 +163,20 @@ impl Supervisor {
         if svc.probe.mode == Mode::Watched && !svc.is_healthy() {
             let polled = now.mono + svc.cfg().check_interval;
             svc.probe.next = svc.probe.next.min(polled);
+            self.schedule.wake_at = self.schedule.wake_at.min(polled);
         }
         let back = found
             && matches!(svc.probe.mode, Mode::Polled(why) if why.starts_with("its folder went away"));
-        if back && let Some(dir) = svc.cfg().heartbeat_path.parent().map(Path::to_path_buf) {
+        let path = svc.cfg().heartbeat_path.clone();
+        if back
+            && let Some(path) = path
+            && let Some(dir) = path.parent().map(Path::to_path_buf)
+        {
             if let Some(w) = self.watcher.as_mut() {
                 w.retry(&dir);
             }
             let (mode, add) = match self.watcher.as_mut() {
-                Some(w) => w.place(idx, &self.services[idx].cfg().heartbeat_path),
+                Some(w) => w.place(idx, &path),
                 None => return,
             };
             self.services[idx].probe.mode = mode;

@@ -120,7 +120,11 @@ impl Supervisor {
         svc.probe.stuck_noted = Some(std::time::Instant::now());
         let detail = format!(
             "reading {} has not returned for {:.1}s (is its file system hung?)",
-            svc.cfg().heartbeat_path.display(),
+            svc.cfg()
+                .heartbeat_path
+                .as_deref()
+                .unwrap_or(std::path::Path::new("its heartbeat"))
+                .display(),
             since.elapsed().as_secs_f64()
         );
         let fx = svc.unreadable(detail, now, sample);
@@ -152,6 +156,14 @@ impl Supervisor {
             if svc.has_waiters() {
                 svc.probe.next = svc.probe.next.min(now.mono + WAIT_CADENCE);
             }
+            self.schedule.wake_at = self.schedule.wake_at.min(svc.probe.next);
+            if let Some(probe) = self.notify_probe(idx, now) {
+                // Judged already: applied with the readers' results, next turn (now).
+                self.checks.results.push(probe);
+                self.schedule.wake_at = now.mono;
+                continue;
+            }
+            let svc = &mut self.services[idx];
             batch.push(Job {
                 idx,
                 epoch,
@@ -161,7 +173,6 @@ impl Supervisor {
                 // A changed file is read at once; an unchanged one is stat'ed first.
                 changed: std::mem::take(&mut svc.probe.changed),
             });
-            self.schedule.wake_at = self.schedule.wake_at.min(svc.probe.next);
         }
         self.readers.check(batch);
     }
@@ -209,7 +220,8 @@ impl Supervisor {
                 None => (false, false),
             };
             svc.probe.cache = probe.cache;
-            let fx = svc.apply_verdict(probe.verdict, &now, sample);
+            let verdict = super::notify::combine(&self.notify, svc, probe.verdict, &now);
+            let fx = svc.apply_verdict(verdict, &now, sample);
             self.apply(idx, fx);
             self.after_read(idx, via_link, found, &now);
             self.watch_exit(idx);

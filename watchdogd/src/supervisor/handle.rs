@@ -65,6 +65,8 @@ pub struct ServiceCounters {
     /// Pipelines by result: succeeded, warned, failed, skipped.
     pub recoveries: [u64; 4],
     pub last_recovery_duration_ms: Option<i64>,
+    /// Notify datagrams by outcome, for a service that speaks notify.
+    pub notify: Option<crate::notify_socket::Counts>,
 }
 
 /// Facts about the daemon itself (for metrics and `--version`).
@@ -91,6 +93,7 @@ pub struct SupervisorHandle {
     pub(super) store: crate::store::Store,
     pub(super) live: tokio::sync::broadcast::Sender<protocol::EventRecord>,
     pub(super) readers: Readers,
+    pub(super) notify: crate::notify_socket::Registry,
 }
 
 fn unavailable() -> Response {
@@ -123,6 +126,11 @@ impl SupervisorHandle {
     /// A receiver of every live event from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<protocol::EventRecord> {
         self.live.subscribe()
+    }
+
+    /// The notify sockets (for the detail view).
+    pub fn notify(&self) -> &crate::notify_socket::Registry {
+        &self.notify
     }
 
     /// The reader threads (for one-off heartbeat reads).

@@ -23,6 +23,7 @@ mod checks;
 pub mod command;
 mod effects;
 mod handle;
+mod notify;
 mod publish;
 mod reload;
 mod schedule;
@@ -83,6 +84,8 @@ pub(crate) enum Event {
         dir: std::path::PathBuf,
         result: Result<i32, &'static str>,
     },
+    /// A service's notify socket has news (see [`crate::notify_socket::slot`]).
+    Notified(Arc<crate::notify_socket::Slot>),
     /// The config file was re-read for a reload.
     ConfigLoaded {
         result: Box<Result<crate::config::Loaded, String>>,
@@ -166,6 +169,8 @@ pub struct Supervisor {
     changes_taken: (Instant, bool),
     /// The events of one take, reused.
     drained: crate::changes::Drained,
+    /// The notify sockets of the services that speak notify.
+    notify: crate::notify_socket::Registry,
 }
 
 impl Supervisor {
@@ -202,6 +207,7 @@ impl Supervisor {
             daemon: facts,
         }));
         let (live, _) = broadcast::channel(LIVE_EVENTS);
+        let notify = notify::registry(&config, &events_tx);
         let mut sup = Supervisor {
             slots: actions::Slots::new(config.max_parallel_recoveries),
             config,
@@ -233,7 +239,9 @@ impl Supervisor {
             watcher: crate::changes::Watcher::new(),
             changes_taken: (now.mono, false),
             drained: crate::changes::Drained::default(),
+            notify: notify.clone(),
         };
+        sup.sync_notify();
         sup.publish();
         let handle = SupervisorHandle {
             commands: commands_tx,
@@ -241,6 +249,7 @@ impl Supervisor {
             store: sup.store.clone(),
             live,
             readers,
+            notify,
         };
         (sup, handle)
     }
@@ -310,6 +319,7 @@ impl Supervisor {
                 status,
             } => self.on_child_exited(&key, pid, success, &status),
             Event::ProcessExited { key, pid } => self.on_process_exited(&key, pid),
+            Event::Notified(slot) => self.on_notified(&slot),
             Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
             Event::Watched { dir, result } => self.on_watched(dir, result),
         }

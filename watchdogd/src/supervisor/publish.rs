@@ -79,7 +79,7 @@ impl Supervisor {
                 .iter_mut()
                 .map(|s| s.cached_status(&now))
                 .collect(),
-            counters: self.services.iter().map(|s| s.counters()).collect(),
+            counters: self.services.iter().map(|s| self.counters_of(s)).collect(),
             modes: self.services.iter().map(|s| s.probe.mode).collect(),
             dropped_rows: self.store.dropped(),
             config: self.config.clone(),
@@ -170,6 +170,7 @@ impl Supervisor {
         if running(&self) {
             tracing::warn!(target: "supervisor", "pipelines still running at shutdown were abandoned");
         }
+        self.notify.close();
         self.end_turn();
     }
 }

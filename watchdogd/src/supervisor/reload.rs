@@ -135,6 +135,7 @@ impl Supervisor {
         self.slots.set_limit(new.max_parallel_recoveries);
         self.place_all();
         self.config = Arc::new(new);
+        self.sync_notify();
         self.dirty = true;
         self.finish_rounds();
         ReloadReport {
@@ -181,6 +182,7 @@ fn bound_settings(old: &Config, new: &Config) -> Vec<String> {
         ("lock_path", old.lock_path != new.lock_path),
         ("log_dir", old.log_dir != new.log_dir),
         ("log_level", old.log_level != new.log_level),
+        ("notify_dir", old.notify_dir() != new.notify_dir()),
         (
             "access settings (socket_mode, socket_group, control_*, read_*)",
             old.access != new.access,

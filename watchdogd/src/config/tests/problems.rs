@@ -174,7 +174,9 @@ fn missing_required_fields() {
     ));
     assert_eq!(
         found,
-        ["processes.a.heartbeat_path: missing (required: a file path)"]
+        [
+            "processes.a.heartbeat_path: missing (required: a file path, unless \"heartbeat\" is \"notify\")"
+        ]
     );
 }
 
@@ -185,6 +187,67 @@ fn a_missing_timeout_is_the_seeds_five_minutes() {
     let c = ok(json!({ "processes": { "a": a } })).config;
     assert_eq!(c.processes["a"].timeout, Duration::from_secs(300));
     assert_eq!(c.processes["a"].start_grace, Duration::from_secs(300));
+}
+
+#[test]
+fn heartbeat_sources() {
+    use crate::config::HeartbeatSource;
+    let notify =
+        json!({ "timeout_seconds": 5, "heartbeat": "notify", "commands": { "start": "x" } });
+    let both = json!({ "timeout_seconds": 5, "heartbeat": "both", "heartbeat_path": "/hb/b.json", "commands": { "start": "x" } });
+    let c = ok(with_processes(
+        json!({ "n": notify, "b": both, "f": service("f") }),
+    ))
+    .config;
+    assert_eq!(c.processes["n"].heartbeat, HeartbeatSource::Notify);
+    assert_eq!(c.processes["n"].heartbeat_path, None);
+    assert_eq!(c.processes["b"].heartbeat, HeartbeatSource::Both);
+    assert_eq!(
+        c.processes["f"].heartbeat,
+        HeartbeatSource::File,
+        "the default"
+    );
+    // The normalized form says so, and reads back the same.
+    let again = crate::config::parse(&c.to_json().to_string(), &c.source)
+        .unwrap()
+        .config;
+    assert_eq!(again, c);
+
+    let found = problems(with_processes(json!({
+        "x": { "timeout_seconds": 5, "heartbeat": "socket", "commands": { "start": "x" } },
+        "y": { "timeout_seconds": 5, "heartbeat": 1, "commands": { "start": "x" } },
+        "z": { "timeout_seconds": 5, "heartbeat": "both", "commands": { "start": "x" } },
+    })));
+    assert_eq!(
+        found,
+        [
+            "processes.x.heartbeat: must be one of \"file\", \"notify\", \"both\", found string \"socket\"",
+            "processes.y.heartbeat: must be one of \"file\", \"notify\", \"both\", found number 1",
+            "processes.z.heartbeat_path: missing (required: a file path, unless \"heartbeat\" is \"notify\")",
+        ]
+    );
+    let loaded = ok(with_processes(json!({
+        "n": { "timeout_seconds": 5, "heartbeat": "notify", "heartbeat_path": "/hb/n.json", "commands": { "start": "x" } },
+    })));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("processes.n.heartbeat_path: ignored")),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_eq!(loaded.config.processes["n"].heartbeat_path, None);
+}
+
+#[test]
+fn notify_dir_defaults_beside_the_socket_folder() {
+    let c = ok(with_processes(json!({ "f": service("f") }))).config;
+    let socket_dir = c.socket_path.parent().unwrap();
+    let want = format!("{}-notify", socket_dir.display());
+    assert_eq!(c.notify_dir(), std::path::PathBuf::from(want));
+    let c = ok(json!({ "notify_dir": "/run/wd-n", "processes": { "f": service("f") } })).config;
+    assert_eq!(c.notify_dir(), std::path::PathBuf::from("/run/wd-n"));
 }
 
 #[test]

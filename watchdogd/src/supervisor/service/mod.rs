@@ -173,6 +173,11 @@ impl Service {
             }),
             healthy_since: None,
         };
+        // A notify service that watchdogd started before it restarted has lost what it said
+        // (a socket is gone with the daemon): it has its timeout to speak again before its
+        // silence counts, as after a start.
+        let grace_until = (cfg.heartbeat.uses_notify() && saved.and_then(|s| s.started).is_some())
+            .then(|| now.mono + cfg.timeout);
         Service {
             intent: saved.map_or(Intent::On, |s| s.intent),
             failures: saved.map_or(0, |s| s.failures),
@@ -194,7 +199,7 @@ impl Service {
                     },
                     alive: true,
                 }),
-            grace_until: None,
+            grace_until,
             waiters: Vec::new(),
             flap,
             stall_mark: None,
@@ -255,6 +260,16 @@ impl Service {
     /// Turned off on purpose (`off`): not started or recovered until `on`.
     pub fn is_off_by_intent(&self) -> bool {
         self.intent == Intent::Off
+    }
+
+    /// The session watchdogd last started for it.
+    pub fn started_session(&self) -> Option<crate::pipeline::Session> {
+        self.started.map(|s| s.session)
+    }
+
+    /// The service's own `STATUS=` line (notify protocol), as it last sent it.
+    pub fn set_status_text(&mut self, text: Option<String>) {
+        self.status_text = text;
     }
 
     /// What the judge is to know of this service besides its file.
