@@ -20,15 +20,14 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustix::fs::inotify::{self, ReadFlags, WatchFlags};
 use rustix::io::Errno;
-use tokio::io::unix::AsyncFd;
 
 /// How a service's heartbeat is noticed, for `status KEY`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +82,10 @@ impl Inotify {
             Ok(_) => {}
             Err(_) => return Err("its folder cannot be inspected yet"),
         }
+        // No CREATE: a writer's new file is seen when it is closed or renamed into place, and
+        // every event not about a heartbeat (a writer's temp file) is one more to read.
         let mask = WatchFlags::CLOSE_WRITE
             | WatchFlags::MOVED_TO
-            | WatchFlags::CREATE
             | WatchFlags::DELETE
             | WatchFlags::MOVED_FROM
             | WatchFlags::ATTRIB
@@ -147,31 +147,41 @@ impl Drained {
 
 /// The watches, and which services each folder's names belong to.
 pub struct Watcher {
-    fd: AsyncFd<Inotify>,
+    inotify: Inotify,
     folders: HashMap<PathBuf, Folder>,
     /// Per watch descriptor: its folder and the services by file name.
     names: HashMap<i32, (PathBuf, HashMap<OsString, Vec<usize>>)>,
-    buf: Vec<MaybeUninit<u8>>,
+    /// Raw events, a burst at a time, from the collector thread.
+    batches: tokio::sync::mpsc::Receiver<Vec<u8>>,
 }
+
+/// How long the collector lets a burst of events pile up before it hands them over: thousands
+/// of writers rewriting their files cost the owner one turn per this, not one per event.
+pub const COLLECT_FOR: Duration = Duration::from_millis(50);
 
 impl Watcher {
     /// A watcher, or `None` where inotify is not available (everything is then polled).
     pub fn new() -> Option<Watcher> {
         let fd =
             inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC).ok()?;
-        // SAFETY: the inotify descriptor is owned by the `Inotify` (an `Arc<OwnedFd>`) that the
-        // AsyncFd holds for its whole life, so it stays open and is the same descriptor.
-        let fd = unsafe { AsyncFd::register(Inotify(Arc::new(fd))) }.ok()?;
+        let inotify = Inotify(Arc::new(fd));
+        let (tx, batches) = tokio::sync::mpsc::channel(4);
+        let collector = inotify.clone();
+        std::thread::Builder::new()
+            .name("changes".into())
+            .stack_size(128 * 1024)
+            .spawn(move || collect(&collector, &tx))
+            .ok()?;
         Some(Watcher {
-            fd,
+            inotify,
             folders: HashMap::new(),
             names: HashMap::new(),
-            buf: vec![MaybeUninit::uninit(); 16 * 1024],
+            batches,
         })
     }
 
     pub fn inotify(&self) -> Inotify {
-        self.fd.get_ref().clone()
+        self.inotify.clone()
     }
 
     /// Forgets which services are where (a reload renumbered them); the watches stay.
@@ -229,43 +239,97 @@ impl Watcher {
         }
     }
 
-    /// Resolves when events are waiting.
-    pub async fn readable(&self) {
-        if let Ok(mut guard) = self.fd.readable().await {
-            guard.clear_ready();
-        }
+    /// The next burst of raw events (`None` once the collector has stopped).
+    pub async fn next_batch(&mut self) -> Option<Vec<u8>> {
+        self.batches.recv().await
     }
 
-    /// Takes every waiting event.
-    pub fn drain(&mut self, out: &mut Drained) {
-        let fd = self.fd.get_ref().0.clone();
-        let mut reader = inotify::Reader::new(&*fd, &mut self.buf);
-        while let Ok(event) = reader.next() {
+    /// Applies a burst of raw events (see [`events`]).
+    pub fn apply(&mut self, bytes: &[u8], out: &mut Drained) {
+        for (wd, mask, name) in events(bytes) {
             out.events += 1;
-            let flags = event.events();
-            if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
+            if mask & QUEUE_OVERFLOW != 0 {
                 out.overflow = true;
                 continue;
             }
-            let Some((dir, names)) = self.names.get(&event.wd()) else {
+            let Some((dir, names)) = self.names.get(&wd) else {
                 continue;
             };
-            if flags.intersects(ReadFlags::IGNORED | ReadFlags::DELETE_SELF | ReadFlags::MOVE_SELF)
-            {
+            if mask & (IGNORED | DELETE_SELF | MOVE_SELF) != 0 {
                 out.lost.extend(names.values().flatten());
                 let dir = dir.clone();
-                self.names.remove(&event.wd());
+                self.names.remove(&wd);
                 self.folders.insert(
                     dir,
                     Folder::Polled("its folder went away; watched again once it is back"),
                 );
                 continue;
             }
-            if let Some(name) = event.file_name()
-                && let Some(idxs) = names.get(OsStr::from_bytes(name.to_bytes()))
+            if let Some(name) = name
+                && let Some(idxs) = names.get(OsStr::from_bytes(name))
             {
                 out.changed.extend(idxs);
             }
+        }
+    }
+}
+
+const QUEUE_OVERFLOW: u32 = ReadFlags::QUEUE_OVERFLOW.bits();
+const IGNORED: u32 = ReadFlags::IGNORED.bits();
+const DELETE_SELF: u32 = ReadFlags::DELETE_SELF.bits();
+const MOVE_SELF: u32 = ReadFlags::MOVE_SELF.bits();
+
+/// The events in a buffer read from an inotify descriptor: `struct inotify_event` after
+/// another (`wd`, `mask`, `cookie`, `len`, then `len` bytes of NUL-padded name), as
+/// `(wd, mask, name)`. A truncated tail is ignored.
+pub fn events(bytes: &[u8]) -> impl Iterator<Item = (i32, u32, Option<&[u8]>)> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let head = bytes.get(at..at + 16)?;
+        let word = |i: usize| [head[i], head[i + 1], head[i + 2], head[i + 3]];
+        let wd = i32::from_ne_bytes(word(0));
+        let mask = u32::from_ne_bytes(word(4));
+        let len = u32::from_ne_bytes(word(12)) as usize;
+        let raw = bytes.get(at + 16..at + 16 + len)?;
+        at += 16 + len;
+        let name = raw.split(|&b| b == 0).next().filter(|n| !n.is_empty());
+        Some((wd, mask, name))
+    })
+}
+
+/// The collector thread: waits for events, lets a burst pile up for [`COLLECT_FOR`], reads it
+/// all and hands it to the owner; stops when the owner is gone.
+fn collect(fd: &Inotify, tx: &tokio::sync::mpsc::Sender<Vec<u8>>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let mut fds = [rustix::event::PollFd::new(
+            &*fd.0,
+            rustix::event::PollFlags::IN,
+        )];
+        let second = rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        match rustix::event::poll(&mut fds, Some(&second)) {
+            Ok(0) | Err(Errno::INTR) => {
+                if tx.is_closed() {
+                    return;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        std::thread::sleep(COLLECT_FOR);
+        let mut batch = Vec::new();
+        while let Ok(n) = rustix::io::read(&*fd.0, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            batch.extend_from_slice(&buf[..n]);
+        }
+        if !batch.is_empty() && tx.blocking_send(batch).is_err() {
+            return;
         }
     }
 }
@@ -288,27 +352,56 @@ mod tests {
         assert_eq!(w.place(7, &path).0, Mode::Watched);
         protocol::heartbeat::write_atomic(&path, b"{}").unwrap();
         protocol::heartbeat::write_atomic(&hb.join("other.json"), b"{}").unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(5), w.readable())
-            .await
-            .unwrap();
         let mut d = Drained::default();
-        w.drain(&mut d);
-        assert!(d.changed.contains(&7), "{d:?}");
-        assert!(
-            d.changed.iter().all(|&i| i == 7),
-            "only the watched name: {d:?}"
-        );
+        while !d.changed.contains(&7) {
+            let batch = tokio::time::timeout(std::time::Duration::from_secs(5), w.next_batch())
+                .await
+                .unwrap()
+                .unwrap();
+            w.apply(&batch, &mut d);
+        }
+        assert!(d.changed.iter().all(|&i| i == 7), "only the watched name: {d:?}");
         std::fs::remove_dir_all(&hb).unwrap();
         let mut d = Drained::default();
-        for _ in 0..50 {
-            w.drain(&mut d);
-            if !d.lost.is_empty() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        while d.lost.is_empty() {
+            let batch = tokio::time::timeout(std::time::Duration::from_secs(5), w.next_batch())
+                .await
+                .unwrap()
+                .unwrap();
+            w.apply(&batch, &mut d);
         }
         assert!(d.lost.contains(&7), "{d:?}");
         assert!(matches!(w.place(7, &path).0, Mode::Polled(_)));
+    }
+
+    #[test]
+    fn raw_events_are_taken_apart_and_a_truncated_tail_is_ignored() {
+        let event = |wd: i32, mask: u32, name: &[u8], len: u32| {
+            let mut e = Vec::new();
+            e.extend_from_slice(&wd.to_ne_bytes());
+            e.extend_from_slice(&mask.to_ne_bytes());
+            e.extend_from_slice(&0u32.to_ne_bytes());
+            e.extend_from_slice(&len.to_ne_bytes());
+            let mut padded = name.to_vec();
+            padded.resize(len as usize, 0);
+            e.extend_from_slice(&padded);
+            e
+        };
+        let mut bytes = event(1, 0x80, b"a.json", 16);
+        bytes.extend(event(2, QUEUE_OVERFLOW, b"", 0));
+        bytes.extend(event(3, IGNORED, b"", 0));
+        let mut cut = event(4, 0x80, b"b.json", 16);
+        cut.truncate(20);
+        bytes.extend(cut);
+        let got: Vec<_> = events(&bytes).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, 0x80, Some(&b"a.json"[..])),
+                (2, QUEUE_OVERFLOW, None),
+                (3, IGNORED, None),
+            ]
+        );
     }
 
     #[test]

@@ -178,9 +178,21 @@ fn read_at(
         ));
     }
     buf.clear();
-    // Room for one byte more than the file had when opened: one read usually does it all.
-    buf.reserve(st.st_size as usize + 1);
-    if let Err(e) = file.take(MAX_HEARTBEAT_BYTES as u64 + 1).read_to_end(buf) {
+    // One read of one byte more than the file had when opened: getting fewer means it was all
+    // (writers replace the file whole); only a file that grew meanwhile is read on to its end.
+    let size = st.st_size as usize;
+    buf.resize(size + 1, 0);
+    let mut file = file;
+    let got = match file.read(buf) {
+        Ok(n) => n,
+        Err(e) => return Reading::Corrupt(format!("cannot read heartbeat: {e}")),
+    };
+    buf.truncate(got);
+    if got > size
+        && let Err(e) = file
+            .take((MAX_HEARTBEAT_BYTES + 1 - got.min(MAX_HEARTBEAT_BYTES)) as u64)
+            .read_to_end(buf)
+    {
         return Reading::Corrupt(format!("cannot read heartbeat: {e}"));
     }
     let stamp = stamp_of(&st);

@@ -128,6 +128,8 @@ struct State {
     mounts: Mounts,
     threads: usize,
     idle: usize,
+    /// Threads waiting for work whose bucket is at its bound (woken when an item ends).
+    waiting_for_bound: usize,
     busy: HashMap<u64, Busy>,
     next_id: u64,
     closed: bool,
@@ -483,13 +485,16 @@ fn work(inner: &Inner, id: u64) {
                 // Work that waits for its mount is looked at again soon; otherwise sleep until
                 // work comes.
                 let wait = if st.queued > 0 { RECHECK } else { IDLE_EXIT };
+                let for_bound = st.queued > 0;
                 st.idle += 1;
+                st.waiting_for_bound += usize::from(for_bound);
                 let (guard, timeout) = inner
                     .work
                     .wait_timeout(st, wait)
                     .unwrap_or_else(|p| p.into_inner());
                 st = guard;
                 st.idle -= 1;
+                st.waiting_for_bound -= usize::from(for_bound);
                 if timeout.timed_out()
                     && st.queued == 0
                     && wait == IDLE_EXIT
@@ -529,8 +534,10 @@ fn work(inner: &Inner, id: u64) {
             }
             Task::Run { work, .. } => work(Ok(())),
         }
-        // Someone may wait for this mount's bound to free up.
-        inner.work.notify_all();
+        // Someone may wait for this bucket's bound to free up.
+        if lock(&inner.state).waiting_for_bound > 0 {
+            inner.work.notify_all();
+        }
         // A reused buffer that once held a big file gives the memory back.
         if buf.capacity() > 64 * 1024 {
             buf = Vec::with_capacity(1024);

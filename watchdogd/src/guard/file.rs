@@ -84,16 +84,24 @@ pub fn describe(st: &Stat) -> &'static str {
 /// module note describes. Returns the file and its metadata as opened.
 pub fn open_regular(path: &Path) -> Result<(File, Stat), FileError> {
     let probe = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty());
-    finish_regular(probe, path)
+    finish_regular(probe, None, path)
 }
 
-/// The second half of [`open_regular`], from the `O_PATH` probe on.
-fn finish_regular(probe: Result<OwnedFd, Errno>, path: &Path) -> Result<(File, Stat), FileError> {
+/// The second half of [`open_regular`], from the `O_PATH` probe on (and its `fstat`, when the
+/// caller has it already).
+fn finish_regular(
+    probe: Result<OwnedFd, Errno>,
+    known: Option<Stat>,
+    path: &Path,
+) -> Result<(File, Stat), FileError> {
     let probe = probe.map_err(|e| match e {
         Errno::NOENT => FileError::Missing(path.to_path_buf()),
         e => io("open", path, e),
     })?;
-    let st = rustix::fs::fstat(&probe).map_err(|e| io("inspect", path, e))?;
+    let st = match known {
+        Some(st) => st,
+        None => rustix::fs::fstat(&probe).map_err(|e| io("inspect", path, e))?,
+    };
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(FileError::NotRegular {
             path: path.to_path_buf(),
@@ -239,19 +247,19 @@ impl Folders {
         };
         let flags = OFlags::PATH | OFlags::CLOEXEC;
         let probe = rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW, Mode::empty());
-        let (probe, link) = match probe {
+        let seen = probe.as_ref().ok().and_then(|fd| rustix::fs::fstat(fd).ok());
+        let (probe, known, link) = match (probe, seen) {
             // The name is a symlink: the probe holds the link itself; follow it.
-            Ok(fd)
-                if rustix::fs::fstat(&fd)
-                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) =>
-            {
-                (rustix::fs::openat(dir, name, flags, Mode::empty()), true)
-            }
-            other => (other, false),
+            (Ok(_), Some(st)) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => (
+                rustix::fs::openat(dir, name, flags, Mode::empty()),
+                None,
+                true,
+            ),
+            (probe, known) => (probe, known, false),
         };
         match probe {
             Err(Errno::NOENT) if self.gone(path) => self.open_regular(path),
-            probe => finish_regular(probe, path).map(|(f, st)| (f, st, link)),
+            probe => finish_regular(probe, known, path).map(|(f, st)| (f, st, link)),
         }
     }
 }

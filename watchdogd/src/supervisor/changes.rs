@@ -6,29 +6,10 @@ use std::path::Path;
 use tokio::time::Instant;
 
 use super::{Event, Supervisor};
-use std::time::Duration;
-
 use crate::changes::Mode;
 use crate::clock::Now;
 
-/// While change events flow, how often they are taken.
-pub(super) const TAKE_EVERY: Duration = Duration::from_millis(50);
-
 impl Supervisor {
-    /// Whether change events may be taken now (see [`Supervisor::changes_taken`]).
-    pub(super) fn changes_due(&self) -> bool {
-        let (at, busy) = self.changes_taken;
-        !busy || at.elapsed() >= TAKE_EVERY
-    }
-
-    /// When the pause after a take that found events ends, while it lasts (then readiness
-    /// wakes the owner again; a wake in the past would only spin it).
-    pub(super) fn changes_next(&self) -> Option<Instant> {
-        let (at, busy) = self.changes_taken;
-        let end = at + TAKE_EVERY;
-        (busy && end > Instant::now()).then_some(end)
-    }
-
     /// Places every service's heartbeat folder with the watcher (at start and after a
     /// reload), asking for the watches still missing.
     pub(super) fn place_all(&mut self) {
@@ -105,15 +86,14 @@ impl Supervisor {
 
     /// Change events: changed heartbeats become due (at most one read per check interval),
     /// services whose folder went away are polled, an overflow makes every watched service due.
-    pub(super) fn on_changes(&mut self) {
+    pub(super) fn on_changes(&mut self, batch: &[u8]) {
         let Some(w) = self.watcher.as_mut() else {
             return;
         };
         let mut d = std::mem::take(&mut self.drained);
         d.clear();
-        w.drain(&mut d);
+        w.apply(batch, &mut d);
         let now = Instant::now();
-        self.changes_taken = (now, d.events > 0);
         if d.overflow {
             tracing::warn!(target: "changes", "the change-event queue overflowed: reading every watched heartbeat now");
             for svc in &mut self.services {

@@ -163,11 +163,7 @@ pub struct Supervisor {
     stopping: bool,
     /// Heartbeat folders watched for changes (`None`: no inotify; everything is polled).
     watcher: Option<crate::changes::Watcher>,
-    /// When change events were last taken, and whether there were any: while they flow, they
-    /// are taken at most every 50 ms (thousands of writers rewriting their
-    /// files make one turn of many events, not many turns of a few).
-    changes_taken: (Instant, bool),
-    /// The events of one take, reused.
+    /// The events of one burst, reused.
     drained: crate::changes::Drained,
     /// The notify sockets of the services that speak notify.
     notify: crate::notify_socket::Registry,
@@ -237,7 +233,6 @@ impl Supervisor {
             to_recover: Vec::new(),
             stopping: false,
             watcher: crate::changes::Watcher::new(),
-            changes_taken: (now.mono, false),
             drained: crate::changes::Drained::default(),
             notify: notify.clone(),
         };
@@ -288,7 +283,7 @@ impl Supervisor {
                     self.on_event(event);
                 }
                 () = readers.ready() => {}
-                () = changes_ready(&self.watcher), if self.changes_due() => self.on_changes(),
+                Some(batch) = next_changes(&mut self.watcher) => self.on_changes(&batch),
                 () = tokio::time::sleep_until(wake) => {}
             }
             // A burst (thousands of pipelines ending after `start-all`) is taken in one turn:
@@ -393,10 +388,10 @@ impl Supervisor {
     }
 }
 
-/// Resolves when the watcher has change events (never, without one).
-async fn changes_ready(watcher: &Option<crate::changes::Watcher>) {
+/// The next burst of change events (never, without a watcher).
+async fn next_changes(watcher: &mut Option<crate::changes::Watcher>) -> Option<Vec<u8>> {
     match watcher {
-        Some(w) => w.readable().await,
+        Some(w) => w.next_batch().await,
         None => std::future::pending().await,
     }
 }

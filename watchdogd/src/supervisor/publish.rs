@@ -21,9 +21,6 @@ impl Supervisor {
     /// When the owner next has timed work, or a throttled snapshot is due.
     pub(super) fn next_wake(&self) -> Instant {
         let mut wake = self.schedule.next_wake();
-        if let Some(at) = self.changes_next() {
-            wake = wake.min(at);
-        }
         if self.dirty
             && let Some(t) = self.published
         {
