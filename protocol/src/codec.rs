@@ -135,6 +135,62 @@ pub fn encode_response(response: &Response) -> Result<Vec<u8>, CodecError> {
     Ok(out)
 }
 
+/// A `Response::Status` to encode, borrowing the services from where the daemon keeps them:
+/// no copy of thousands of statuses is made to answer `status`.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusView<'a> {
+    pub daemon_version: &'a str,
+    pub daemon_pid: u32,
+    pub services: &'a [std::sync::Arc<crate::ServiceStatus>],
+    pub audit_rows_dropped: u64,
+    pub daemon_started_ms: i64,
+}
+
+/// The `Response` variant index of `Status` (the derive numbers variants in order).
+const STATUS_VARIANT: u32 = 1;
+
+impl serde::Serialize for StatusView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Services<'a>(&'a [std::sync::Arc<crate::ServiceStatus>]);
+        impl serde::Serialize for Services<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|a| &**a))
+            }
+        }
+        // Field for field as `StatusReply`, which a test checks byte for byte.
+        struct Reply<'a>(&'a StatusView<'a>);
+        impl serde::Serialize for Reply<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let v = self.0;
+                let mut st = s.serialize_struct("StatusReply", 5)?;
+                st.serialize_field("daemon_version", v.daemon_version)?;
+                st.serialize_field("daemon_pid", &v.daemon_pid)?;
+                st.serialize_field("services", &Services(v.services))?;
+                st.serialize_field("audit_rows_dropped", &v.audit_rows_dropped)?;
+                st.serialize_field("daemon_started_ms", &v.daemon_started_ms)?;
+                st.end()
+            }
+        }
+        s.serialize_newtype_variant("Response", STATUS_VARIANT, "Status", &Reply(self))
+    }
+}
+
+/// Encodes `Response::Status` from a [`StatusView`]: the same bytes as [`encode_response`] of
+/// the owned reply, written straight into one buffer sized for them.
+pub fn encode_status(view: &StatusView<'_>) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(64 + view.services.len() * 192);
+    bincode::serde::encode_into_std_write(view, &mut out, response_config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    if out.len() > MAX_RESPONSE_FRAME {
+        return Err(CodecError::FrameTooLarge {
+            len: out.len(),
+            max: MAX_RESPONSE_FRAME,
+        });
+    }
+    Ok(out)
+}
+
 /// Decodes a response payload.
 pub fn decode_response(payload: &[u8]) -> Result<Response, CodecError> {
     let (response, used): (Response, usize) =
@@ -175,6 +231,53 @@ pub fn read_frame(r: &mut impl Read, max: usize) -> Result<Vec<u8>, CodecError> 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_status_view_encodes_byte_for_byte_as_the_owned_reply() {
+        use std::sync::Arc;
+        let service = |key: &str| crate::ServiceStatus {
+            key: key.into(),
+            display_name: format!("Service {key}"),
+            enabled: true,
+            state: crate::ServiceState::Running,
+            health: Some(crate::Health::Healthy),
+            pid: Some(4242),
+            heartbeat_age_ms: Some(120),
+            consecutive_failures: 0,
+            last_check_ms: Some(1_770_000_000_000),
+            last_recovery: None,
+            detail: "pid 4242 beating".into(),
+            clock_skew_ms: None,
+            restarts_in_window: 1,
+            next_attempt_ms: None,
+            off_until_ms: None,
+            monitoring_override: Some(false),
+            actions_disabled: vec!["clear_db".into()],
+            status_text: Some("serving".into()),
+        };
+        let services: Vec<Arc<crate::ServiceStatus>> = ["a", "b", "c"]
+            .iter()
+            .map(|k| Arc::new(service(k)))
+            .collect();
+        let owned = Response::Status(crate::StatusReply {
+            daemon_version: "1.2.3".into(),
+            daemon_pid: 77,
+            services: services.iter().map(|s| (**s).clone()).collect(),
+            audit_rows_dropped: 5,
+            daemon_started_ms: 1_769_999_999_000,
+        });
+        let view = StatusView {
+            daemon_version: "1.2.3",
+            daemon_pid: 77,
+            services: &services,
+            audit_rows_dropped: 5,
+            daemon_started_ms: 1_769_999_999_000,
+        };
+        let bytes = encode_status(&view).unwrap();
+        assert_eq!(bytes, encode_response(&owned).unwrap());
+        assert_eq!(decode_response(&bytes).unwrap(), owned);
+    }
+
     use super::*;
     use crate::message::*;
 

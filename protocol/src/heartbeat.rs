@@ -131,6 +131,15 @@ fn optional_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>,
 impl Heartbeat {
     /// Parses the bytes of a heartbeat file.
     pub fn parse(bytes: &[u8]) -> Result<Heartbeat, HeartbeatError> {
+        Heartbeat::parse_reusing(bytes, None)
+    }
+
+    /// [`Heartbeat::parse`], keeping the text in `reuse`'s strings (a reader that reads the
+    /// same file over and over then allocates nothing for it).
+    pub fn parse_reusing(
+        bytes: &[u8],
+        reuse: Option<Heartbeat>,
+    ) -> Result<Heartbeat, HeartbeatError> {
         if bytes.len() > MAX_HEARTBEAT_BYTES {
             return Err(HeartbeatError::TooLarge);
         }
@@ -138,11 +147,19 @@ impl Heartbeat {
             serde_json::from_slice(bytes).map_err(|e| HeartbeatError::Json(e.to_string()))?;
         let timestamp_us = time::parse_rfc3339(&raw.timestamp)
             .ok_or_else(|| HeartbeatError::Timestamp(snippet(&raw.timestamp).to_owned()))?;
+        let (mut process_key, mut status) = match reuse {
+            Some(old) => (old.process_key, old.status),
+            None => (String::new(), String::new()),
+        };
+        process_key.clear();
+        process_key.push_str(&raw.process_key);
+        status.clear();
+        status.push_str(&raw.status);
         Ok(Heartbeat {
-            process_key: raw.process_key.into_owned(),
+            process_key,
             pid: raw.pid,
             timestamp_us,
-            status: raw.status.into_owned(),
+            status,
             iteration: raw.iteration,
         })
     }

@@ -211,6 +211,24 @@ pub async fn serve(
             continue;
         }
         let response = match request {
+            // The whole table, encoded from the snapshot itself (no copy of every status).
+            Request::Status { key: None } => {
+                let snap = handle.snapshot();
+                let view = codec::StatusView {
+                    daemon_version: protocol::VERSION,
+                    daemon_pid: std::process::id(),
+                    services: &snap.services,
+                    audit_rows_dropped: snap.dropped_rows,
+                    daemon_started_ms: snap.daemon.started_ms,
+                };
+                let bytes = codec::encode_status(&view);
+                drop(snap);
+                if let Err(e) = send_encoded(&mut out, bytes).await {
+                    tracing::debug!(target: "server", "cannot reply: {e}");
+                    return;
+                }
+                continue;
+            }
             Request::Events => return follow(&mut out, &mut frames, handle, &shutdown).await,
             Request::Watch => {
                 return crate::watch::stream(&mut out, &mut frames, handle, &shutdown).await;
@@ -347,7 +365,18 @@ pub(crate) async fn send<W>(
 where
     W: tokio::io::AsyncWrite + Unpin,
 {
-    let bytes = match codec::encode_response(response) {
+    send_encoded(out, codec::encode_response(response)).await
+}
+
+/// [`send`] for a reply already encoded (or that could not be).
+pub(crate) async fn send_encoded<W>(
+    out: &mut FramedWrite<W, LengthDelimitedCodec>,
+    encoded: Result<Vec<u8>, CodecError>,
+) -> Result<(), CodecError>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let bytes = match encoded {
         Err(CodecError::FrameTooLarge { len, max }) => codec::encode_response(&error(
             ErrorKind::Internal,
             &format!(

@@ -119,12 +119,14 @@ pub fn read_unless_unchanged(
         same.seen.last = now;
         return Reading::Beat(same);
     }
+    let seen = Seen::fresh(now, previous.as_ref());
     read_at(
         folders,
         path,
         buf,
         owner,
-        Seen::fresh(now, previous.as_ref()),
+        seen,
+        previous.map(|p| p.heartbeat),
     )
 }
 
@@ -138,7 +140,14 @@ pub fn read_changed(
     owner: Option<u32>,
 ) -> Reading {
     let seen = Seen::fresh(Point::now(), previous.as_ref());
-    read_at(folders, path, buf, owner, seen)
+    read_at(
+        folders,
+        path,
+        buf,
+        owner,
+        seen,
+        previous.map(|p| p.heartbeat),
+    )
 }
 
 /// Reads and parses the heartbeat at `path`, using `buf` as scratch space. Only a regular file
@@ -148,7 +157,7 @@ pub fn read_changed(
 /// user's file tells nothing of what is in it.
 pub fn read(path: &Path, buf: &mut Vec<u8>, owner: Option<u32>) -> Reading {
     let seen = Seen::fresh(Point::now(), None);
-    read_at(&mut Folders::default(), path, buf, owner, seen)
+    read_at(&mut Folders::default(), path, buf, owner, seen, None)
 }
 
 fn read_at(
@@ -157,6 +166,7 @@ fn read_at(
     buf: &mut Vec<u8>,
     owner: Option<u32>,
     seen: Seen,
+    reuse: Option<Heartbeat>,
 ) -> Reading {
     let (file, st, via_link) = match folders.open_regular(path) {
         Ok(opened) => opened,
@@ -196,7 +206,7 @@ fn read_at(
         return Reading::Corrupt(format!("cannot read heartbeat: {e}"));
     }
     let stamp = stamp_of(&st);
-    match Heartbeat::parse(buf) {
+    match Heartbeat::parse_reusing(buf, reuse) {
         Ok(heartbeat) => Reading::Beat(Beat {
             heartbeat,
             modified_us: stamp.mtime_ns / 1000,

@@ -53,6 +53,10 @@ const MOUNT_STUCK: usize = 2;
 const LOOKS_BUSY: Duration = Duration::from_millis(250);
 /// An idle thread above the base leaves after this long.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
+/// Room an empty queue keeps for the next burst.
+const KEEP_ROOM: usize = 1024;
+/// Empty queues kept at most (one per mount and user the daemon looked into).
+const MAX_IDLE_QUEUES: usize = 64;
 /// How often a thread looks again at work it could not start (its bucket at the bound).
 const RECHECK: Duration = Duration::from_millis(100);
 
@@ -216,10 +220,19 @@ impl State {
                     }
                 }
             }
-            if self.queues.get(&mount).is_some_and(|q| !q.is_empty()) {
-                self.order.push_back(mount.clone());
-            } else {
-                self.queues.remove(&mount);
+            match self.queues.get_mut(&mount) {
+                Some(q) if !q.is_empty() => self.order.push_back(mount.clone()),
+                // An empty queue is kept for the next burst (no growing it again from
+                // nothing every interval), with room for about one slot's batch.
+                Some(q) => {
+                    if q.capacity() > KEEP_ROOM {
+                        q.shrink_to(KEEP_ROOM);
+                    }
+                    if self.queues.len() > MAX_IDLE_QUEUES {
+                        self.queues.retain(|_, q| !q.is_empty());
+                    }
+                }
+                None => {}
             }
             if let Some(task) = picked {
                 return Some((task, mount));

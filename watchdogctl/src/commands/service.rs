@@ -127,9 +127,10 @@ impl Context {
     }
 
     fn print_services(&mut self, services: &[ServiceStatus], dropped: u64) -> Result<(), Failure> {
-        let text = if self.json {
-            json::line(&json::services(services))
-        } else {
+        if self.json {
+            return super::write_stdout(&json::services_line(services));
+        }
+        let text = {
             let mut text = output::status_table(services, now_millis(), self.color);
             if dropped > 0 {
                 text.push_str(&format!(

@@ -388,12 +388,10 @@ impl Supervisor {
                 // what the reply says must not be overwritten by it. Nor may the exit watch of
                 // a process it stopped vouch for that process (its exit may not be seen yet):
                 // the next healthy check watches whatever runs now.
-                let svc = &mut self.services[idx];
                 if done.changed_process {
+                    let svc = &mut self.services[idx];
                     svc.probe.superseded |= svc.probe.in_flight.is_some();
-                    if let Some((_, watch)) = svc.exit_watch.take() {
-                        watch.cancel();
-                    }
+                    self.unwatch_exit(idx);
                 }
                 self.apply(idx, done.effects);
                 self.durable.extend(done.replies);

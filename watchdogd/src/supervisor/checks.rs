@@ -13,9 +13,9 @@ use protocol::{CheckReport, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::Supervisor;
 use super::effects::Reply;
 use super::schedule::{self, IDLE, WAIT_CADENCE};
-use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::probe::{Job, Probe};
 
@@ -248,16 +248,29 @@ impl Supervisor {
         }
     }
 
-    /// A watched process exited: check its service now rather than at its next tick.
-    pub(super) fn on_process_exited(&mut self, key: &str, pid: u32) {
-        let Some(&idx) = self.index.get(key) else {
+    /// A watched process exited: its services are checked now rather than at their next tick.
+    pub(super) fn on_process_exited(&mut self, pid: u32) {
+        let Some(w) = self.exits.as_mut() else {
             return;
         };
+        for key in w.take(pid) {
+            let Some(&idx) = self.index.get(&*key) else {
+                continue;
+            };
+            let svc = &mut self.services[idx];
+            if svc.exit_watch == Some(pid) {
+                svc.exit_watch = None;
+                tracing::debug!(target: "supervisor", "{key}: pid {pid} exited; checking now");
+                self.check_now(idx);
+            }
+        }
+    }
+
+    /// Stops watching the exit of the PID service `idx` watches, if any.
+    pub(super) fn unwatch_exit(&mut self, idx: usize) {
         let svc = &mut self.services[idx];
-        if svc.exit_watch.as_ref().is_some_and(|(p, _)| *p == pid) {
-            svc.exit_watch = None;
-            tracing::debug!(target: "supervisor", "{key}: pid {pid} exited; checking now");
-            self.check_now(idx);
+        if let (Some(pid), Some(w)) = (svc.exit_watch.take(), self.exits.as_mut()) {
+            w.unwatch(pid, svc.key());
         }
     }
 
@@ -281,31 +294,19 @@ impl Supervisor {
 
     /// Watches the exit of the PID a healthy check names, replacing the watch of an older PID.
     fn watch_exit(&mut self, idx: usize) {
+        let Some(pid) = self.services[idx].watch_target() else {
+            return;
+        };
+        if self.services[idx].exit_watch == Some(pid) {
+            return;
+        }
+        self.unwatch_exit(idx);
         let svc = &mut self.services[idx];
-        let Some(pid) = svc.watch_target() else {
-            return;
-        };
-        if svc.exit_watch.as_ref().is_some_and(|(p, _)| *p == pid) {
-            return;
+        if let Some(w) = self.exits.as_mut()
+            && w.watch(pid, svc.key())
+        {
+            svc.exit_watch = Some(pid);
         }
-        if let Some((_, old)) = svc.exit_watch.take() {
-            old.cancel();
-        }
-        let Ok(exited) = crate::exitwatch::exited(pid as i32) else {
-            return;
-        };
-        let stop = tokio_util::sync::CancellationToken::new();
-        svc.exit_watch = Some((pid, stop.clone()));
-        let events = self.events_tx.clone();
-        let key = svc.key().to_owned();
-        tokio::spawn(async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = exited => {
-                    let _ = events.send(Event::ProcessExited { key, pid }).await;
-                }
-            }
-        });
     }
 
     /// `watchdogctl check`: every monitored service checked now; answered when all have a

@@ -77,8 +77,6 @@ pub(crate) enum Event {
         success: bool,
         status: String,
     },
-    /// A process a heartbeat named has exited (seen through its pidfd).
-    ProcessExited { key: String, pid: u32 },
     /// A watch on a heartbeat folder was added (or could not be).
     Watched {
         dir: std::path::PathBuf,
@@ -163,6 +161,8 @@ pub struct Supervisor {
     stopping: bool,
     /// Heartbeat folders watched for changes (`None`: no inotify; everything is polled).
     watcher: Option<crate::changes::Watcher>,
+    /// Exits of the processes healthy heartbeats name (`None`: no pidfds; checks find them).
+    exits: Option<crate::exitwatch::ExitWatcher>,
     /// The events of one burst, reused.
     drained: crate::changes::Drained,
     /// The notify sockets of the services that speak notify.
@@ -233,6 +233,7 @@ impl Supervisor {
             to_recover: Vec::new(),
             stopping: false,
             watcher: crate::changes::Watcher::new(),
+            exits: crate::exitwatch::ExitWatcher::new(),
             drained: crate::changes::Drained::default(),
             notify: notify.clone(),
         };
@@ -284,6 +285,7 @@ impl Supervisor {
                 }
                 () = readers.ready() => {}
                 Some(batch) = next_changes(&mut self.watcher) => self.on_changes(&batch),
+                Some(pid) = next_exit(&mut self.exits) => self.on_process_exited(pid),
                 () = tokio::time::sleep_until(wake) => {}
             }
             // A burst (thousands of pipelines ending after `start-all`) is taken in one turn:
@@ -313,7 +315,6 @@ impl Supervisor {
                 success,
                 status,
             } => self.on_child_exited(&key, pid, success, &status),
-            Event::ProcessExited { key, pid } => self.on_process_exited(&key, pid),
             Event::Notified(slot) => self.on_notified(&slot),
             Event::ConfigLoaded { result, reply } => self.on_config_loaded(*result, reply),
             Event::Watched { dir, result } => self.on_watched(dir, result),
@@ -385,6 +386,14 @@ impl Supervisor {
             protocol::time::now_millis(),
         ));
         self.carry_out("", fx);
+    }
+}
+
+/// The next watched process that exited (never, without a watcher).
+async fn next_exit(exits: &mut Option<crate::exitwatch::ExitWatcher>) -> Option<u32> {
+    match exits {
+        Some(w) => w.next_exit().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -19,12 +19,18 @@ use crate::clock::Now;
 
 impl Supervisor {
     /// When the owner next has timed work, or a throttled snapshot is due.
+    /// The shortest gap between two snapshots published for check results alone:
+    /// [`PUBLISH_EVERY`], longer with many services (a snapshot is a pass over all of them).
+    fn publish_every(&self) -> std::time::Duration {
+        PUBLISH_EVERY.max(std::time::Duration::from_micros(30) * self.services.len() as u32)
+    }
+
     pub(super) fn next_wake(&self) -> Instant {
         let mut wake = self.schedule.next_wake();
         if self.dirty
             && let Some(t) = self.published
         {
-            wake = wake.min(t + PUBLISH_EVERY);
+            wake = wake.min(t + self.publish_every());
         }
         wake
     }
@@ -41,7 +47,9 @@ impl Supervisor {
         };
         // Check results alone publish at most every PUBLISH_EVERY (thousands of services report
         // in many small batches); anything that is answered, or an operator asked for, now.
-        let due = self.published.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY);
+        let due = self
+            .published
+            .is_none_or(|t| t.elapsed() >= self.publish_every());
         let answering = !self.replies.is_empty() || committed.is_some();
         if self.dirty && (self.publish_now || due || answering) {
             self.publish();

@@ -155,8 +155,8 @@ impl Supervisor {
             message: format!("{key} was removed from the config by a reload"),
         };
         let mut fx: Effects = svc.drop_callers(&gone);
-        if let Some((_, watch)) = svc.exit_watch.take() {
-            watch.cancel();
+        if let (Some(pid), Some(w)) = (svc.exit_watch.take(), self.exits.as_mut()) {
+            w.unwatch(pid, key);
         }
         if let Some(what) = svc.describe_overrides() {
             let message = format!("{key} left the config: its overrides ({what}) are dropped");

@@ -155,7 +155,7 @@ pub struct Service {
     /// Check scheduling, kept by the owner.
     pub probe: ProbeState,
     /// The PID whose exit is being watched (pidfd), and how to stop watching it.
-    pub exit_watch: Option<(u32, CancellationToken)>,
+    pub exit_watch: Option<u32>,
 }
 
 impl Service {
@@ -277,7 +277,7 @@ impl Service {
         crate::probe::Known {
             owner: self.heartbeat_owner,
             writer: self.writer,
-            watched_pid: self.exit_watch.as_ref().map(|(pid, _)| *pid),
+            watched_pid: self.exit_watch,
         }
     }
 
