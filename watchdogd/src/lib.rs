@@ -37,6 +37,7 @@ pub mod guard;
 pub mod health;
 pub mod heartbeat;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod mounts;
 pub mod notify;
@@ -114,6 +115,8 @@ pub async fn run(
     }
     let readers = reader::Readers::new();
     let (supervisor, handle) = Supervisor::new(config.clone(), store, readers, &saved);
+    // Opening (and maybe migrating) the database is done too.
+    memory::release_startup_code();
     let token = CancellationToken::new();
     let turns = supervisor.turns.clone();
     let owner = tokio::spawn(supervisor.run(token.clone()));
@@ -173,16 +176,23 @@ pub async fn run(
 
 /// Hands freed heap pages back to the OS now and then. A burst (loading a large config,
 /// `start-all` over thousands of services) leaves glibc's heap fragmented, and without this the
-/// daemon's resident size stays at its high-water mark for good.
+/// daemon's resident size stays at its high-water mark for good. Once, a while after the start,
+/// the code pages only the start needed (parsing arguments and the config, opening and
+/// migrating the database) are handed back too ([`memory::release_startup_code`]).
 async fn return_freed_memory(stop: CancellationToken) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
-    loop {
+    // The first tick is at once; the second, 30 s on, is when the start is over.
+    for round in 0u64.. {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only releases free memory; it is safe to call from any thread.
-        let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            memory::trim_heap();
+            if round == 1 {
+                memory::release_startup_code();
+            }
+        })
+        .await;
     }
 }

@@ -84,6 +84,8 @@ fn main() -> ExitCode {
         tracing::warn!(target: "config", "{w}");
     }
     limit_malloc_arenas();
+    // Parsing arguments and the config is done for good: its code need not stay resident.
+    watchdogd::memory::release_startup_code();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Heartbeat reads go in batches; a few threads keep up, many would only cost memory.

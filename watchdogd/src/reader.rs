@@ -40,7 +40,7 @@ use crate::mounts::Mounts;
 use crate::probe::{self, Job, Probe};
 
 /// Threads kept even when idle.
-const BASE_THREADS: usize = 2;
+const BASE_THREADS: usize = 1;
 /// Most threads, stuck ones included.
 const MAX_THREADS: usize = 64;
 /// Most items of one bucket running at once: what a hung mount can hold, per user.

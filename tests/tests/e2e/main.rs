@@ -21,6 +21,7 @@ mod root_safety;
 mod safety;
 mod security;
 mod seed_move;
+mod storm;
 mod top;
 
 use watchdog_tests::Sandbox;
