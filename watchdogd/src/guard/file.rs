@@ -247,7 +247,10 @@ impl Folders {
         };
         let flags = OFlags::PATH | OFlags::CLOEXEC;
         let probe = rustix::fs::openat(dir, name, flags | OFlags::NOFOLLOW, Mode::empty());
-        let seen = probe.as_ref().ok().and_then(|fd| rustix::fs::fstat(fd).ok());
+        let seen = probe
+            .as_ref()
+            .ok()
+            .and_then(|fd| rustix::fs::fstat(fd).ok());
         let (probe, known, link) = match (probe, seen) {
             // The name is a symlink: the probe holds the link itself; follow it.
             (Ok(_), Some(st)) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => (
