@@ -28,8 +28,8 @@ use super::message::{self, Message, Watchdog};
 use super::sender::{self, Accepted, Credentials, Leader, Members, SessionFacts};
 use crate::clock::{Now, Point};
 use crate::heartbeat::{Beat, Reading, Seen};
-use crate::pipeline::Session;
-use crate::process::{self, Liveness};
+use crate::proc_facts::{self, Liveness};
+use crate::session::Session;
 
 /// Datagrams kept while a start is under way, for the new session to claim.
 const MAX_PARKED: usize = 8;
@@ -337,8 +337,8 @@ impl Slot {
 
     /// `MAINPID=target` from an accepted sender: taken when [`sender::may_name`] allows.
     fn take_mainpid(&self, inner: &mut Inner, target: i32, sender: i32) -> bool {
-        let found = process::membership(target);
-        let owner = inner.uid.and_then(|_| process::owner_uid(target));
+        let found = proc_facts::membership(target);
+        let owner = inner.uid.and_then(|_| proc_facts::owner_uid(target));
         let members = inner.members();
         match sender::may_name(target, found, owner, sender, &members) {
             Ok(()) => {
@@ -531,7 +531,7 @@ impl Inner {
     fn members(&self) -> Members {
         let session = self.session.map(|s| {
             let started_us = s.at_us_now(&Now::read());
-            let leader = match process::identify(s.pid, started_us, s.ticks).liveness {
+            let leader = match proc_facts::identify(s.pid, started_us, s.ticks).liveness {
                 Liveness::Running => Leader::Ours,
                 Liveness::Gone => Leader::Gone,
                 Liveness::Reused => Leader::Stranger,
@@ -568,7 +568,7 @@ impl Inner {
         {
             return Ok(k.speaks_for);
         }
-        let found = process::membership(creds.pid);
+        let found = proc_facts::membership(creds.pid);
         let members = self.members();
         let accepted = sender::authenticate(creds, found, &members)?;
         let speaks_for = match (accepted, self.mainpid, members.session) {
@@ -585,7 +585,7 @@ impl Inner {
                 rustix::process::PidfdFlags::empty(),
             )
             .ok()?;
-            let again = process::membership(creds.pid)?;
+            let again = proc_facts::membership(creds.pid)?;
             (again.start_ticks == f.start_ticks).then_some(KnownSender {
                 pid: creds.pid,
                 fd,
@@ -620,7 +620,7 @@ mod tests {
         Session {
             pid: nix::unistd::getsid(None).unwrap().as_raw(),
             // Started when this process did: the process counts as one of the session's.
-            at_us: process::start_time_us(std::process::id() as i32).unwrap(),
+            at_us: proc_facts::start_time_us(std::process::id() as i32).unwrap(),
             at_step_us: 0,
             ticks: None,
         }
