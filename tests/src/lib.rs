@@ -18,6 +18,7 @@ mod cleanup;
 mod ctl;
 mod daemon;
 mod deadline;
+mod exit;
 mod sandbox;
 
 use nix::sys::signal::kill;
@@ -27,6 +28,7 @@ pub use bins::{Bins, bins};
 pub use ctl::{ctl_at, ctl_command, run_ctl};
 pub use daemon::Daemon;
 pub use deadline::wait_until;
+pub use exit::{Printed, expect_exit};
 pub use sandbox::Sandbox;
 
 /// Whether a process exists and is not a zombie.

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cleanup::read_pids;
 use crate::deadline::output_within;
+use crate::exit::{Printed, expect_exit};
 use crate::{Daemon, bins, ctl_at, wait_until};
 
 /// A test's private folder, with the pieces every test needs.
@@ -188,42 +189,27 @@ impl Sandbox {
     /// Runs watchdogctl and insists on exit `code`; returns its stdout (stderr is in the panic
     /// message when the code differs).
     pub fn ctl_exit(&self, args: &[&str], code: i32) -> String {
-        let out = self.ctl(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "watchdogctl {}: stdout {}\nstderr {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.ctl_printed(args, code).stdout
     }
 
     /// Runs watchdogctl, asserts it exited with `code`, and returns its stderr (the reason).
     pub fn ctl_err(&self, args: &[&str], code: i32) -> String {
-        let out = self.ctl(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "watchdogctl {}: stdout {}\nstderr {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        self.ctl_printed(args, code).stderr
+    }
+
+    /// Runs watchdogctl, asserts it exited with `code`, and returns both of its streams.
+    pub fn ctl_printed(&self, args: &[&str], code: i32) -> Printed {
+        expect_exit(
+            &self.ctl(args),
+            code,
+            format_args!("watchdogctl {}", args.join(" ")),
+        )
     }
 
     /// `status --json` as parsed JSON rows.
     pub fn status(&self) -> Vec<Value> {
-        let out = self.ctl(&["status", "--json"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "status failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("status JSON")
+        let out = self.ctl_ok(&["status", "--json"]);
+        serde_json::from_str(&out).expect("status JSON")
     }
 
     /// One service's row of `status --json`.

@@ -6,7 +6,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use watchdog_tests::{Sandbox, alive, ctl_at, ctl_command, run_ctl, wait_until};
+use watchdog_tests::{Sandbox, alive, ctl_at, ctl_command, expect_exit, run_ctl, wait_until};
 
 use crate::sandbox;
 
@@ -20,10 +20,6 @@ const QUIET: Duration = Duration::from_millis(1200);
 /// A threshold no test reaches: the daemon never starts or recovers the service by itself.
 const NEVER: u32 = 1_000_000;
 
-fn code(out: &Output) -> Option<i32> {
-    out.status.code()
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -34,15 +30,8 @@ fn stdout(out: &Output) -> String {
 
 /// The command's one line of `--json` output, after asserting its exit code.
 fn json_of(out: &Output, expect: i32) -> Value {
-    assert_eq!(
-        code(out),
-        Some(expect),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", stdout(out)))
+    let stdout = expect_exit(out, expect, "watchdogctl --json").stdout;
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?}"))
 }
 
 /// A sandbox with one test service `api`, and its daemon.
@@ -67,7 +56,7 @@ fn on_starts_a_service_and_skips_a_healthy_one() {
     assert_eq!(sb.starts("api"), [pid as i32]);
 
     let again = sb.ctl(&["on", "api"]);
-    assert_eq!(code(&again), Some(0), "{}", stderr(&again));
+    expect_exit(&again, 0, "watchdogctl");
     assert!(
         stdout(&again).contains("already running"),
         "{}",
@@ -100,7 +89,7 @@ fn a_second_on_leaves_a_starting_service_alone() {
     svc["consecutive_failures_threshold"] = json!(NEVER);
     sb.write_config(&sb.config(json!({ "slow": svc })));
     let _d = sb.start_daemon();
-    assert_eq!(code(&sb.ctl(&["on", "slow"])), Some(0));
+    sb.ctl_ok(&["on", "slow"]);
     assert_eq!(sb.status_of("slow")["state"], "starting");
     let out = sb.ctl(&["on", "slow", "--json"]);
     let report = json_of(&out, 0);
@@ -116,8 +105,7 @@ fn a_second_on_leaves_a_starting_service_alone() {
 fn off_stops_a_service_and_it_stays_stopped_until_on() {
     let (sb, _d) = one_service(None);
     let pid = sb.wait_settled("api", None, T);
-    let out = sb.ctl(&["off", "api"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    sb.ctl_ok(&["off", "api"]);
     wait_until("the service process to be gone", T, || !alive(pid as i32));
     wait_until("state stopped", T, || sb.status_of("api")["state"] == "off");
     let starts = sb.starts("api").len();
@@ -129,8 +117,7 @@ fn off_stops_a_service_and_it_stays_stopped_until_on() {
     assert_eq!(row["state"], "off", "{row}");
     assert_ne!(row["health"], "healthy", "{row}");
 
-    let out = sb.ctl(&["on", "api"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    sb.ctl_ok(&["on", "api"]);
     let back = sb.wait_healthy("api", Some(pid), T);
     assert_eq!(sb.starts("api").len(), starts + 1);
     assert_eq!(sb.status_of("api")["state"], "running");
@@ -143,7 +130,7 @@ fn off_survives_a_daemon_restart() {
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let mut first = sb.start_daemon();
     let pid = sb.wait_settled("api", None, T);
-    assert_eq!(sb.ctl(&["off", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["off", "api"]);
     wait_until("the service process to be gone", T, || !alive(pid as i32));
     assert_eq!(first.stop(), Some(0), "{}", first.log());
     let starts = sb.starts("api").len();
@@ -168,7 +155,7 @@ fn off_survives_a_daemon_crash() {
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let mut first = sb.start_daemon();
     let pid = sb.wait_settled("api", None, T);
-    assert_eq!(sb.ctl(&["off", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["off", "api"]);
     first.crash();
     assert!(!alive(pid as i32));
     let starts = sb.starts("api").len();
@@ -187,8 +174,7 @@ fn off_survives_a_daemon_crash() {
 fn restart_wait_returns_once_another_process_is_healthy() {
     let (sb, _d) = one_service(None);
     let first = sb.wait_settled("api", None, T);
-    let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20"]);
-    assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
+    sb.ctl_ok(&["restart", "api", "--wait", "--timeout", "20"]);
     // The reply came after a healthy check of the new process: no waiting needed here.
     let row = sb.status_of("api");
     assert_eq!(row["health"], "healthy", "{row}");
@@ -217,10 +203,9 @@ fn restart_wait_json_prints_the_restart_and_the_wait() {
 fn restart_brings_back_a_service_that_was_off() {
     let (sb, _d) = one_service(None);
     let first = sb.wait_settled("api", None, T);
-    assert_eq!(code(&sb.ctl(&["off", "api"])), Some(0));
+    sb.ctl_ok(&["off", "api"]);
     assert_eq!(sb.status_of("api")["state"], "off");
-    let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20"]);
-    assert_eq!(code(&out), Some(0), "{}{}", stdout(&out), stderr(&out));
+    sb.ctl_ok(&["restart", "api", "--wait", "--timeout", "20"]);
     let row = sb.status_of("api");
     assert_eq!(
         row["state"], "running",
@@ -288,7 +273,7 @@ fn restart_wait_fails_at_the_timeout_when_no_heartbeat_comes() {
     let clock = Instant::now();
     let out = sb.ctl(&["restart", "mute", "--wait", "--timeout", "2"]);
     let took = clock.elapsed();
-    assert_eq!(code(&out), Some(1), "{}{}", stdout(&out), stderr(&out));
+    expect_exit(&out, 1, "watchdogctl");
     assert!(
         stderr(&out).contains("mute not healthy after 2s"),
         "{}",
@@ -333,8 +318,7 @@ fn start_all_starts_enabled_services_and_stop_all_stops_them() {
     assert_eq!(c["state"], "disabled", "{c}");
     assert_eq!(c["enabled"], false, "{c}");
 
-    let out = sb.ctl(&["stop-all"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    sb.ctl_ok(&["stop-all"]);
     for (key, pid) in [("a", a), ("b", b)] {
         wait_until(&format!("{key} to be gone"), T, || !alive(pid as i32));
         assert_eq!(sb.status_of(key)["state"], "off");
@@ -388,14 +372,13 @@ fn check_prints_every_service() {
         assert_eq!(row["health"], "no_heartbeat", "{row}");
         assert!(row["last_check"].is_string(), "{row}");
     }
-    let table = sb.ctl(&["check"]);
-    assert_eq!(code(&table), Some(1), "{}", stderr(&table));
+    let table = sb.ctl_printed(&["check"], 1);
     assert!(
-        stderr(&table).contains("still unhealthy: a, b"),
+        table.stderr.contains("still unhealthy: a, b"),
         "{}",
-        stderr(&table)
+        table.stderr
     );
-    let text = stdout(&table);
+    let text = table.stdout;
     assert!(text.starts_with("KEY"), "{text}");
     assert!(text.contains("no_heartbeat"), "{text}");
 }
@@ -411,16 +394,11 @@ fn unknown_keys_exit_2_and_name_the_key() {
         &["status", "nosuch"],
         &["wait", "nosuch", "--timeout", "2"],
     ] {
-        let out = sb.ctl(cmd);
-        assert_eq!(code(&out), Some(2), "{cmd:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("nosuch"), "{cmd:?}: {}", stderr(&out));
-        assert!(
-            stderr(&out).starts_with("watchdogctl: "),
-            "{cmd:?}: {}",
-            stderr(&out)
-        );
+        let out = sb.ctl_err(cmd, 2);
+        assert!(out.contains("nosuch"), "{cmd:?}: {}", out);
+        assert!(out.starts_with("watchdogctl: "), "{cmd:?}: {}", out);
         let json = sb.ctl(&[cmd, &["--json"]].concat());
-        assert_eq!(code(&json), Some(2), "{cmd:?} --json");
+        expect_exit(&json, 2, format_args!("{cmd:?} --json"));
         assert!(
             json.stdout.is_empty(),
             "{cmd:?} --json printed {}",
@@ -442,25 +420,23 @@ fn status_key_exits_0_only_when_healthy() {
     wait_until("a first check", T, || {
         !sb.status_of("api")["health"].is_null()
     });
-    assert_eq!(code(&sb.ctl(&["status", "api"])), Some(1));
+    sb.ctl_exit(&["status", "api"], 1);
 
-    assert_eq!(code(&sb.ctl(&["on", "api"])), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     sb.wait_healthy("api", None, T);
-    let out = sb.ctl(&["status", "api"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("detail:"), "{}", stdout(&out));
+    let out = sb.ctl_ok(&["status", "api"]);
+    assert!(out.contains("detail:"), "{}", out);
 
     std::fs::write(&flag, "degraded").unwrap();
     wait_until("error_status", T, || {
         sb.status_of("api")["health"] == "error_status"
     });
-    let out = sb.ctl(&["status", "api"]);
-    assert_eq!(code(&out), Some(1), "{}", stdout(&out));
+    sb.ctl_exit(&["status", "api"], 1);
     let rows = json_of(&sb.ctl(&["status", "api", "--json"]), 1);
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
     assert_eq!(rows[0]["health"], "error_status", "{rows}");
     // The whole table still exits 0: the daemon replied.
-    assert_eq!(code(&sb.ctl(&["status"])), Some(0));
+    sb.ctl_ok(&["status"]);
 }
 
 #[test]
@@ -481,7 +457,7 @@ fn an_unreachable_daemon_exits_3_and_names_the_socket() {
             &["check", "--json"],
         ] {
             let out = ctl_at(socket, cmd);
-            assert_eq!(code(&out), Some(3), "{cmd:?} at {}", socket.display());
+            expect_exit(&out, 3, format_args!("{cmd:?} at {}", socket.display()));
             let err = stderr(&out);
             assert!(
                 err.contains(&socket.display().to_string()),
@@ -574,6 +550,6 @@ fn the_socket_is_found_through_config_and_environment() {
         .arg(sb.path().join("nope.json"))
         .arg("status");
     let out = run_ctl(cmd);
-    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    expect_exit(&out, 2, "watchdogctl");
     assert!(stderr(&out).contains("nope.json"), "{}", stderr(&out));
 }

@@ -34,7 +34,7 @@ fn sigterm_exits_0_removes_the_socket_and_leaves_services_running() {
     for pid in &services {
         assert!(alive(*pid), "service process {pid} died with the daemon");
     }
-    assert_eq!(sb.ctl(&["status"]).status.code(), Some(3));
+    sb.ctl_exit(&["status"], 3);
     // The services go on beating without a daemon.
     let before = std::fs::read(sb.heartbeat("a")).unwrap();
     wait_until("a fresh heartbeat from a", T, || {
@@ -83,13 +83,7 @@ fn a_second_daemon_on_the_same_config_refuses_to_start() {
     assert!(err.contains(sb.socket().to_str().unwrap()), "{err}");
     // The first one goes on serving, on its socket, with the same service.
     assert!(sb.socket().exists());
-    let out = sb.ctl(&["status", "api"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.ctl_ok(&["status", "api"]);
     assert_eq!(sb.status_of("api")["pid"], pid);
     assert_eq!(sb.starts("api").len(), 1);
 }
@@ -102,7 +96,7 @@ fn a_stale_socket_from_a_crash_is_replaced_and_services_are_kept() {
     let pid = sb.wait_settled("api", None, T);
     first.crash();
     assert!(sb.socket().exists(), "SIGKILL cannot remove the socket");
-    assert_eq!(sb.ctl(&["status"]).status.code(), Some(3));
+    sb.ctl_exit(&["status"], 3);
     assert!(alive(pid as i32));
 
     let second = sb.start_daemon();

@@ -62,7 +62,7 @@ fn sampled_healthy_checks_keep_every_state_change() {
     cfg["check_interval_seconds"] = json!(0.1);
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     let first = sb.wait_healthy("api", None, Duration::from_secs(20));
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
     sb.wait_healthy("api", Some(first), Duration::from_secs(20));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use watchdog_tests::{bins, wait_until};
+use watchdog_tests::{bins, expect_exit, wait_until};
 
 use crate::sandbox;
 
@@ -25,38 +25,18 @@ fn wait_exit_codes_tell_healthy_timed_out_unknown_and_unreachable_apart() {
     silent["commands"]["start"] = json!("echo $$ >> silent.starts; exec sleep 1000");
     sb.write_config(&sb.config(json!({ "api": sb.service("api", ""), "silent": silent })));
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
-    assert_eq!(
-        sb.ctl(&["wait", "api", "--timeout", "20"]).status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        sb.ctl(&["wait", "silent", "--timeout", "1"]).status.code(),
-        Some(1)
-    );
-    assert_eq!(
-        sb.ctl(&["wait", "nope", "--timeout", "1"]).status.code(),
-        Some(2)
-    );
+    sb.ctl_ok(&["on", "api"]);
+    sb.ctl_ok(&["wait", "api", "--timeout", "20"]);
+    sb.ctl_exit(&["wait", "silent", "--timeout", "1"], 1);
+    sb.ctl_exit(&["wait", "nope", "--timeout", "1"], 2);
     let gone = watchdog_tests::ctl_at(&sb.path().join("nothing.sock"), &["wait", "api"]);
-    assert_eq!(gone.status.code(), Some(3));
-    let out = sb.ctl(&["restart", "api", "--wait", "--timeout", "20", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    expect_exit(&gone, 3, "a wait with no daemon");
+    let out = sb.ctl_ok(&["restart", "api", "--wait", "--timeout", "20", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["wait"]["outcome"], "healthy");
     // The silent service never beats: the start succeeds, the wait times out.
     sb.ctl(&["on", "silent"]);
-    assert_eq!(
-        sb.ctl(&["restart", "silent", "--wait", "--timeout", "2"])
-            .status
-            .code(),
-        Some(1)
-    );
+    sb.ctl_exit(&["restart", "silent", "--wait", "--timeout", "2"], 1);
 }
 
 #[test]
@@ -64,15 +44,9 @@ fn off_for_a_window_turns_the_service_back_on_by_itself() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     let first = sb.wait_healthy("api", None, T);
-    let out = sb.ctl(&["off", "api", "--for", "2s"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.ctl_ok(&["off", "api", "--for", "2s"]);
     let row = sb.status_of("api");
     assert_eq!(row["state"], "off");
     assert!(row["off_until"].is_string(), "{row}");
@@ -87,10 +61,7 @@ fn off_for_a_window_turns_the_service_back_on_by_itself() {
         !crate::audit_events(&sb.path().join("wd.db"), "maintenance_started").is_empty()
             && !crate::audit_events(&sb.path().join("wd.db"), "maintenance_over").is_empty()
     });
-    assert_eq!(
-        sb.ctl(&["off", "api", "--for", "soon"]).status.code(),
-        Some(2)
-    );
+    sb.ctl_exit(&["off", "api", "--for", "soon"], 2);
 }
 
 #[test]
@@ -100,7 +71,7 @@ fn history_lists_checks_and_recoveries_with_their_steps() {
         &sb.config(json!({ "api": sb.service("api", ""), "db": sb.service("db", "") })),
     );
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     let first = sb.wait_healthy("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
     sb.wait_healthy("api", Some(first), T);
@@ -112,14 +83,8 @@ fn history_lists_checks_and_recoveries_with_their_steps() {
             e["kind"] == "recovery" && e["trigger"] == "automatic" && e["outcome"] != "running"
         })
     });
-    let out = sb.ctl(&["history", "api", "--json", "--limit", "100"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let entries: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = sb.ctl_ok(&["history", "api", "--json", "--limit", "100"]);
+    let entries: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert!(entries.iter().all(|e| e["key"] == "api"));
     let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
     assert!(
@@ -146,13 +111,8 @@ fn history_lists_checks_and_recoveries_with_their_steps() {
     );
     let text = stdout(&sb.ctl(&["history", "api", "--limit", "5"]));
     assert!(text.lines().count() >= 2, "{text}");
-    assert_eq!(
-        sb.ctl(&["history", "api", "--since", "1h", "--limit", "1", "--json"])
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(sb.ctl(&["history", "nope"]).status.code(), Some(2));
+    sb.ctl_ok(&["history", "api", "--since", "1h", "--limit", "1", "--json"]);
+    sb.ctl_exit(&["history", "nope"], 2);
 }
 
 #[test]
@@ -199,7 +159,7 @@ fn several_followers_see_the_same_live_events() {
             }
         }
     }
-    assert_eq!(sb.ctl(&["restart", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["restart", "api"]);
     for (f, lines) in followers.iter_mut().zip(&mut streams) {
         let kinds = kinds_until(lines, &|k: &[String]| {
             k.iter()
@@ -224,11 +184,9 @@ fn status_key_shows_the_detail_view() {
     svc["env"] = json!({ "API_TOKEN": "s3cret" });
     sb.write_config(&sb.config(json!({ "api": svc })));
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     let pid = sb.wait_healthy("api", None, T);
-    let out = sb.ctl(&["status", "api"]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = stdout(&out);
+    let text = sb.ctl_ok(&["status", "api"]);
     assert!(text.contains("heartbeat"), "{text}");
     assert!(
         text.contains(&format!("\"pid\":{pid}")) || text.contains(&format!("\"pid\": {pid}")),
@@ -252,11 +210,9 @@ fn metrics_parse_with_a_real_parser_and_the_textfile_is_kept_fresh() {
     cfg["metrics_textfile"] = json!("metrics/watchdog.prom");
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     sb.wait_healthy("api", None, T);
-    let out = sb.ctl(&["metrics"]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = stdout(&out);
+    let text = sb.ctl_ok(&["metrics"]);
     assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
     for want in [
         "watchdog_service_healthy{key=\"api\"} 1",
@@ -332,7 +288,7 @@ fn watchdogctl_beat_writes_a_heartbeat_the_daemon_reads_as_healthy() {
     svc["stall_seconds"] = json!(2);
     sb.write_config(&sb.config(json!({ "cron": svc })));
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "cron"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "cron"]);
     let pid = sb.wait_healthy("cron", None, T);
     assert_eq!(
         sb.starts("cron"),
@@ -342,9 +298,8 @@ fn watchdogctl_beat_writes_a_heartbeat_the_daemon_reads_as_healthy() {
     // Iterations carry on across invocations: not stalled after more than stall_seconds.
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(sb.status_of("cron")["health"], "healthy");
-    let bad = sb.ctl(&["beat", "--file", "/proc/nope/hb.json", "--key", "x"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("/proc/nope/hb.json"));
+    let bad = sb.ctl_err(&["beat", "--file", "/proc/nope/hb.json", "--key", "x"], 2);
+    assert!(bad.contains("/proc/nope/hb.json"), "{bad}");
 }
 
 #[test]
@@ -355,9 +310,8 @@ fn completions_man_page_and_versions() {
         ("zsh", "#compdef watchdogctl"),
         ("fish", "complete -c watchdogctl"),
     ] {
-        let out = sb.ctl(&["completions", shell]);
-        assert_eq!(out.status.code(), Some(0));
-        assert!(stdout(&out).contains(marker), "{shell}");
+        let out = sb.ctl_ok(&["completions", shell]);
+        assert!(out.contains(marker), "{shell}");
     }
     let man = stdout(&sb.ctl(&["man"]));
     assert!(
@@ -368,20 +322,12 @@ fn completions_man_page_and_versions() {
         &man[..200.min(man.len())]
     );
     // Daemon down: --version still prints the client and exits 0; `version` exits 3.
-    let out = sb.ctl(&["--version"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains(&format!("(protocol {})", protocol::PROTOCOL_VERSION)));
-    assert_eq!(sb.ctl(&["version"]).status.code(), Some(3));
+    let out = sb.ctl_ok(&["--version"]);
+    assert!(out.contains(&format!("(protocol {})", protocol::PROTOCOL_VERSION)));
+    sb.ctl_exit(&["version"], 3);
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let _d = sb.start_daemon();
-    let out = sb.ctl(&["version", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = stdout(&out);
+    let text = sb.ctl_ok(&["version", "--json"]);
     assert!(
         text.contains("watchdogd") && text.contains(&protocol::PROTOCOL_VERSION.to_string()),
         "{text}"

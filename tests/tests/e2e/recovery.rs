@@ -67,7 +67,7 @@ fn no_recovery_before_the_threshold() {
     cfg["processes"]["api"]["check_interval_seconds"] = json!(0.3);
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["start-all"]).status.code(), Some(0));
+    sb.ctl_ok(&["start-all"]);
     let first = sb.wait_healthy("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
     wait_until("three counted failures", T, || {
@@ -88,14 +88,8 @@ fn a_failing_cleanup_warns_and_the_pipeline_goes_on() {
     let _d = sb.start_daemon();
     // Settled, so the restart does not join the first start's pipeline.
     let first = sb.wait_settled("api", None, T);
-    let out = sb.ctl(&["restart", "api", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.ctl_ok(&["restart", "api", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["result"], "warned");
     let steps = report["steps"].as_array().unwrap();
     let outcomes: Vec<_> = steps
@@ -131,9 +125,8 @@ fn a_failing_start_stops_the_pipeline_and_is_reported() {
     svc["recovery_actions"] = json!(["kill", "start", "notify"]);
     sb.write_config(&sb.config(json!({ "api": svc })));
     let _d = sb.start_daemon();
-    let out = sb.ctl(&["restart", "api", "--json"]);
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.ctl_printed(&["restart", "api", "--json"], 1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["result"], "failed");
     let steps = report["steps"].as_array().unwrap();
     assert_eq!(
@@ -150,6 +143,5 @@ fn a_failing_start_stops_the_pipeline_and_is_reported() {
         "{report}"
     );
     assert!(!marker.exists());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("start failed"), "{err}");
+    assert!(out.stderr.contains("start failed"), "{}", out.stderr);
 }

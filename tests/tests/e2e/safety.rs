@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
-use watchdog_tests::{alive, wait_until};
+use watchdog_tests::{alive, expect_exit, wait_until};
 
 use crate::{audit_events, sandbox};
 
@@ -73,11 +73,8 @@ fn a_heartbeat_naming_the_daemon_itself_is_never_signalled() {
         !audit_events(&sb.path().join("wd.db"), "signal_refused").is_empty()
     });
     assert!(alive(d.pid()), "watchdogd signalled itself");
-    assert_eq!(
-        sb.ctl(&["status"]).status.code(),
-        Some(0),
-        "the daemon still answers"
-    );
+    // The daemon still answers.
+    sb.ctl_ok(&["status"]);
     let refusals = audit_events(&sb.path().join("wd.db"), "signal_refused");
     assert!(refusals[0].contains("watchdogd itself"), "{refusals:?}");
 }
@@ -120,18 +117,12 @@ fn off_stops_the_service_and_the_child_it_forked() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "--fork-child") })));
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     sb.wait_healthy("api", None, T);
     let pids = sb.starts("api");
     assert_eq!(pids.len(), 2, "service and its child: {pids:?}");
     assert!(pids.iter().all(|&p| alive(p)));
-    let out = sb.ctl(&["off", "api"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.ctl_ok(&["off", "api"]);
     for pid in pids {
         assert!(!alive(pid), "pid {pid} survived off");
     }
@@ -147,11 +138,11 @@ fn fifty_crash_cycles_leave_no_zombies() {
     cfg["max_restarts"] = json!(1000);
     sb.write_config(&cfg);
     let d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "crashy"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "crashy"]);
     wait_until("50 crash-restart cycles", Duration::from_secs(90), || {
         sb.starts("crashy").len() >= 51
     });
-    assert_eq!(sb.ctl(&["off", "crashy"]).status.code(), Some(0));
+    sb.ctl_ok(&["off", "crashy"]);
     wait_until(
         "no zombie children of watchdogd",
         Duration::from_secs(5),
@@ -172,14 +163,8 @@ fn a_hanging_cleanup_is_killed_at_its_timeout_and_the_pipeline_goes_on() {
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
     let started = Instant::now();
-    let out = sb.ctl(&["restart", "api", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = sb.ctl_ok(&["restart", "api", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let steps = report["steps"].as_array().unwrap();
     assert_eq!(steps[1]["outcome"], "warned", "{report}");
     assert!(
@@ -248,7 +233,7 @@ fn a_crash_looping_service_gives_up_and_stays_given_up_across_a_restart() {
     ));
     sb.write_config(&cfg);
     let mut d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "loop"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "loop"]);
     wait_until("gave_up", T, || sb.status_of("loop")["state"] == "gave_up");
     let starts = sb.starts("loop").len();
     assert_eq!(starts, 4, "one `on` plus max_restarts automatic recoveries");
@@ -268,13 +253,7 @@ fn a_crash_looping_service_gives_up_and_stays_given_up_across_a_restart() {
         "loop stale_pid\n",
         "on_give_up ran once"
     );
-    let out = sb.ctl(&["restart", "loop"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.ctl_ok(&["restart", "loop"]);
     assert_ne!(
         sb.status_of("loop")["state"],
         "gave_up",
@@ -296,7 +275,7 @@ fn backoff_keeps_trying_but_the_hook_runs_once() {
         json!(format!("echo gave-up >> {}", hook_log.display()));
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "loop"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "loop"]);
     wait_until("two backoff attempts after giving up", T, || {
         sb.starts("loop").len() >= 5
     });
@@ -323,7 +302,7 @@ fn a_stalled_iteration_is_detected() {
     svc["consecutive_failures_threshold"] = json!(1000);
     sb.write_config(&sb.config(json!({ "stuck": svc })));
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "stuck"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "stuck"]);
     wait_until("stalled", T, || {
         sb.status_of("stuck")["health"] == "stalled"
     });
@@ -352,7 +331,7 @@ fn commands_get_the_watchdog_environment_and_output_goes_to_the_logs() {
     cfg["consecutive_failures_threshold"] = json!(1);
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     let first = sb.wait_healthy("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
     sb.wait_healthy("api", Some(first), T);
@@ -380,7 +359,7 @@ fn off_during_a_recovery_cancels_the_rest_and_leaves_it_stopped() {
     svc["recovery_actions"] = json!(["kill", "clear_db", "start"]);
     sb.write_config(&sb.config(json!({ "api": svc })));
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     let pid = sb.wait_healthy("api", None, T);
     let socket = sb.socket();
     let restart =
@@ -388,20 +367,13 @@ fn off_during_a_recovery_cancels_the_rest_and_leaves_it_stopped() {
     wait_until("the recovery to run", T, || {
         sb.status_of("api")["state"] == "recovering"
     });
-    let off = sb.ctl(&["off", "api"]);
-    assert_eq!(
-        off.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&off.stderr)
+    sb.ctl_ok(&["off", "api"]);
+    let restart = expect_exit(
+        &restart.join().unwrap(),
+        1,
+        "the cancelled restart reports failure",
     );
-    let restart = restart.join().unwrap();
-    assert_eq!(
-        restart.status.code(),
-        Some(1),
-        "the cancelled restart reports failure"
-    );
-    let report: serde_json::Value = serde_json::from_slice(&restart.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&restart.stdout).unwrap();
     assert!(
         report["steps"]
             .as_array()
@@ -477,7 +449,7 @@ fn user_runs_the_service_unprivileged_and_kill_spares_other_users() {
     )
     .unwrap();
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "api"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "api"]);
     let pid = sb.wait_healthy("api", None, T);
     let uid =
         std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(format!("/proc/{pid}")).unwrap());
