@@ -1,12 +1,10 @@
-//! The daemon's own life: clean shutdown, single instance, taking over after a crash, the
-//! SQLite audit log, and the shipped example config.
+//! The daemon's own life: clean shutdown, single instance, taking over after a crash, and the
+//! shipped example config.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::json;
 use watchdog_tests::{alive, wait_until};
 
@@ -116,51 +114,6 @@ fn a_stale_socket_from_a_crash_is_replaced_and_services_are_kept() {
         "{}",
         second.log()
     );
-}
-
-#[test]
-fn the_database_records_checks_states_and_recoveries() {
-    let sb = sandbox();
-    sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
-    let mut d = sb.start_daemon();
-    let first = sb.wait_settled("api", None, T);
-    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
-    let second = sb.wait_settled("api", Some(first), T);
-    // A clean stop flushes the store's queue.
-    assert_eq!(d.stop(), Some(0), "{}", d.log());
-
-    let db = rusqlite::Connection::open_with_flags(
-        sb.path().join("wd.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert!(
-        count(
-            "SELECT COUNT(*) FROM check_history WHERE process_key = 'api' AND health = 'healthy'"
-        ) > 0
-    );
-    assert!(
-        count(
-            "SELECT COUNT(*) FROM check_history WHERE process_key = 'api' AND health != 'healthy'"
-        ) > 0
-    );
-    assert_eq!(
-        count("SELECT COUNT(*) FROM process_state WHERE process_key = 'api' AND intent = 'on'"),
-        1
-    );
-    let (trigger, result, old_pid, new_pid): (String, String, Option<i64>, Option<i64>) = db
-        .query_row(
-            "SELECT trigger, result, old_pid, new_pid FROM recovery_runs
-             WHERE process_key = 'api' ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
-    assert_eq!(trigger, "automatic");
-    assert_eq!(result, "succeeded");
-    assert_eq!(old_pid, Some(first as i64));
-    assert_eq!(new_pid, Some(second as i64));
 }
 
 /// Copies `from` into `to` recursively, keeping file modes (scripts stay executable).
