@@ -42,7 +42,7 @@ impl ProcessConfig {
 impl Config {
     /// The normalized config in the file format, for `watchdogd --check-config`: the same field
     /// names as the file, durations as seconds, every default written out and every path
-    /// absolute, so [`parse`] of it gives an equal `Config` (for the same source path).
+    /// absolute, so [`super::parse`] of it gives an equal `Config` (for the same source path).
     pub fn to_json(&self) -> Value {
         let mut root = Map::new();
         root.insert("log_level".into(), json!(self.log_level));

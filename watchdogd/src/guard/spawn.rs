@@ -138,7 +138,7 @@ impl ChildSetup {
     }
 
     /// Installs the setup on `cmd` and returns the reader end of the stage pipe, which
-    /// [`ChildSetup::explain`] reads when the spawn fails.
+    /// [`StageReport::explain`] reads when the spawn fails.
     pub fn install(self, cmd: &mut tokio::process::Command) -> std::io::Result<StageReport> {
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let report = StageReport {

@@ -10,11 +10,12 @@
 //! `STOPPING=1`, `ERRNO=`, `WATCHDOG_USEC=`, or a refused or malformed datagram (for the
 //! counters), and then at most once per turn of the owner.
 //!
-//! What a check makes of the slot is a [`Reading`] like a heartbeat file's, judged by the one
-//! judge ([`crate::probe`]): the last `READY=1`/`WATCHDOG=1` is a beat written when it was
-//! received (on the boot clock, with the wall clock's step then), naming the service's main
-//! process; `WATCHDOG=trigger` is a beat whose status is not `running`; nothing heard since
-//! the socket was made (or since the last start) reads as no heartbeat.
+//! What a check makes of the slot is a [`Reading`](crate::heartbeat::Reading) like a heartbeat
+//! file's, judged by the one judge ([`crate::probe`]): the last `READY=1`/`WATCHDOG=1` is a
+//! beat written when it was received (on the boot clock, with the wall clock's step then),
+//! naming the service's main process; `WATCHDOG=trigger` is a beat whose status is not
+//! `running`; nothing heard since the socket was made (or since the last start) reads as no
+//! heartbeat.
 //!
 //! Here: the slot's state and a start's effect on it. A datagram's way in is `receive.rs`,
 //! recognising its sender `senders.rs`, what the owner reads `reading.rs`.

@@ -87,7 +87,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Spawns it on a reader thread, bounded by [`SPAWN_WITHIN`]; a failure names the stage of
+    /// Spawns it on a reader thread, bounded by `SPAWN_WITHIN` (10 s); a failure names the stage of
     /// the child's setup that failed. A child that comes to life only after the step gave up on
     /// it is killed with its session, never left running unsupervised.
     pub async fn spawn(self) -> Result<tokio::process::Child, CommandError> {

@@ -24,7 +24,7 @@ use crate::process::{self, Target};
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
 
 /// Why a script (a cleanup, the `on_give_up` hook) failed. `output` is the tail of what it
-/// printed, as [`Capture::summary`] gives it (empty when it printed nothing).
+/// printed, as `Capture::summary` gives it (empty when it printed nothing).
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
     #[error(transparent)]
