@@ -8,40 +8,36 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::Sandbox;
-
-impl Drop for Sandbox {
-    /// Kills every service process the test's daemon started, and their groups: the PIDs in the
-    /// starts files, and those named by heartbeat files under `hb/` and `run/heartbeats/`
-    /// (services that keep no starts file, like the demo service).
-    fn drop(&mut self) {
-        let mut pids: Vec<i32> = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(self.path()) {
-            for entry in entries.flatten() {
-                if entry.path().extension().is_some_and(|e| e == "starts") {
-                    pids.extend(read_pids(&entry.path()));
-                }
+/// Kills every service process a test's daemon started in the sandbox at `dir`, and their
+/// groups: the PIDs in the starts files, and those named by heartbeat files under `hb/` and
+/// `run/heartbeats/` (services that keep no starts file, like the demo service).
+pub(crate) fn kill_services(dir: &Path) {
+    let mut pids: Vec<i32> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "starts") {
+                pids.extend(read_pids(&entry.path()));
             }
         }
-        for dir in ["hb", "run/heartbeats"] {
-            let Ok(entries) = std::fs::read_dir(self.path().join(dir)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if let Some(pid) = heartbeat_pid(&entry.path())
-                    && runs_in(pid, self.path())
-                {
-                    pids.push(pid);
-                }
+    }
+    for sub in ["hb", "run/heartbeats"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if let Some(pid) = heartbeat_pid(&entry.path())
+                && runs_in(pid, dir)
+            {
+                pids.push(pid);
             }
         }
-        let own = std::process::id() as i32;
-        let own_group = nix::unistd::getpgrp().as_raw();
-        for pid in pids {
-            if pid > 1 && pid != own && pid != own_group {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
+    }
+    let own = std::process::id() as i32;
+    let own_group = nix::unistd::getpgrp().as_raw();
+    for pid in pids {
+        if pid > 1 && pid != own && pid != own_group {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }

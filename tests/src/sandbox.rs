@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cleanup::read_pids;
+use crate::cleanup::{kill_services, read_pids};
 use crate::deadline::output_within;
 use crate::exit::{Printed, expect_exit};
 use crate::{Daemon, bins, ctl_at, wait_until};
@@ -258,5 +258,12 @@ impl Sandbox {
     /// PIDs the test service `key` recorded at its starts (one line each), in order.
     pub fn starts(&self, key: &str) -> Vec<i32> {
         read_pids(&self.path().join(format!("{key}.starts")))
+    }
+}
+
+impl Drop for Sandbox {
+    /// Kills every service process the test's daemon started (see `cleanup.rs`).
+    fn drop(&mut self) {
+        kill_services(self.path());
     }
 }

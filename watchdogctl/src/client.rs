@@ -347,5 +347,24 @@ pub fn connect_socket(socket: &Path, chosen: Option<&str>) -> Result<Stream, Cal
     })
 }
 
+/// The name of a reply's variant, for messages.
+pub(crate) fn reply_kind(response: &Response) -> &'static str {
+    match response {
+        Response::Error { .. } => "error",
+        Response::Status(_) => "status",
+        Response::Action(_) => "action",
+        Response::Bulk(_) => "bulk",
+        Response::Wait(_) => "wait",
+        Response::Reload(_) => "reload",
+        Response::History(_) => "history",
+        Response::Event(_) => "event",
+        Response::Detail(_) => "detail",
+        Response::Metrics(_) => "metrics",
+        Response::Version(_) => "version",
+        Response::Check(_) => "check",
+        Response::Changes(_) => "changes",
+    }
+}
+
 #[cfg(test)]
 mod tests;
