@@ -360,10 +360,7 @@ mod tests {
                 .unwrap();
             w.apply(&batch, &mut d);
         }
-        assert!(
-            d.changed.iter().all(|&i| i == 7),
-            "only the watched name: {d:?}"
-        );
+        assert!(d.changed.iter().all(|&i| i == 7), "only the watched name: {d:?}");
         std::fs::remove_dir_all(&hb).unwrap();
         let mut d = Drained::default();
         while d.lost.is_empty() {
