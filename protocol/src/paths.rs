@@ -85,19 +85,46 @@ pub fn config_dir(config_file: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
+/// Why a config file does not tell where the socket is.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketPathError {
+    #[error("cannot read config {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {} is not valid JSON: {source}", .path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("config {}: socket_path must be a string, found {found}", .path.display())]
+    NotAString {
+        path: PathBuf,
+        /// The value found, as JSON.
+        found: serde_json::Value,
+    },
+}
+
 /// The socket a config file names (`socket_path`, resolved), or the default when it names none.
 /// Only the one field is read, so a client can find the daemon even when the rest is invalid.
-pub fn socket_path_from_config(config_file: &Path) -> Result<PathBuf, String> {
-    let text = std::fs::read(config_file)
-        .map_err(|e| format!("cannot read config {}: {e}", config_file.display()))?;
-    let value: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("config {} is not valid JSON: {e}", config_file.display()))?;
+pub fn socket_path_from_config(config_file: &Path) -> Result<PathBuf, SocketPathError> {
+    let path = || config_file.to_path_buf();
+    let text = std::fs::read(config_file).map_err(|source| SocketPathError::Read {
+        path: path(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|source| SocketPathError::Json {
+            path: path(),
+            source,
+        })?;
     match value.get("socket_path") {
         None | Some(serde_json::Value::Null) => Ok(default_socket_path()),
         Some(serde_json::Value::String(s)) => Ok(resolve(&config_dir(config_file), s)),
-        Some(other) => Err(format!(
-            "config {}: socket_path must be a string, found {other}",
-            config_file.display()
-        )),
+        Some(other) => Err(SocketPathError::NotAString {
+            path: path(),
+            found: other.clone(),
+        }),
     }
 }

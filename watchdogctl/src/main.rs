@@ -16,6 +16,7 @@ mod detail;
 mod duration;
 mod exit;
 mod fleet;
+mod frames;
 mod heartbeat;
 mod json;
 mod output;

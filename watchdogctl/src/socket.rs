@@ -92,7 +92,8 @@ pub fn resolve_socket(inputs: SocketInputs) -> Result<(PathBuf, SocketSource), F
         return Ok((socket, SocketSource::Env));
     }
     if let Some(config) = named(inputs.config_flag).or_else(|| named(inputs.config_env)) {
-        let path = socket_path_from_config(&config).map_err(|e| Failure::new(Exit::Usage, e))?;
+        let path = socket_path_from_config(&config)
+            .map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
         return Ok((path, SocketSource::Config(config)));
     }
     Ok((default_socket_path(), SocketSource::Default))

@@ -23,7 +23,7 @@ fn slot() -> Arc<Slot> {
     slot.adopt_session(Some(watchdogd::pipeline::Session {
         pid: sid,
         // Started when this process did: the process counts as one of the session's.
-        at_us: watchdogd::process::start_time_us(std::process::id() as i32).unwrap(),
+        at_us: watchdogd::proc_facts::start_time_us(std::process::id() as i32).unwrap(),
         at_step_us: 0,
         ticks: None,
     }));

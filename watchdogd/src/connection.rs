@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, AccessPolicy, Peer, Right};
 use crate::answers;
-use crate::refusals::{Refusals, Report};
+use crate::refusals::{RefusalKind, Refusals, Report};
 use crate::supervisor::{Act, Command, SupervisorHandle};
 
 /// A client that sends nothing for this long is disconnected.
@@ -51,7 +51,7 @@ pub enum Permit {
 impl Shared {
     /// Reports a refusal of `uid`: now, or counted for the minute's summary (see
     /// [`crate::refusals`]). Permission refusals are audited, the rest only logged.
-    pub fn refused(&self, uid: u32, kind: &'static str, message: &str) {
+    pub fn refused(&self, uid: u32, kind: RefusalKind, message: &str) {
         let (report, summary) = self
             .refusals
             .lock()
@@ -62,7 +62,7 @@ impl Shared {
         }
         if report == Report::Now {
             tracing::warn!(target: "server", "{message}");
-            if kind == "permission_denied" {
+            if kind == RefusalKind::PermissionDenied {
                 self.handle
                     .audit(protocol::EventKind::PermissionDenied, message.to_owned());
             }
@@ -79,7 +79,7 @@ impl Shared {
             s.over.as_secs()
         );
         tracing::warn!(target: "server", "{message}");
-        if s.kind == "permission_denied" {
+        if s.kind == RefusalKind::PermissionDenied {
             self.handle
                 .audit(protocol::EventKind::PermissionDenied, message);
         }
@@ -134,7 +134,7 @@ pub async fn serve(
     let Some(_permit) = admitted else {
         shared.refused(
             peer.uid,
-            "too_many_connections",
+            RefusalKind::TooManyConnections,
             &format!(
                 "connection of uid {} refused: too many connections already open",
                 peer.uid
@@ -161,7 +161,7 @@ pub async fn serve(
             Ok(Some(Err(e))) => {
                 shared.refused(
                     peer.uid,
-                    "bad_request",
+                    RefusalKind::BadRequest,
                     &format!("bad frame from uid {}: {e}", peer.uid),
                 );
                 let _ = send(
@@ -178,7 +178,7 @@ pub async fn serve(
             Err(e) => {
                 shared.refused(
                     peer.uid,
-                    "bad_request",
+                    RefusalKind::BadRequest,
                     &format!("refusing a request of uid {}: {e}", peer.uid),
                 );
                 let _ = send(&mut out, &error(e.kind(), &e.to_string())).await;
@@ -201,7 +201,7 @@ pub async fn serve(
                 request.name(),
                 right.as_str()
             );
-            shared.refused(peer.uid, "permission_denied", &message);
+            shared.refused(peer.uid, RefusalKind::PermissionDenied, &message);
             if send(&mut out, &error(ErrorKind::PermissionDenied, &message))
                 .await
                 .is_err()

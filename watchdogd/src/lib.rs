@@ -1,29 +1,47 @@
 //! watchdogd: the daemon that owns all state and the monitoring loop.
 //!
 //! [`run`] takes an already-bound listener and a shutdown future, so tests and `main` drive the
-//! same code with no test mode. The modules, from the edge inwards:
+//! same code with no test mode. Every module, from the edge inwards (a directory module's own
+//! note says more about its parts):
 //!
 //! - Starting and stopping: [`cli`] (arguments), [`logging`] (the seed's log format, stderr and
 //!   daily files), [`signals`] (SIGTERM/SIGINT stop, SIGHUP reloads), [`notify`] (systemd's
-//!   READY, STATUS, WATCHDOG pings).
+//!   READY, STATUS, WATCHDOG pings to the daemon's own supervisor).
 //! - The control socket: [`server`] (claiming the socket and the lock, the accept loop),
 //!   [`connection`] (one client: frames, requests, replies), [`access`] (who may read or
 //!   control), [`refusals`] (refused clients reported once a minute, not once a request),
-//!   [`answers`] (history, detail, metrics and version, answered without the owner).
-//! - The owner: [`supervisor`] (the one owner of service state; its rules are pure code with
-//!   table tests), [`clock`] (monotonic time for decisions, wall time for people),
-//!   [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and the node_exporter file).
-//! - Checks: [`reader`] (the threads every heartbeat read runs on), [`probe`] (one check),
-//!   [`heartbeat`] (reading a hostile file safely), [`notify_socket`] (heartbeats without
-//!   files: systemd's notify protocol spoken to the services, one socket each), [`health`]
-//!   (the one judge: health, and which process is the service).
-//! - Recovery: [`pipeline`] (kill, cleanups, start, and the environment of commands),
-//!   [`process`] (probing, signalling, spawning: the only signaller).
-//! - Root-safe edges: [`guard`] (paths walked without planted links, files opened by type,
-//!   pidfd signalling, what a child inherits).
-//! - State: [`store`] (SQLite audit log and saved state on a thread of its own, versioned
-//!   layout, the seed's database migrated in place), [`config`] (the config file, every problem
-//!   at once).
+//!   [`answers`] (history, detail, metrics and version, answered without the owner), [`watch`]
+//!   (the stream behind `watchdogctl top`: a status, then what changes).
+//! - The owner: [`supervisor`] (the one owner of service state: its loop and wiring in
+//!   `actions`, `checks`, `changes`, `command`, `effects`, `handle`, `notify`, `publish`,
+//!   `reload`, `schedule`; its rules pure code with table tests in `service/`: `admit`, `flap`,
+//!   `overrides`, `pipelines`, `status`, `verdict`), [`clock`] (monotonic time for decisions,
+//!   wall time for people), [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and
+//!   the node_exporter file).
+//! - Checks: [`reader`] (the threads every heartbeat read runs on), [`mounts`] (which file
+//!   system a path is on, so a hung one is kept to itself), [`changes`] (inotify: a heartbeat
+//!   read when it changes, a silent one at its deadline), [`probe`] (one check), [`heartbeat`]
+//!   (reading a hostile file safely), [`health`] (the one judge: health, and which process is
+//!   the service), [`notify_socket`] (heartbeats without files: systemd's notify protocol
+//!   spoken to the services, one socket each; `socket`, `receiver`, the datagram parser
+//!   `message`, who may speak for a service `sender`, what a check reads `slot`).
+//! - Processes: [`proc_facts`] (what `/proc` says of a process: alive, start, group, session,
+//!   owner; read-only), [`process`] (stopping: TERM, grace, KILL; the shell commands run in),
+//!   [`session`] (the session a start made, which `kill` stops and whose members may speak on
+//!   the notify socket).
+//! - Recovery: [`pipeline`] (the actions `kill`, `start` and cleanups (`script`, also the
+//!   `on_give_up` hook), the commands and their environment (`command`), bounded output
+//!   capture (`output`)).
+//! - Root-safe edges: [`guard`] (paths walked without planted links (`path`), files opened by
+//!   type (`file`), pidfd signalling and the signalling rules (`pidfd`), what a child inherits
+//!   and who it runs as (`spawn`)).
+//! - State: [`store`] (SQLite on a thread of its own: the `writer`, `rows` written, `schema`
+//!   read back, the versioned `layout` with the seed's database migrated in place, `history`
+//!   read for people, `orphans` (overrides of keys that left the config while the daemon was
+//!   down)), [`config`] (the config file, every problem at once: `fields` read one by one into
+//!   `findings`, the top level in `validation`, each process in `process`, its commands and
+//!   actions in `actions`, `defaults`, the validated `model`, its `normal_form` for
+//!   `--check-config`, the did-you-mean `suggestion`, the `folder` look at `working_dir`).
 
 pub mod access;
 pub mod answers;
@@ -44,10 +62,12 @@ pub mod notify;
 pub mod notify_socket;
 pub mod pipeline;
 pub mod probe;
+pub mod proc_facts;
 pub mod process;
 pub mod reader;
 pub mod refusals;
 pub mod server;
+pub mod session;
 pub mod signals;
 pub mod store;
 pub mod supervisor;

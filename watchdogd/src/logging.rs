@@ -7,7 +7,7 @@
 //! latter pulls in a regex engine, hundreds of kilobytes of code in a daemon meant to be small.)
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
@@ -68,8 +68,31 @@ fn directive(level: &str) -> &'static str {
     }
 }
 
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    #[error("log_dir {}: {source}", .dir.display())]
+    Folder {
+        dir: PathBuf,
+        source: crate::guard::path::PathError,
+    },
+    /// A user other than root and the daemon's own could swap the folder's files for links.
+    #[error(
+        "log_dir {}: this folder, or one above it, can be written by users other than root and watchdogd's own, who could redirect its log files; use a folder only root can write",
+        .0.display()
+    )]
+    Untrusted(PathBuf),
+    #[error("cannot open a log file in {}: {source}", .dir.display())]
+    Appender {
+        dir: PathBuf,
+        source: tracing_appender::rolling::InitError,
+    },
+    #[error("cannot install the logger: {0}")]
+    Install(#[from] tracing_subscriber::util::TryInitError),
+}
+
 /// Installs the global subscriber. Keep the guard alive until exit, or the file's tail is lost.
-pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, String> {
+pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, LoggingError> {
     let configured = || {
         directive(level)
             .parse::<Targets>()
@@ -93,13 +116,13 @@ pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, 
         Some(dir) => {
             // The appender opens its daily files by path, later: only a folder that nobody
             // but root (or the daemon's user) can change is safe to hand it.
-            let checked = crate::guard::path::walk(dir, true)
-                .map_err(|e| format!("log_dir {}: {e}", dir.display()))?;
+            let checked =
+                crate::guard::path::walk(dir, true).map_err(|source| LoggingError::Folder {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
             if !checked.chain_trusted {
-                return Err(format!(
-                    "log_dir {}: this folder, or one above it, can be written by users other than root and watchdogd's own, who could redirect its log files; use a folder only root can write",
-                    dir.display()
-                ));
+                return Err(LoggingError::Untrusted(dir.to_path_buf()));
             }
             let appender = RollingFileAppender::builder()
                 .rotation(Rotation::DAILY)
@@ -107,7 +130,10 @@ pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, 
                 .filename_suffix("log")
                 .max_log_files(14)
                 .build(dir)
-                .map_err(|e| format!("cannot open a log file in {}: {e}", dir.display()))?;
+                .map_err(|source| LoggingError::Appender {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
             let (writer, guard) = tracing_appender::non_blocking(appender);
             let layer = tracing_subscriber::fmt::layer()
                 .event_format(SeedFormat)
@@ -121,8 +147,7 @@ pub fn init(level: &str, log_dir: Option<&Path>) -> Result<Option<WorkerGuard>, 
     tracing_subscriber::registry()
         .with(stderr)
         .with(file)
-        .try_init()
-        .map_err(|e| format!("cannot install the logger: {e}"))?;
+        .try_init()?;
     Ok(guard)
 }
 

@@ -14,6 +14,34 @@ use tokio::time::Instant;
 /// How long one uid's refusals are summed up before a summary.
 pub const WINDOW: Duration = Duration::from_secs(60);
 
+/// What a client was refused for; refusals are counted per uid and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RefusalKind {
+    /// Every connection slot is taken.
+    TooManyConnections,
+    /// A frame or request that cannot be read.
+    BadRequest,
+    /// A request the client's uid may not make (these are audited too).
+    PermissionDenied,
+}
+
+impl RefusalKind {
+    /// The name in log lines and audit rows: `permission_denied`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::TooManyConnections => "too_many_connections",
+            RefusalKind::BadRequest => "bad_request",
+            RefusalKind::PermissionDenied => "permission_denied",
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What to do with one refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
@@ -27,7 +55,7 @@ pub enum Report {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub uid: u32,
-    pub kind: &'static str,
+    pub kind: RefusalKind,
     /// Refusals after the first, within the window.
     pub more: u64,
     pub over: Duration,
@@ -35,18 +63,13 @@ pub struct Summary {
 
 #[derive(Debug, Default)]
 pub struct Refusals {
-    windows: HashMap<(u32, &'static str), (Instant, u64)>,
+    windows: HashMap<(u32, RefusalKind), (Instant, u64)>,
 }
 
 impl Refusals {
     /// Notes one refusal of `uid`; returns what to do with it, and a summary of the window it
     /// closes, if any.
-    pub fn note(
-        &mut self,
-        uid: u32,
-        kind: &'static str,
-        now: Instant,
-    ) -> (Report, Option<Summary>) {
+    pub fn note(&mut self, uid: u32, kind: RefusalKind, now: Instant) -> (Report, Option<Summary>) {
         match self.windows.get_mut(&(uid, kind)) {
             Some((start, more)) if now.saturating_duration_since(*start) < WINDOW => {
                 *more += 1;
@@ -111,6 +134,7 @@ impl Refusals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use RefusalKind::{BadRequest, PermissionDenied};
 
     #[test]
     fn one_report_per_uid_and_minute_then_a_summary() {
@@ -118,24 +142,24 @@ mod tests {
         let s = Duration::from_secs(1);
         let mut r = Refusals::default();
         let cases = [
-            (0u32, 1000, "denied", Report::Now, None),
-            (1, 1000, "denied", Report::Counted, None),
-            (2, 1000, "denied", Report::Counted, None),
-            (3, 2000, "denied", Report::Now, None),
-            (4, 1000, "bad_frame", Report::Now, None),
+            (0u32, 1000, PermissionDenied, Report::Now, None),
+            (1, 1000, PermissionDenied, Report::Counted, None),
+            (2, 1000, PermissionDenied, Report::Counted, None),
+            (3, 2000, PermissionDenied, Report::Now, None),
+            (4, 1000, BadRequest, Report::Now, None),
             (
                 61,
                 1000,
-                "denied",
+                PermissionDenied,
                 Report::Now,
                 Some(Summary {
                     uid: 1000,
-                    kind: "denied",
+                    kind: PermissionDenied,
                     more: 2,
                     over: WINDOW,
                 }),
             ),
-            (62, 1000, "denied", Report::Counted, None),
+            (62, 1000, PermissionDenied, Report::Counted, None),
         ];
         for (at, uid, kind, report, summary) in cases {
             assert_eq!(r.note(uid, kind, t0 + s * at), (report, summary), "t={at}");
@@ -145,26 +169,26 @@ mod tests {
             flushed,
             vec![Summary {
                 uid: 1000,
-                kind: "denied",
+                kind: PermissionDenied,
                 more: 1,
                 over: WINDOW
             }],
             "only windows with refusals beyond their first are summed up"
         );
         assert!(r.flush(t0 + s * 300).is_empty());
-        r.note(7, "denied", t0 + s * 300);
-        r.note(7, "denied", t0 + s * 301);
-        r.note(8, "denied", t0 + s * 300);
+        r.note(7, PermissionDenied, t0 + s * 300);
+        r.note(7, PermissionDenied, t0 + s * 301);
+        r.note(8, PermissionDenied, t0 + s * 300);
         assert_eq!(
             r.flush_all(t0 + s * 310),
             vec![Summary {
                 uid: 7,
-                kind: "denied",
+                kind: PermissionDenied,
                 more: 1,
                 over: s * 10
             }],
             "at shutdown, windows still open are summed up too"
         );
-        assert_eq!(r.note(1000, "denied", t0 + s * 301).0, Report::Now);
+        assert_eq!(r.note(1000, PermissionDenied, t0 + s * 301).0, Report::Now);
     }
 }

@@ -5,7 +5,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use watchdog_tests::Sandbox;
+use watchdog_tests::{Sandbox, expect_exit};
 
 use crate::sandbox;
 
@@ -37,13 +37,8 @@ fn start_refused(sb: &Sandbox) -> Output {
 
 /// The normalized config `--check-config` printed, after asserting it accepted the file.
 fn normalized(out: &Output) -> Value {
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    let stdout = expect_exit(out, 0, "watchdogd --check-config").stdout;
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"))
 }
 
 #[test]
@@ -192,8 +187,7 @@ fn a_bad_config_is_refused_naming_every_key_and_field() {
         ("--check-config", check_config(&sb)),
         ("start", start_refused(&sb)),
     ] {
-        assert_eq!(out.status.code(), Some(2), "{how}: {}", stderr(&out));
-        let err = stderr(&out);
+        let err = expect_exit(&out, 2, how).stderr;
         for needle in expected {
             assert!(err.contains(needle), "{how}: {needle} not named in:\n{err}");
         }
@@ -218,13 +212,8 @@ fn a_missing_config_file_exits_2() {
         ],
         vec!["--config".as_ref(), missing.as_os_str()],
     ] {
-        let out = sb.run_watchdogd(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains(missing.to_str().unwrap()),
-            "{args:?}: {}",
-            stderr(&out)
-        );
+        let err = expect_exit(&sb.run_watchdogd(&args), 2, format_args!("{args:?}")).stderr;
+        assert!(err.contains(missing.to_str().unwrap()), "{args:?}: {err}");
     }
 }
 
@@ -234,8 +223,7 @@ fn invalid_json_exits_2() {
     std::fs::write(sb.config_path(), "{\n  \"processes\": {,\n}\n").unwrap();
     let outs = [check_config(&sb), start_refused(&sb)];
     for out in outs {
-        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-        let err = stderr(&out);
+        let err = expect_exit(&out, 2, "a config that is not JSON").stderr;
         assert!(err.contains("not valid JSON"), "{err}");
         assert!(
             err.contains("line 2"),

@@ -157,7 +157,7 @@ fn watchdogd_speaks_the_notify_protocol() {
         "{messages:?}"
     );
     // By READY=1 the socket accepts: a status right now succeeds.
-    assert_eq!(sb.ctl(&["status"]).status.code(), Some(0));
+    sb.ctl_ok(&["status"]);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -199,7 +199,7 @@ fn the_python_heartbeat_writer_is_read_as_healthy() {
         ),
     );
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "py"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "py"]);
     let pid = sb.wait_healthy("py", None, T);
     assert_eq!(sb.starts("py"), vec![pid as i32]);
 }
@@ -217,7 +217,7 @@ fn the_shell_heartbeat_function_is_read_as_healthy() {
         ),
     );
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "sh"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "sh"]);
     let pid = sb.wait_healthy("sh", None, T);
     assert_eq!(sb.starts("sh"), vec![pid as i32]);
 }
@@ -235,7 +235,7 @@ fn the_demo_service_from_contrib_is_read_as_healthy() {
         ),
     );
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["on", "demo"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "demo"]);
     sb.wait_healthy("demo", None, T);
     wait_until("the demo's second beat", T, || {
         sb.status_of("demo")["detail"]

@@ -37,7 +37,7 @@ fn kill_9_and_a_start_keep_pids_intent_and_counters() {
         "looping": looping,
     })));
     let mut d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["off", "parked"]).status.code(), Some(0));
+    sb.ctl_ok(&["off", "parked"]);
     let pid = sb.wait_healthy("api", None, T);
     wait_until("looping to give up", T, || {
         sb.status_of("looping")["state"] == "gave_up"
@@ -160,9 +160,7 @@ fn a_locked_database_does_not_stop_recovery() {
         "recovered only after {took:?}, not while the database was locked"
     );
 
-    let out = sb.ctl(&["status"]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = sb.ctl_ok(&["status"]);
     assert!(
         text.contains("audit rows dropped") || d.log().contains("cannot write audit rows"),
         "neither status nor the log tells of the failed writes:\n{text}\n{}",
@@ -185,9 +183,7 @@ fn an_unwritable_database_does_not_stop_supervision() {
     let first = sb.wait_healthy("api", None, T);
     kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
     sb.wait_healthy("api", Some(first), T);
-    let out = sb.ctl(&["status"]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = sb.ctl_ok(&["status"]);
     assert!(text.contains("audit rows dropped"), "{text}");
     assert!(d.log().contains("/proc/nonexistent/wd.db"), "{}", d.log());
 }

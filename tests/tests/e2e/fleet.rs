@@ -24,7 +24,7 @@ use std::time::Duration;
 use protocol::codec::{CodecError, decode_request, encode_response, read_frame, write_frame};
 use protocol::{ErrorKind, MAX_REQUEST_FRAME, PROTOCOL_VERSION, Response};
 use serde_json::{Value, json};
-use watchdog_tests::{Daemon, Sandbox};
+use watchdog_tests::{Daemon, Sandbox, expect_exit};
 
 use crate::sandbox;
 
@@ -65,15 +65,8 @@ fn stderr(out: &Output) -> String {
 
 /// The command's `--json` output, after asserting its exit code.
 fn json_of(out: &Output, expect: i32) -> Value {
-    assert_eq!(
-        code(out),
-        Some(expect),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", stdout(out)))
+    let stdout = expect_exit(out, expect, "watchdogctl --json").stdout;
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?}"))
 }
 
 /// A host: a sandbox whose daemon runs the real test service `key`, settled (healthy and

@@ -1,25 +1,27 @@
 //! End-to-end tests: the real `watchdogd`, real heartbeat-writing services, the real
 //! `watchdogctl`. One integration target, a module per feature.
 
-mod change_events;
+mod access;
+mod audit;
+mod cli;
 mod config;
 mod contrib;
 mod control;
 mod crash;
 mod daemon;
+mod detection;
 mod docs;
+mod flapping;
 mod fleet;
 mod hostile_heartbeat;
 mod hostile_socket;
-mod mechanisms;
+mod metrics;
 mod notify;
-mod operator;
 mod overrides;
+mod process_safety;
 mod recovery;
 mod reload;
 mod root_safety;
-mod safety;
-mod security;
 mod seed_move;
 mod storm;
 mod top;

@@ -2,7 +2,6 @@
 //! valid one is applied as a diff (added, removed, changed) that keeps each key's state; SIGHUP
 //! does what `watchdogctl reload` does.
 
-use std::process::Output;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -13,14 +12,6 @@ use watchdog_tests::{Sandbox, alive, wait_until};
 use crate::sandbox;
 
 const T: Duration = Duration::from_secs(20);
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn keys(sb: &Sandbox) -> Vec<String> {
     sb.status()
@@ -42,9 +33,7 @@ fn an_invalid_config_is_refused_whole_and_the_old_one_stays() {
     bad["processes"]["extra"] =
         json!({ "timeout_seconds": "soon", "heartbeat_path": "hb/extra.json", "commands": {} });
     sb.write_config(&bad);
-    let out = sb.ctl(&["reload"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = sb.ctl_err(&["reload"], 2);
     for problem in [
         "processes.api.timeout_seconds",
         "processes.extra.timeout_seconds",
@@ -75,7 +64,7 @@ fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
     }));
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
-    assert_eq!(sb.ctl(&["off", "parked"]).status.code(), Some(0));
+    sb.ctl_ok(&["off", "parked"]);
     let old_pid = sb.wait_healthy("old", None, T);
     sb.wait_healthy("renamed", None, T);
     wait_until("failures to be counted", T, || {
@@ -91,9 +80,7 @@ fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
     processes["renamed"]["display_name"] = json!("A new name");
     processes.insert("new".into(), sb.service("new", ""));
     sb.write_config(&new);
-    let out = sb.ctl(&["reload"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = sb.ctl_ok(&["reload"]);
     for change in ["added new", "removed old", "changed renamed"] {
         assert!(text.contains(change), "{change:?} not in:\n{text}");
     }
@@ -110,7 +97,7 @@ fn a_valid_config_is_applied_as_a_diff_and_keeps_each_keys_state() {
     assert!(after >= failures, "failures reset: {failures} → {after}");
 
     // The new key is monitored: `on` starts it and its heartbeat is read.
-    assert_eq!(sb.ctl(&["on", "new"]).status.code(), Some(0));
+    sb.ctl_ok(&["on", "new"]);
     sb.wait_healthy("new", None, T);
 }
 
@@ -139,5 +126,5 @@ fn sighup_reloads_and_a_bad_file_changes_nothing() {
     wait_until("the new display name", T, || {
         sb.status_of("api")["display_name"] == "Renamed by SIGHUP"
     });
-    assert_eq!(sb.ctl(&["status"]).status.code(), Some(0));
+    sb.ctl_ok(&["status"]);
 }

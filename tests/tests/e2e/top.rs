@@ -369,9 +369,8 @@ fn top_refuses_without_a_terminal_and_has_no_json() {
     sb.write_config(&config(&sb));
     let _d = sb.start_daemon();
     for args in [&["top"][..], &["top", "--json"]] {
-        let out = sb.ctl(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let out = sb.ctl_printed(args, 2);
+        let err = out.stderr;
         assert!(
             err.contains("top needs a terminal") || err.contains("top has no JSON output"),
             "{err}"

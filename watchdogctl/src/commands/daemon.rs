@@ -74,7 +74,7 @@ pub(super) fn version(cli: &Cli, strict: bool) -> Result<Exit, Failure> {
                     DaemonVersion::Unreachable {
                         cause: format!(
                             "sent an unexpected {} reply; is it another version?",
-                            super::reply_kind(&other)
+                            crate::client::reply_kind(&other)
                         ),
                     },
                     Exit::Unreachable,

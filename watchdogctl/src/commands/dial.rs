@@ -25,8 +25,8 @@ use super::note;
 use crate::cli::Cli;
 use crate::client::connect_socket;
 use crate::exit::{Exit, Failure};
+use crate::frames::next_frame;
 use crate::socket::{SocketInputs, resolve_socket};
-use crate::transport::next_frame;
 
 /// Runs the bridge until the daemon closes the connection or stdout goes away.
 pub(super) fn dial_stdio(cli: &Cli) -> Result<Exit, Failure> {

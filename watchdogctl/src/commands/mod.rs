@@ -282,28 +282,9 @@ fn unexpected(at: &str, response: &Response) -> Failure {
         Exit::Unreachable,
         format!(
             "watchdogd at {at} sent an unexpected {} reply (is it another version?)",
-            reply_kind(response)
+            crate::client::reply_kind(response)
         ),
     )
-}
-
-/// The name of a reply's variant, for messages.
-pub(crate) fn reply_kind(response: &Response) -> &'static str {
-    match response {
-        Response::Error { .. } => "error",
-        Response::Status(_) => "status",
-        Response::Action(_) => "action",
-        Response::Bulk(_) => "bulk",
-        Response::Wait(_) => "wait",
-        Response::Reload(_) => "reload",
-        Response::History(_) => "history",
-        Response::Event(_) => "event",
-        Response::Detail(_) => "detail",
-        Response::Metrics(_) => "metrics",
-        Response::Version(_) => "version",
-        Response::Check(_) => "check",
-        Response::Changes(_) => "changes",
-    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use protocol::codec::{CodecError, write_frame};
 
 use super::failure::{RemoteError, diagnose, summary};
 use super::ssh::SshTarget;
-use crate::transport::next_frame;
+use crate::frames::next_frame;
 
 /// How much of ssh's stderr is kept (the end of it, where ssh's own message is).
 const STDERR_TAIL: usize = 16 * 1024;

@@ -208,7 +208,7 @@ impl App {
             Feed::Frame(other) => {
                 self.model.on_lost(format!(
                     "unexpected {} frame (is watchdogd another version?)",
-                    crate::commands::reply_kind(&other)
+                    crate::client::reply_kind(&other)
                 ));
             }
             Feed::Lost(why) => self.model.on_lost(why),
@@ -286,7 +286,7 @@ pub fn outcome(label: &str, result: Result<Response, String>) -> (String, Tone) 
         Ok(other) => (
             format!(
                 "{label}: unexpected {} reply",
-                crate::commands::reply_kind(&other)
+                crate::client::reply_kind(&other)
             ),
             Tone::Bad,
         ),

@@ -85,7 +85,7 @@ pub fn detail(client: &Client, key: String, tx: &Sender<Incoming>) {
             Ok(Response::Error { message, .. }) => Err(message),
             Ok(other) => Err(format!(
                 "unexpected {} reply",
-                crate::commands::reply_kind(&other)
+                crate::client::reply_kind(&other)
             )),
             Err(e) => Err(e.cause()),
         };

@@ -1,7 +1,7 @@
 //! The key table: shown by `?`, and the same rows as docs/top.md (a test keeps the two equal).
 
 use super::columns::fit;
-use super::screen::Line;
+use super::line::Line;
 use super::tone::Tone;
 
 /// Key, what it does in the table, what it does in the detail pane.

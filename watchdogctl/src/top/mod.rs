@@ -19,6 +19,7 @@ mod columns;
 mod feed;
 mod help;
 mod keys;
+mod line;
 mod listing;
 mod model;
 mod pane;

@@ -16,6 +16,7 @@ use super::app::App;
 use super::columns::{self, cut};
 use super::help;
 use super::keys::Mode;
+use super::line::Line;
 use super::listing;
 use super::model::Link;
 use super::pane;
@@ -26,27 +27,6 @@ use crate::table::clean;
 /// Smallest terminal the dashboard draws into.
 pub const MIN_WIDTH: u16 = 20;
 pub const MIN_HEIGHT: u16 = 5;
-
-/// One screen line: toned segments, and whether it is the highlighted (selected) row.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Line {
-    pub segments: Vec<(String, Tone)>,
-    pub highlight: bool,
-}
-
-impl Line {
-    fn of(segments: Vec<(String, Tone)>) -> Line {
-        Line {
-            segments,
-            highlight: false,
-        }
-    }
-
-    #[cfg(test)]
-    pub fn text(&self) -> String {
-        self.segments.iter().map(|(t, _)| t.as_str()).collect()
-    }
-}
 
 /// Rows of the table (or lines of the pane) that fit between the header and the two bottom
 /// lines, below the table's own heading.

@@ -1,15 +1,51 @@
 //! Reading one field of a config object: its JSON type, its range, and a message naming it when
-//! it is wrong; plus the did-you-mean for fields nobody knows.
+//! it is wrong.
 //!
 //! Every reader records a problem and carries on rather than returning early, which is what lets
 //! `validation.rs` report every problem in a file at once.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::validation::Findings;
-use super::{LOG_LEVELS, MAX_SECONDS};
+use super::defaults::{LOG_LEVELS, MAX_SECONDS};
+use super::findings::Findings;
+use super::suggestion::suggestion;
+
+/// Why one field's value is refused; shown after the field's dotted name
+/// (`processes.api.timeout_seconds: must be a positive number, found string "5"`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum FieldError {
+    /// The value as a whole is of the wrong type or out of range.
+    #[error("must be {expected}, found {found}")]
+    Expected {
+        /// What belongs there: `a positive number`, `true or false`, …
+        expected: String,
+        /// What is there, as [`describe`] or the JSON text puts it.
+        found: String,
+    },
+    /// A collection with bad items, each named.
+    #[error("must {rule}, but {}", .bad.join(", "))]
+    BadItems {
+        /// What the collection must do: `be an array of strings`, `map names to strings`.
+        rule: String,
+        /// Each bad item and why: `item 2 is number 5`.
+        bad: Vec<String>,
+    },
+}
+
+impl FieldError {
+    fn expected(expected: impl Into<String>, found: impl Into<String>) -> FieldError {
+        FieldError::Expected {
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+}
+
+/// A field reader: the value, or why it is refused.
+pub(super) type Parse<T> = fn(&Value) -> Result<T, FieldError>;
 
 /// The outcome of reading one optional field.
 pub(super) enum Lookup<T> {
@@ -67,12 +103,7 @@ impl<'a> Object<'a> {
     }
 
     /// Reads an optional field with `parse`, recording a problem when it is bad.
-    pub(super) fn read<T>(
-        &self,
-        found: &mut Findings,
-        field: &str,
-        parse: fn(&Value) -> Result<T, String>,
-    ) -> Lookup<T> {
+    pub(super) fn read<T>(&self, found: &mut Findings, field: &str, parse: Parse<T>) -> Lookup<T> {
         let Some(value) = self.get(field) else {
             return Lookup::Absent;
         };
@@ -90,7 +121,7 @@ impl<'a> Object<'a> {
         &self,
         found: &mut Findings,
         field: &str,
-        parse: fn(&Value) -> Result<T, String>,
+        parse: Parse<T>,
         what: &str,
     ) -> Option<T> {
         match self.read(found, field, parse) {
@@ -118,96 +149,95 @@ impl<'a> Object<'a> {
 }
 
 /// A string with something in it (paths, commands, names).
-pub(super) fn non_empty_string(value: &Value) -> Result<String, String> {
+pub(super) fn non_empty_string(value: &Value) -> Result<String, FieldError> {
     match value {
         Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
-        other => Err(format!(
-            "must be a non-empty string, found {}",
-            describe(other)
-        )),
+        other => Err(FieldError::expected("a non-empty string", describe(other))),
     }
 }
 
 /// `true` or `false`.
-pub(super) fn boolean(value: &Value) -> Result<bool, String> {
+pub(super) fn boolean(value: &Value) -> Result<bool, FieldError> {
     value
         .as_bool()
-        .ok_or_else(|| format!("must be true or false, found {}", describe(value)))
+        .ok_or_else(|| FieldError::expected("true or false", describe(value)))
 }
 
 /// One of [`LOG_LEVELS`], any case; returned upper-case.
-pub(super) fn log_level(value: &Value) -> Result<String, String> {
+pub(super) fn log_level(value: &Value) -> Result<String, FieldError> {
     let level = value.as_str().map(str::to_ascii_uppercase);
     match level {
         Some(level) if LOG_LEVELS.contains(&level.as_str()) => Ok(level),
-        _ => Err(format!(
-            "must be one of {}, found {}",
-            LOG_LEVELS.join(", "),
-            describe(value)
+        _ => Err(FieldError::expected(
+            format!("one of {}", LOG_LEVELS.join(", ")),
+            describe(value),
         )),
     }
 }
 
 /// Seconds, more than zero.
-pub(super) fn positive_seconds(value: &Value) -> Result<Duration, String> {
+pub(super) fn positive_seconds(value: &Value) -> Result<Duration, FieldError> {
     seconds(value, false)
 }
 
 /// Seconds, zero allowed.
-pub(super) fn non_negative_seconds(value: &Value) -> Result<Duration, String> {
+pub(super) fn non_negative_seconds(value: &Value) -> Result<Duration, FieldError> {
     seconds(value, true)
 }
 
 /// A number of seconds, integer or not (`0.5`), at most [`MAX_SECONDS`].
-fn seconds(value: &Value, zero_ok: bool) -> Result<Duration, String> {
+fn seconds(value: &Value, zero_ok: bool) -> Result<Duration, FieldError> {
     let expected = if zero_ok {
         "a non-negative number"
     } else {
         "a positive number"
     };
     let Some(n) = value.as_f64() else {
-        return Err(format!("must be {expected}, found {}", describe(value)));
+        return Err(FieldError::expected(expected, describe(value)));
     };
     if n < 0.0 || (n == 0.0 && !zero_ok) {
-        return Err(format!("must be {expected}, found {value}"));
+        return Err(FieldError::expected(expected, value.to_string()));
     }
     if n > MAX_SECONDS {
-        return Err(format!(
-            "must be at most {MAX_SECONDS} seconds (ten years), found {value}"
+        return Err(FieldError::expected(
+            format!("at most {MAX_SECONDS} seconds (ten years)"),
+            value.to_string(),
         ));
     }
-    Duration::try_from_secs_f64(n).map_err(|e| format!("must be {expected}, found {value} ({e})"))
+    Duration::try_from_secs_f64(n)
+        .map_err(|e| FieldError::expected(expected, format!("{value} ({e})")))
 }
 
 /// A count such as a failure threshold: a whole number from 1 (`2.0` is accepted as 2).
-pub(super) fn positive_integer(value: &Value) -> Result<u32, String> {
+pub(super) fn positive_integer(value: &Value) -> Result<u32, FieldError> {
     let whole = value.as_u64().or_else(|| {
         value
             .as_f64()
             .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
             .map(|f| f as u64)
     });
+    const EXPECTED: &str = "a positive integer";
     match whole.map(u32::try_from) {
         Some(Ok(n)) if n > 0 => Ok(n),
-        Some(Ok(_)) => Err(format!("must be a positive integer, found {value}")),
-        Some(Err(_)) => Err(format!("must be at most {}, found {value}", u32::MAX)),
-        None if value.is_number() => Err(format!("must be a positive integer, found {value}")),
-        None => Err(format!(
-            "must be a positive integer, found {}",
-            describe(value)
+        Some(Ok(_)) => Err(FieldError::expected(EXPECTED, value.to_string())),
+        Some(Err(_)) => Err(FieldError::expected(
+            format!("at most {}", u32::MAX),
+            value.to_string(),
         )),
+        None if value.is_number() => Err(FieldError::expected(EXPECTED, value.to_string())),
+        None => Err(FieldError::expected(EXPECTED, describe(value))),
     }
 }
 
 /// An environment map: variable name → value, names non-empty without `=` or NUL.
-pub(super) fn env_map(value: &Value) -> Result<std::collections::BTreeMap<String, String>, String> {
+pub(super) fn env_map(value: &Value) -> Result<BTreeMap<String, String>, FieldError> {
     let Value::Object(map) = value else {
-        return Err(format!(
-            "must be an object of NAME → value strings, found {}",
-            describe(value)
+        return Err(FieldError::expected(
+            "an object of NAME → value strings",
+            describe(value),
         ));
     };
-    let mut out = std::collections::BTreeMap::new();
+    let mut out = BTreeMap::new();
     let mut bad = Vec::new();
     for (name, raw) in map {
         if name.is_empty() || name.contains('=') || name.contains('\0') {
@@ -221,34 +251,37 @@ pub(super) fn env_map(value: &Value) -> Result<std::collections::BTreeMap<String
     if bad.is_empty() {
         Ok(out)
     } else {
-        Err(format!("must map names to strings, but {}", bad.join(", ")))
+        Err(FieldError::BadItems {
+            rule: "map names to strings".into(),
+            bad,
+        })
     }
 }
 
 /// A file mode written as octal digits: `"0660"`, `"660"` or the number `660` (read as octal).
-pub(super) fn octal_mode(value: &Value) -> Result<u32, String> {
+pub(super) fn octal_mode(value: &Value) -> Result<u32, FieldError> {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) if n.is_u64() => n.to_string(),
         other => {
-            return Err(format!(
-                "must be an octal mode like \"0660\", found {}",
-                describe(other)
+            return Err(FieldError::expected(
+                "an octal mode like \"0660\"",
+                describe(other),
             ));
         }
     };
     let digits = text.strip_prefix("0o").unwrap_or(&text);
     match u32::from_str_radix(digits, 8) {
         Ok(mode) if mode <= 0o777 => Ok(mode),
-        _ => Err(format!(
-            "must be an octal mode from 0000 to 0777, found {}",
-            quote(&text)
+        _ => Err(FieldError::expected(
+            "an octal mode from 0000 to 0777",
+            quote(&text),
         )),
     }
 }
 
 /// User or group names, or numeric ids written as strings or numbers.
-pub(super) fn principal_list(value: &Value) -> Result<Vec<String>, String> {
+pub(super) fn principal_list(value: &Value) -> Result<Vec<String>, FieldError> {
     list(
         value,
         "user/group names or numeric ids",
@@ -261,12 +294,12 @@ pub(super) fn principal_list(value: &Value) -> Result<Vec<String>, String> {
 }
 
 /// Arguments: any strings, empty ones included.
-pub(super) fn string_list(value: &Value) -> Result<Vec<String>, String> {
+pub(super) fn string_list(value: &Value) -> Result<Vec<String>, FieldError> {
     list(value, "strings", |item| item.as_str().map(str::to_string))
 }
 
 /// Action names: non-empty strings.
-pub(super) fn action_list(value: &Value) -> Result<Vec<String>, String> {
+pub(super) fn action_list(value: &Value) -> Result<Vec<String>, FieldError> {
     list(value, "non-empty strings", |item| {
         item.as_str()
             .filter(|s| !s.trim().is_empty())
@@ -279,11 +312,11 @@ fn list(
     value: &Value,
     what: &str,
     item: impl Fn(&Value) -> Option<String>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, FieldError> {
     let Value::Array(items) = value else {
-        return Err(format!(
-            "must be an array of {what}, found {}",
-            describe(value)
+        return Err(FieldError::expected(
+            format!("an array of {what}"),
+            describe(value),
         ));
     };
     let mut out = Vec::with_capacity(items.len());
@@ -297,10 +330,10 @@ fn list(
     if bad.is_empty() {
         Ok(out)
     } else {
-        Err(format!(
-            "must be an array of {what}, but {}",
-            bad.join(", ")
-        ))
+        Err(FieldError::BadItems {
+            rule: format!("be an array of {what}"),
+            bad,
+        })
     }
 }
 
@@ -325,49 +358,4 @@ pub(super) fn quote(s: &str) -> String {
     let head: String = s.chars().take(MAX - 1).collect();
     let quoted = Value::from(head).to_string();
     format!("{}…\"", &quoted[..quoted.len() - 1])
-}
-
-/// The known field an unknown one was probably meant to be: the closest by edit distance
-/// (case-insensitive, a swap of two neighbours counting as one edit) when that distance is at most
-/// 2 or at most a quarter of the longer name (`timeout_secs` → `timeout_seconds`), or else a known
-/// field that it begins (`timeout` → `timeout_seconds`).
-pub(super) fn suggestion<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
-    let unknown = unknown.to_lowercase();
-    let near = known
-        .iter()
-        .map(|k| (edit_distance(&unknown, k), *k))
-        .filter(|(d, k)| *d <= 2 || *d * 4 <= unknown.chars().count().max(k.chars().count()))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k);
-    near.or_else(|| {
-        (unknown.chars().count() >= 4)
-            .then(|| known.iter().find(|k| k.starts_with(&unknown)).copied())
-            .flatten()
-    })
-}
-
-/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of adjacent
-/// characters each cost one.
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // rows[i][j] = distance between a[..i] and b[..j]
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    rows[0] = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }

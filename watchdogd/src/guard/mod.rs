@@ -8,7 +8,7 @@
 //!
 //! - [`path`]: reaching a folder without following a link a less-privileged user could have
 //!   planted (every component opened `O_NOFOLLOW` relative to the one before);
-//! - [`file`]: opening a service's files: a heartbeat only after its type is known to be a
+//! - [`file`](mod@file): opening a service's files: a heartbeat only after its type is known to be a
 //!   regular file (no device, FIFO or socket is ever opened, even for a moment), a log or the
 //!   metrics text file only through a checked folder, never through a link, with unpredictable
 //!   `O_EXCL` temp names;

@@ -24,7 +24,39 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sys::signal::Signal;
 
-use crate::process::{self, Liveness};
+use crate::proc_facts::{self, Liveness};
+
+/// Why the daemon will not signal a PID (or the process group of that number), whoever names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unsignallable {
+    /// PID 1 (init), 0 or a negative number (which `kill` reads as "a whole group").
+    #[error("refusing to signal pid {0}")]
+    Reserved(i32),
+    #[error("refusing to signal pid {0}: it is watchdogd itself")]
+    Daemon(i32),
+    #[error("refusing to signal pid {0}: it leads watchdogd's own process group")]
+    DaemonGroup(i32),
+    #[error("refusing to signal pid {0}: it leads watchdogd's own session")]
+    DaemonSession(i32),
+}
+
+/// Whether the daemon may signal `pid` at all (or, for a group, the group `pid`): never PID ≤ 1,
+/// the daemon itself, or the leader of its own process group or session.
+pub fn is_signallable(pid: i32) -> Result<(), Unsignallable> {
+    if pid <= 1 {
+        return Err(Unsignallable::Reserved(pid));
+    }
+    if pid == std::process::id() as i32 {
+        return Err(Unsignallable::Daemon(pid));
+    }
+    if pid == nix::unistd::getpgrp().as_raw() {
+        return Err(Unsignallable::DaemonGroup(pid));
+    }
+    if nix::unistd::getsid(None).is_ok_and(|s| s.as_raw() == pid) {
+        return Err(Unsignallable::DaemonSession(pid));
+    }
+    Ok(())
+}
 
 /// A process whose identity was confirmed, held by a pidfd where there is one.
 #[derive(Debug)]
@@ -33,25 +65,35 @@ pub struct Confirmed {
     fd: Option<OwnedFd>,
 }
 
+/// Why [`Confirmed::open`] refused a PID that a live process holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Unsignallable(#[from] Unsignallable),
+    /// The process started after the heartbeat (or start) that named it: a stranger.
+    #[error("refusing to signal pid {0}: it started after the heartbeat naming it (pid reused)")]
+    Reused(i32),
+}
+
 /// What [`Confirmed::open`] found.
 #[derive(Debug)]
 pub enum Found {
     Confirmed(Confirmed),
     /// No such process (or only its zombie).
     Gone,
-    /// A process holds the PID, but not the one meant; why, in words.
-    Refused(String),
+    /// A process holds the PID, but not the one meant.
+    Refused(Refusal),
 }
 
 impl Confirmed {
     /// Opens `pid` and confirms it is the process meant: it passes the signalling rules
-    /// ([`process::is_signallable`]), and it is the process with start `known_ticks` (ticks
+    /// ([`is_signallable`]), and it is the process with start `known_ticks` (ticks
     /// after boot) when that is known, else it started no later than `started_by_us` (µs since
     /// the epoch, on the clock as it runs now: a heartbeat's time, or when watchdogd started
     /// it) allows; otherwise the PID was reused.
     pub fn open(pid: i32, started_by_us: i64, known_ticks: Option<i64>) -> Found {
-        if let Err(why) = process::is_signallable(pid) {
-            return Found::Refused(why);
+        if let Err(why) = is_signallable(pid) {
+            return Found::Refused(why.into());
         }
         let fd = open_pidfd(pid);
         if matches!(fd, Err(rustix::io::Errno::SRCH)) {
@@ -60,7 +102,7 @@ impl Confirmed {
         let held = Confirmed { pid, fd: fd.ok() };
         // After the open: what is read now is the descriptor's process, unless it has exited
         // (checked last, so a reuse in between is caught).
-        let identity = process::identify(pid, started_by_us, known_ticks);
+        let identity = proc_facts::identify(pid, started_by_us, known_ticks);
         if held.has_exited() {
             return Found::Gone;
         }
@@ -72,9 +114,7 @@ impl Confirmed {
         match liveness {
             Liveness::Running => Found::Confirmed(held),
             Liveness::Gone => Found::Gone,
-            Liveness::Reused => Found::Refused(format!(
-                "refusing to signal pid {pid}: it started after the heartbeat naming it (pid reused)"
-            )),
+            Liveness::Reused => Found::Refused(Refusal::Reused(pid)),
         }
     }
 
@@ -103,14 +143,14 @@ impl Confirmed {
     /// Whether the process has exited (a zombie counts as exited).
     pub fn has_exited(&self) -> bool {
         match &self.fd {
-            Some(fd) => readable(fd.as_fd()) || !process::is_alive(self.pid),
-            None => !process::is_alive(self.pid),
+            Some(fd) => readable(fd.as_fd()) || !proc_facts::is_alive(self.pid),
+            None => !proc_facts::is_alive(self.pid),
         }
     }
 
     /// The process group it is in right now, where `/proc` tells.
     pub fn group(&self) -> Option<i32> {
-        let pgrp = process::proc_stat_field(self.pid, 2)?.parse().ok()?;
+        let pgrp = proc_facts::proc_stat_field(self.pid, 2)?.parse().ok()?;
         (!self.has_exited()).then_some(pgrp)
     }
 }
@@ -127,7 +167,7 @@ pub struct Group {
 impl Group {
     /// The group `pgid`, anchored by `anchor` if that process is a member of it now.
     pub fn anchored(pgid: i32, anchor: Confirmed) -> Result<Group, Confirmed> {
-        if process::is_signallable(pgid).is_ok() && anchor.group() == Some(pgid) {
+        if is_signallable(pgid).is_ok() && anchor.group() == Some(pgid) {
             let mut group = Group {
                 pgid,
                 anchor,
@@ -156,13 +196,13 @@ impl Group {
 
     /// Whether any member of the group is left (zombies do not count).
     pub fn is_alive(&self) -> bool {
-        process::group_is_alive(self.pgid)
+        proc_facts::group_is_alive(self.pgid)
     }
 
     /// Holds every member of the group by a pidfd, while the anchor shows the group is ours:
     /// each is opened first and kept only if the anchor is still in the group after.
     fn hold_members(&mut self) {
-        for pid in process::group_members(self.pgid) {
+        for pid in proc_facts::group_members(self.pgid) {
             if pid == self.anchor.pid || self.members.iter().any(|m| m.pid == pid) {
                 continue;
             }
@@ -227,6 +267,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn refuses_init_self_and_own_group() {
+        for pid in [
+            -5,
+            0,
+            1,
+            std::process::id() as i32,
+            nix::unistd::getpgrp().as_raw(),
+        ] {
+            assert!(is_signallable(pid).is_err(), "{pid}");
+        }
+    }
+
+    #[test]
     fn a_child_is_confirmed_signalled_and_seen_gone() {
         let mut child = std::process::Command::new("sleep")
             .arg("30")
@@ -253,7 +306,7 @@ mod tests {
         let an_hour_ago = protocol::time::now_micros() - 3_600_000_000;
         let found = Confirmed::open(child.id() as i32, an_hour_ago, None);
         assert!(
-            matches!(found, Found::Refused(ref why) if why.contains("reused")),
+            matches!(found, Found::Refused(Refusal::Reused(_))),
             "{found:?}"
         );
         child.kill().unwrap();
@@ -275,7 +328,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let ticks = process::start_ticks(pid).unwrap();
+        let ticks = proc_facts::start_ticks(pid).unwrap();
         let an_hour_ago = protocol::time::now_micros() - 3_600_000_000;
         // The clock says "started after the heartbeat", but it is the process confirmed before.
         assert!(matches!(

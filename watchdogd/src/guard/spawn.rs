@@ -19,11 +19,26 @@
 //! A failure in any of these fails the spawn; the child writes which stage it reached to a
 //! pipe first, so the error names what went wrong (`opening stdout_log /x as nobody`).
 
+mod run_as;
+mod stage;
+
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+pub use run_as::{RunAs, RunAsError, resolve};
+use stage::Stage;
+pub use stage::StageReport;
+
+/// Why a child's setup cannot be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A path the child must pass to the kernel cannot be one.
+    #[error("{} contains a NUL byte", .0.display())]
+    NulInPath(PathBuf),
+}
 
 /// The open-files limit the daemon was started with, before it raised its own.
 static STARTING_NOFILE: OnceLock<Option<(u64, u64)>> = OnceLock::new();
@@ -50,81 +65,6 @@ pub fn seal_inherited_fds() {
     }
 }
 
-/// Who a service runs as, resolved from its `user`/`group`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunAs {
-    pub uid: u32,
-    pub gid: u32,
-    /// Supplementary groups: the user's, from the group database (`getgrouplist`).
-    pub groups: Vec<u32>,
-    /// Account name and home, when the user database has the account.
-    pub name: Option<String>,
-    pub home: Option<PathBuf>,
-}
-
-/// Resolves a configured `user` (name or uid) and `group` (name or gid). `None` when nothing
-/// is configured or nothing would change; an error when the user or group does not exist, or
-/// when switching needs root and the daemon is not root. Blocking (user database lookups).
-pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<RunAs>, String> {
-    use nix::unistd::{Gid, Group, Uid, User};
-    if user.is_none() && group.is_none() {
-        return Ok(None);
-    }
-    let (me_uid, me_gid) = (Uid::effective().as_raw(), Gid::effective().as_raw());
-    let (uid, primary_gid, account) = match user {
-        None => (me_uid, me_gid, None),
-        Some(u) => {
-            let found = match u.parse::<u32>() {
-                Ok(n) => User::from_uid(Uid::from_raw(n)),
-                Err(_) => User::from_name(u),
-            }
-            .map_err(|e| format!("cannot look up user {u:?}: {e}"))?;
-            match (found, u.parse::<u32>()) {
-                (Some(user), _) => (user.uid.as_raw(), user.gid.as_raw(), Some(user)),
-                (None, Ok(n)) => (n, n, None),
-                (None, Err(_)) => return Err(format!("no such user {u:?}")),
-            }
-        }
-    };
-    let gid = match group {
-        None => primary_gid,
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => Group::from_name(g)
-                .map_err(|e| format!("cannot look up group {g:?}: {e}"))?
-                .ok_or_else(|| format!("no such group {g:?}"))?
-                .gid
-                .as_raw(),
-        },
-    };
-    if (uid, gid) == (me_uid, me_gid) {
-        return Ok(None);
-    }
-    if me_uid != 0 {
-        return Err(format!(
-            "running as uid {uid} gid {gid} needs watchdogd to run as root (it runs as uid {me_uid})"
-        ));
-    }
-    let mut groups = match &account {
-        Some(user) => CString::new(user.name.as_bytes())
-            .ok()
-            .and_then(|name| nix::unistd::getgrouplist(&name, Gid::from_raw(gid)).ok())
-            .map(|list| list.into_iter().map(Gid::as_raw).collect())
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    if !groups.contains(&gid) {
-        groups.insert(0, gid);
-    }
-    Ok(Some(RunAs {
-        uid,
-        gid,
-        groups,
-        name: account.as_ref().map(|u| u.name.clone()),
-        home: account.map(|u| u.dir),
-    }))
-}
-
 /// A log file the child opens itself (with `user`), onto fd 1 or 2.
 #[derive(Debug)]
 struct ChildLog {
@@ -133,40 +73,6 @@ struct ChildLog {
     /// Folders to create first, outermost first (those missing when the spawn was prepared).
     dirs: Vec<CString>,
 }
-
-/// The stages of the child's setup, reported through the stage pipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Stage {
-    Signals = 1,
-    Session,
-    Limits,
-    Groups,
-    Gid,
-    Uid,
-    Cwd,
-    Stdout,
-    Stderr,
-    Fds,
-    /// The log path is not a regular file.
-    StdoutKind,
-    StderrKind,
-}
-
-const STAGES: [Stage; 12] = [
-    Stage::Signals,
-    Stage::Session,
-    Stage::Limits,
-    Stage::Groups,
-    Stage::Gid,
-    Stage::Uid,
-    Stage::Cwd,
-    Stage::Stdout,
-    Stage::Stderr,
-    Stage::Fds,
-    Stage::StdoutKind,
-    Stage::StderrKind,
-];
 
 /// Everything the child needs, prepared in the parent (no allocation happens after fork).
 #[derive(Debug)]
@@ -191,10 +97,10 @@ impl ChildSetup {
         working_dir: &Path,
         stdout_log: Option<&Path>,
         stderr_log: Option<&Path>,
-    ) -> Result<ChildSetup, String> {
+    ) -> Result<ChildSetup, SetupError> {
         let cstring = |p: &Path| {
             CString::new(p.as_os_str().as_bytes())
-                .map_err(|_| format!("{} contains a NUL byte", p.display()))
+                .map_err(|_| SetupError::NulInPath(p.to_path_buf()))
         };
         let mut logs = Vec::new();
         let mut log_paths = [None, None];
@@ -232,7 +138,7 @@ impl ChildSetup {
     }
 
     /// Installs the setup on `cmd` and returns the reader end of the stage pipe, which
-    /// [`ChildSetup::explain`] reads when the spawn fails.
+    /// [`StageReport::explain`] reads when the spawn fails.
     pub fn install(self, cmd: &mut tokio::process::Command) -> std::io::Result<StageReport> {
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let report = StageReport {
@@ -404,66 +310,6 @@ unsafe fn reset_signal(sig: libc::c_int) {
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;
         libc::sigaction(sig, &default, std::ptr::null_mut());
-    }
-}
-
-/// The parent's end of the stage pipe, to explain a failed spawn.
-#[derive(Debug)]
-pub struct StageReport {
-    read: OwnedFd,
-    user: Option<String>,
-    cwd: PathBuf,
-    logs: [Option<PathBuf>; 2],
-}
-
-impl StageReport {
-    /// What the child was doing when the spawn failed with `error`, in words.
-    pub fn explain(self, error: &std::io::Error) -> String {
-        let mut buf = [0u8; 64];
-        let mut last = None;
-        // The child has exec'd or exited by the time spawn returns: everything is in the pipe.
-        let _ = rustix::fs::fcntl_setfl(&self.read, rustix::fs::OFlags::NONBLOCK);
-        while let Ok(n) = rustix::io::read(&self.read, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            last = buf[..n].last().copied().or(last);
-        }
-        let stage = last.and_then(|b| STAGES.iter().find(|s| **s as u8 == b).copied());
-        let user = self.user.as_deref().unwrap_or("watchdogd's user");
-        let what = match stage {
-            Some(Stage::Signals | Stage::Session) => "starting a new session".to_owned(),
-            Some(Stage::Limits) => "restoring the open-files limit".to_owned(),
-            Some(Stage::Groups | Stage::Gid | Stage::Uid) => format!("switching to {user}"),
-            Some(Stage::Cwd) => format!("entering working_dir {} as {user}", self.cwd.display()),
-            Some(Stage::Stdout) => log_what("stdout_log", &self.logs[0], user),
-            Some(Stage::Stderr) => log_what("stderr_log", &self.logs[1], user),
-            Some(Stage::Fds) => "closing inherited descriptors".to_owned(),
-            Some(Stage::StdoutKind) => return not_regular("stdout_log", &self.logs[0]),
-            Some(Stage::StderrKind) => return not_regular("stderr_log", &self.logs[1]),
-            None => "starting the command".to_owned(),
-        };
-        format!("{what}: {error}")
-    }
-}
-
-fn not_regular(field: &str, path: &Option<PathBuf>) -> String {
-    let path = path
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    format!(
-        "{field} {path} is not a regular file (a FIFO, device or socket); refusing to write to it"
-    )
-}
-
-fn log_what(field: &str, path: &Option<PathBuf>, user: &str) -> String {
-    match path {
-        Some(p) => format!(
-            "opening {field} {} as {user} (no symlinks are followed)",
-            p.display()
-        ),
-        None => format!("opening {field}"),
     }
 }
 

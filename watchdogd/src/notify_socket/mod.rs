@@ -6,7 +6,7 @@
 //! ([`socket`]: root's folder `notify_dir`, the socket owned by the service's user) and is
 //! started with `NOTIFY_SOCKET` pointing at it, `WATCHDOG_USEC` from its `timeout_seconds` and
 //! `WATCHDOG_PID` (see [`crate::pipeline`]'s start step). One receiver thread for all sockets
-//! ([`receiver`]) parses each datagram ([`message`]), decides whose it is from the kernel's
+//! (`receiver`) parses each datagram ([`message`]), decides whose it is from the kernel's
 //! credentials ([`sender`]) and updates the service's [`slot::Slot`]; the owner reads the slot at each check and judges
 //! it with the same judge as a heartbeat file ([`judge`]), and is woken only for what it must
 //! act on. Unlike a heartbeat file, a socket is gone when the daemon is: it is made again at

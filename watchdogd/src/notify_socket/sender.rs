@@ -21,7 +21,7 @@
 //! counted. [`authenticate`] is the rule, pure and table-tested; what it is fed is read from
 //! `/proc` by the caller.
 
-use crate::process::Membership;
+use crate::proc_facts::Membership;
 
 /// How far a sender's start may lie before its session's start (clock granularity).
 const START_TOLERANCE_US: i64 = 2_000_000;
@@ -72,46 +72,36 @@ pub enum Accepted {
 }
 
 /// Why a sender was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    WrongUser {
-        uid: u32,
-        want: u32,
-    },
+    #[error("sent by uid {uid}, not the service's user (uid {want})")]
+    WrongUser { uid: u32, want: u32 },
     /// The sender exited before its datagram was read: whose it was cannot be told.
-    Gone {
-        pid: i32,
-    },
+    #[error(
+        "pid {pid} exited before its message was read, so whose it was cannot be told (systemd-notify --no-block?)"
+    )]
+    Gone { pid: i32 },
     /// Not a process of the service.
-    Stranger {
-        pid: i32,
-    },
+    #[error(
+        "pid {pid} is not a process of the service (not its MAINPID, not in the session watchdogd started)"
+    )]
+    Stranger { pid: i32 },
     /// watchdogd has started no session for the service yet.
-    NoSession {
-        pid: i32,
-    },
+    #[error(
+        "pid {pid} sent it, but watchdogd has not started this service (no session to belong to)"
+    )]
+    NoSession { pid: i32 },
 }
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::WrongUser { uid, want } => {
-                write!(f, "sent by uid {uid}, not the service's user (uid {want})")
-            }
-            Refused::Gone { pid } => write!(
-                f,
-                "pid {pid} exited before its message was read, so whose it was cannot be told (systemd-notify --no-block?)"
-            ),
-            Refused::Stranger { pid } => write!(
-                f,
-                "pid {pid} is not a process of the service (not its MAINPID, not in the session watchdogd started)"
-            ),
-            Refused::NoSession { pid } => write!(
-                f,
-                "pid {pid} sent it, but watchdogd has not started this service (no session to belong to)"
-            ),
-        }
-    }
+/// Why a `MAINPID=` from an accepted sender is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MainPidRefused {
+    #[error("MAINPID={target} names no running process")]
+    NotRunning { target: i32 },
+    #[error("MAINPID={target} is owned by uid {have}, not the service's user (uid {want})")]
+    WrongUser { target: i32, have: u32, want: u32 },
+    #[error("MAINPID={target} is not the sender and not in the session watchdogd started")]
+    Outside { target: i32 },
 }
 
 /// Whether the sender `creds` (found as `found` in `/proc`, `None` when gone) speaks for the
@@ -162,16 +152,14 @@ pub fn may_name(
     owner_uid: Option<u32>,
     sender: i32,
     members: &Members,
-) -> Result<(), String> {
+) -> Result<(), MainPidRefused> {
     let Some(found) = found else {
-        return Err(format!("MAINPID={target} names no running process"));
+        return Err(MainPidRefused::NotRunning { target });
     };
     if let (Some(want), Some(have)) = (members.uid, owner_uid)
         && want != have
     {
-        return Err(format!(
-            "MAINPID={target} is owned by uid {have}, not the service's user (uid {want})"
-        ));
+        return Err(MainPidRefused::WrongUser { target, have, want });
     }
     let in_session = members
         .session
@@ -179,9 +167,7 @@ pub fn may_name(
     if target == sender || in_session {
         Ok(())
     } else {
-        Err(format!(
-            "MAINPID={target} is not the sender and not in the session watchdogd started"
-        ))
+        Err(MainPidRefused::Outside { target })
     }
 }
 
@@ -368,16 +354,21 @@ mod tests {
             Ok(()),
             "itself"
         );
-        assert!(may_name(900, outside, Some(1000), 501, &m).is_err());
-        assert!(
-            may_name(600, child, Some(0), 501, &m)
-                .unwrap_err()
-                .contains("uid 0")
+        assert_eq!(
+            may_name(900, outside, Some(1000), 501, &m),
+            Err(MainPidRefused::Outside { target: 900 })
         );
-        assert!(
-            may_name(600, None, Some(1000), 501, &m)
-                .unwrap_err()
-                .contains("no running")
+        let wrong_user = may_name(600, child, Some(0), 501, &m).unwrap_err();
+        assert_eq!(
+            wrong_user,
+            MainPidRefused::WrongUser {
+                target: 600,
+                have: 0,
+                want: 1000
+            }
         );
+        assert!(wrong_user.to_string().contains("uid 0"), "{wrong_user}");
+        let gone = may_name(600, None, Some(1000), 501, &m).unwrap_err();
+        assert!(gone.to_string().contains("no running"), "{gone}");
     }
 }

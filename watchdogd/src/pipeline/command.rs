@@ -20,7 +20,8 @@ use std::time::Duration;
 use protocol::Health;
 
 use crate::config::ProcessConfig;
-use crate::guard::spawn::{self, ChildSetup, StageReport};
+use crate::guard::file::FileError;
+use crate::guard::spawn::{self, ChildSetup, RunAsError, SetupError, StageReport};
 use crate::process;
 use crate::reader::{Blocked, Readers};
 
@@ -28,6 +29,41 @@ use crate::reader::{Blocked, Readers};
 /// folder, opening its logs) runs before the parent hears back, and a hung file system could
 /// hold it for good.
 const SPAWN_WITHIN: Duration = Duration::from_secs(10);
+
+/// Why a command could not be prepared or started.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The blocking user lookup did not come back (its task panicked or was cancelled).
+    #[error("user lookup failed: {0}")]
+    Lookup(tokio::task::JoinError),
+    #[error(transparent)]
+    RunAs(#[from] RunAsError),
+    /// The look at the working folder and log files was not started (hung file system).
+    #[error("cannot start: {0}")]
+    LookBlocked(Blocked),
+    /// A log file the daemon opens for the child cannot be opened safely.
+    #[error(transparent)]
+    Log(#[from] FileError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The stage pipe cannot be made.
+    #[error("cannot prepare the child: {0}")]
+    Install(std::io::Error),
+    /// The spawn was not started (hung file system).
+    #[error(transparent)]
+    SpawnBlocked(Blocked),
+    /// The spawn failed; what the child was doing, as [`StageReport::explain`] says.
+    #[error("cannot start: {0}")]
+    Spawn(String),
+    #[error("cannot start: the reader threads stopped")]
+    ReadersStopped,
+    #[error(
+        "cannot start: the child's setup did not finish within {}s (is working_dir {} or a log folder on a hung file system?)",
+        .within.as_secs(),
+        .dir.display()
+    )]
+    SpawnHung { within: Duration, dir: PathBuf },
+}
 
 /// Why a command runs, for its environment.
 #[derive(Debug, Clone, Default)]
@@ -51,10 +87,10 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Spawns it on a reader thread, bounded by [`SPAWN_WITHIN`]; a failure names the stage of
+    /// Spawns it on a reader thread, bounded by `SPAWN_WITHIN` (10 s); a failure names the stage of
     /// the child's setup that failed. A child that comes to life only after the step gave up on
     /// it is killed with its session, never left running unsupervised.
-    pub async fn spawn(self) -> Result<tokio::process::Child, String> {
+    pub async fn spawn(self) -> Result<tokio::process::Child, CommandError> {
         let Prepared {
             mut cmd,
             stages,
@@ -66,11 +102,11 @@ impl Prepared {
         let runtime = tokio::runtime::Handle::current();
         let (tx, rx) = tokio::sync::oneshot::channel();
         readers.submit_work(&dir, user, move |go| {
-            let spawned = go.map_err(|Blocked(why)| why).and_then(|()| {
+            let spawned = go.map_err(CommandError::SpawnBlocked).and_then(|()| {
                 // tokio's children are registered with the runtime that reaps them.
                 let _entered = runtime.enter();
                 cmd.spawn()
-                    .map_err(|e| format!("cannot start: {}", stages.explain(&e)))
+                    .map_err(|e| CommandError::Spawn(stages.explain(&e)))
             });
             if let Err(Ok(child)) = tx.send(spawned) {
                 abandon(child);
@@ -78,12 +114,11 @@ impl Prepared {
         });
         match tokio::time::timeout(SPAWN_WITHIN, rx).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err("cannot start: the reader threads stopped".into()),
-            Err(_) => Err(format!(
-                "cannot start: the child's setup did not finish within {}s (is working_dir {} or a log folder on a hung file system?)",
-                SPAWN_WITHIN.as_secs(),
-                dir.display()
-            )),
+            Ok(Err(_)) => Err(CommandError::ReadersStopped),
+            Err(_) => Err(CommandError::SpawnHung {
+                within: SPAWN_WITHIN,
+                dir,
+            }),
         }
     }
 }
@@ -148,13 +183,13 @@ pub async fn build(
     reason: &Reason,
     output: Output,
     run: Run,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, CommandError> {
     let user = process.user.clone();
     let group = process.group.clone();
     let run_as =
         tokio::task::spawn_blocking(move || spawn::resolve(user.as_deref(), group.as_deref()))
             .await
-            .map_err(|e| format!("user lookup failed: {e}"))??;
+            .map_err(CommandError::Lookup)??;
     let logs = output == Output::ServiceLogs;
     let (stdout_log, stderr_log) = if logs {
         (process.stdout_log.clone(), process.stderr_log.clone())
@@ -173,7 +208,7 @@ pub async fn build(
                 look(&command, &dir, run, run_as, stdout_log, stderr_log)
             })
             .await
-            .map_err(|Blocked(why)| format!("cannot start: {why}"))??
+            .map_err(CommandError::LookBlocked)??
     };
     let mut cmd = match &looked.direct {
         Some(program) => process::direct(program, args),
@@ -211,7 +246,7 @@ pub async fn build(
     let stages = looked
         .setup
         .install(&mut cmd)
-        .map_err(|e| format!("cannot prepare the child: {e}"))?;
+        .map_err(CommandError::Install)?;
     Ok(Prepared {
         cmd,
         stages,
@@ -230,7 +265,7 @@ fn look(
     run_as: Option<spawn::RunAs>,
     stdout_log: Option<PathBuf>,
     stderr_log: Option<PathBuf>,
-) -> Result<Looked, String> {
+) -> Result<Looked, CommandError> {
     let direct = match run {
         Run::Shell => None,
         Run::AsSeed => executable(command, dir),
@@ -245,7 +280,7 @@ fn look(
     if !switches {
         for (slot, path) in opened.iter_mut().zip([&stdout_log, &stderr_log]) {
             if let Some(path) = path {
-                *slot = Some(crate::guard::file::open_append(path).map_err(|e| e.to_string())?);
+                *slot = Some(crate::guard::file::open_append(path)?);
             }
         }
     }

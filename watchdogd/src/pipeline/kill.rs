@@ -11,6 +11,7 @@
 
 use super::{Ctx, Step};
 use crate::guard::pidfd::{Confirmed, Found, Group};
+use crate::proc_facts;
 use crate::process::{self, Target};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
@@ -27,9 +28,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
         match Confirmed::open(pid, written_us, ticks) {
             Found::Confirmed(p) => match check_owner(pid, owner) {
                 Ok(()) => writer = Some(p),
-                Err(why) => refused.push(why),
+                Err(why) => refused.push(why.to_string()),
             },
-            Found::Refused(why) => refused.push(why),
+            Found::Refused(why) => refused.push(why.to_string()),
             Found::Gone => {}
         }
     } else if let Some(pid) = ctx.verdict.pid.filter(|&p| p <= 1) {
@@ -48,7 +49,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
                 }
             }
             Found::Refused(why) => {
-                if process::group_is_alive(group) {
+                if proc_facts::group_is_alive(group) {
                     refused.push(format!("process group {group}: {why}"));
                 }
             }
@@ -69,7 +70,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
             .iter()
             .any(|t| matches!(t, Target::Group(g) if Some(g.pgid()) == w.group()));
         if !in_targets {
-            targets.push(if process::leads_own_group(pid) {
+            targets.push(if proc_facts::leads_own_group(pid) {
                 match Group::anchored(pid, w) {
                     Ok(g) => Target::Group(g),
                     Err(w) => Target::Process(w),
@@ -92,12 +93,19 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
     step
 }
 
+/// A process of another user than the configured one, which the `kill` step leaves alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("refusing to signal pid {pid}: owned by uid {have}, not the configured user (uid {want})")]
+struct NotTheUsers {
+    pid: i32,
+    have: u32,
+    want: u32,
+}
+
 /// With `user` configured, only that user's processes may be signalled.
-fn check_owner(pid: i32, owner: Option<u32>) -> Result<(), String> {
-    match (owner, process::owner_uid(pid)) {
-        (Some(want), Some(have)) if want != have => Err(format!(
-            "refusing to signal pid {pid}: owned by uid {have}, not the configured user (uid {want})"
-        )),
+fn check_owner(pid: i32, owner: Option<u32>) -> Result<(), NotTheUsers> {
+    match (owner, proc_facts::owner_uid(pid)) {
+        (Some(want), Some(have)) if want != have => Err(NotTheUsers { pid, have, want }),
         _ => Ok(()),
     }
 }

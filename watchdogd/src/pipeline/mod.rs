@@ -12,7 +12,8 @@ mod output;
 mod script;
 mod start;
 
-pub use script::run_hook;
+pub use crate::session::Session;
+pub use script::{ScriptError, run_hook};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,23 +54,6 @@ pub struct Plan {
 impl Plan {
     fn process(&self) -> Option<&ProcessConfig> {
         self.config.processes.get(&self.key).map(|p| &**p)
-    }
-}
-
-/// A session watchdogd started: its leader and when it started, by the wall clock (with the
-/// clock's step then, see [`crate::clock`]) and by the kernel's start time of the leader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Session {
-    pub pid: i32,
-    pub at_us: i64,
-    pub at_step_us: i64,
-    pub ticks: Option<i64>,
-}
-
-impl Session {
-    /// When it was started, on the wall clock as it runs at `now`.
-    pub fn at_us_now(&self, now: &crate::clock::Now) -> i64 {
-        self.at_us.saturating_add(now.shift_since(self.at_step_us))
     }
 }
 
@@ -115,7 +99,7 @@ impl Ctx<'_> {
         args: &[String],
         output: command::Output,
         run: command::Run,
-    ) -> Result<command::Prepared, String> {
+    ) -> Result<command::Prepared, command::CommandError> {
         command::build(
             &self.plan.readers,
             self.process,
@@ -129,7 +113,8 @@ impl Ctx<'_> {
     }
 }
 
-/// The result of one action.
+/// The result of one action. Its outcome is the step's message either way (it goes to the
+/// audit row and the reply as words), so it is text, not an error to handle.
 pub(crate) struct Step {
     outcome: Result<String, String>,
     started: Option<Started>,
@@ -144,9 +129,9 @@ impl Step {
             refusals: Vec::new(),
         }
     }
-    fn failed(msg: impl Into<String>) -> Self {
+    fn failed(msg: impl std::fmt::Display) -> Self {
         Step {
-            outcome: Err(msg.into()),
+            outcome: Err(msg.to_string()),
             started: None,
             refusals: Vec::new(),
         }

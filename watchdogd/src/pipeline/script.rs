@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{self, Output, Reason, Run};
+use super::command::{self, CommandError, Output, Reason, Run};
 use super::output::Capture;
 use super::{Ctx, Step};
 use crate::config::ProcessConfig;
@@ -22,6 +22,35 @@ use crate::process::{self, Target};
 /// How long output is still read after the script exited (a background child may hold the
 /// pipe open for as long as it lives).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
+
+/// Why a script (a cleanup, the `on_give_up` hook) failed. `output` is the tail of what it
+/// printed, as `Capture::summary` gives it (empty when it printed nothing).
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error("{status}{}", tail(.output))]
+    Exited { status: ExitStatus, output: String },
+    #[error("cannot wait for script: {0}")]
+    Wait(std::io::Error),
+    #[error(
+        "killed with its process group after {}s (timeout){}",
+        .after.as_secs_f64(),
+        tail(.output)
+    )]
+    TimedOut { after: Duration, output: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// `: OUTPUT` after a message, or nothing when there is no output.
+fn tail(output: &str) -> String {
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!(": {output}")
+    }
+}
 
 pub(super) async fn run(ctx: &Ctx<'_>, name: &str) -> Step {
     let Some(script) = ctx.process.commands.get(name) else {
@@ -49,7 +78,7 @@ pub async fn run_hook(
     hook: &str,
     reason: &Reason,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, ScriptError> {
     let cmd = command::build(
         readers,
         process,
@@ -82,7 +111,7 @@ async fn execute(
     cancel: &CancellationToken,
     key: &str,
     action: &str,
-) -> Result<String, String> {
+) -> Result<String, ScriptError> {
     prepared
         .cmd
         .stdout(std::process::Stdio::piped())
@@ -90,7 +119,7 @@ async fn execute(
     let started_us = protocol::time::now_micros();
     let mut child = prepared.spawn().await?;
     let pid = child.id().map(|p| p as i32);
-    let ticks = pid.and_then(process::start_ticks);
+    let ticks = pid.and_then(crate::proc_facts::start_ticks);
     let mut capture = Capture::default();
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let deadline = tokio::time::sleep(timeout);
@@ -124,17 +153,16 @@ async fn execute(
         }
     }
     log_output(key, action, &capture);
-    let tail = capture.summary();
-    let sep = if tail.is_empty() { "" } else { ": " };
+    let output = capture.summary();
     match end {
-        End::Exited(Ok(status)) if status.success() => Ok(format!("exit 0{sep}{tail}")),
-        End::Exited(Ok(status)) => Err(format!("{status}{sep}{tail}")),
-        End::Exited(Err(e)) => Err(format!("cannot wait for script: {e}")),
-        End::TimedOut => Err(format!(
-            "killed with its process group after {}s (timeout){sep}{tail}",
-            timeout.as_secs_f64()
-        )),
-        End::Cancelled => Err("cancelled".into()),
+        End::Exited(Ok(status)) if status.success() => Ok(format!("exit 0{}", tail(&output))),
+        End::Exited(Ok(status)) => Err(ScriptError::Exited { status, output }),
+        End::Exited(Err(e)) => Err(ScriptError::Wait(e)),
+        End::TimedOut => Err(ScriptError::TimedOut {
+            after: timeout,
+            output,
+        }),
+        End::Cancelled => Err(ScriptError::Cancelled),
     }
 }
 

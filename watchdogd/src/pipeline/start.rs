@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use super::command::{Output, Run};
 use super::{Ctx, Session, Started, Step};
-use crate::guard::pidfd::{Confirmed, Found, Group};
+use crate::guard::pidfd::{Confirmed, Found, Group, Refusal};
 use crate::notify_socket::Slot;
-use crate::process::{self, Target};
+use crate::process::{self, StopError, Target};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
     let Some(command) = ctx.process.commands.get("start") else {
@@ -78,7 +78,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
         pid: pid as i32,
         at_us,
         at_step_us,
-        ticks: crate::process::start_ticks(pid as i32),
+        ticks: crate::proc_facts::start_ticks(pid as i32),
     };
     if let Some(slot) = notify {
         slot.started(Some(session));
@@ -203,24 +203,30 @@ async fn wait_ready(
     }
 }
 
+/// Why the session of a start that never got ready was not stopped (the next `kill` must).
+#[derive(Debug, thiserror::Error)]
+enum Unstopped {
+    #[error("its session leader {0} is gone; what is left of it is stopped by the next kill")]
+    LeaderGone(i32),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("pid {0} no longer leads its process group")]
+    NotLeader(i32),
+    #[error("stopping it failed: {0}")]
+    Stop(#[from] StopError),
+}
+
 /// Stops the session a start made (its process group, anchored by its leader), for a service
-/// that never got ready; `Err` when it could not be, and the next `kill` must.
-async fn stop_session(ctx: &Ctx<'_>, session: Session) -> Result<String, String> {
+/// that never got ready.
+async fn stop_session(ctx: &Ctx<'_>, session: Session) -> Result<String, Unstopped> {
     let pid = session.pid;
     let leader = match Confirmed::open(pid, session.at_us, session.ticks) {
         Found::Confirmed(leader) => leader,
-        Found::Gone => {
-            return Err(format!(
-                "its session leader {pid} is gone; what is left of it is stopped by the next kill"
-            ));
-        }
-        Found::Refused(why) => return Err(why),
+        Found::Gone => return Err(Unstopped::LeaderGone(pid)),
+        Found::Refused(why) => return Err(why.into()),
     };
-    let group = Group::anchored(pid, leader)
-        .map_err(|_| format!("pid {pid} no longer leads its process group"))?;
-    process::stop(vec![Target::Group(group)], ctx.plan.config.kill_timeout)
-        .await
-        .map_err(|e| format!("stopping it failed: {e}"))
+    let group = Group::anchored(pid, leader).map_err(|_| Unstopped::NotLeader(pid))?;
+    Ok(process::stop(vec![Target::Group(group)], ctx.plan.config.kill_timeout).await?)
 }
 
 #[cfg(test)]

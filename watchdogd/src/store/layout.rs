@@ -17,9 +17,15 @@
 //!   file is ours only if it has our tables): refused, with the file named and what to do;
 //!   nothing is written to it, no row is ever dropped.
 
+mod inspection;
+mod seed;
+
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
+
+pub use inspection::inspect;
+use seed::fill_from_seed;
 
 /// The layout this build writes.
 pub const LATEST: i64 = 2;
@@ -203,151 +209,6 @@ pub fn layout(conn: &Connection) -> rusqlite::Result<Layout> {
     Ok(Layout::Foreign { tables: found })
 }
 
-/// What opening `path` will do, in words, or why it will be refused (`watchdogd
-/// --check-config`, and the check at start). `retention`: `history_retention_days`, to say
-/// which of a migrated file's rows will be pruned. Reads the file only.
-pub fn inspect(path: &Path, retention: std::time::Duration) -> Result<String, LayoutError> {
-    if !path.exists() {
-        return Ok(format!(
-            "{}: does not exist yet; it will be created",
-            path.display()
-        ));
-    }
-    let conn = open_to_look(path);
-    let found = match &conn {
-        Ok(c) => layout(c),
-        Err(e) => Err(rusqlite::Error::InvalidParameterName(e.to_string())),
-    };
-    let shown = path.display().to_string();
-    let plan = match found {
-        // Unreadable or corrupt: the store moves a corrupt file aside at start (loudly).
-        Err(e) => {
-            let e = match &conn {
-                Err(open) => open.to_string(),
-                Ok(_) => e.to_string(),
-            };
-            return Ok(format!(
-                "{shown}: cannot be read as a database ({e}); at start a corrupt file is moved aside and a new one created"
-            ));
-        }
-        Ok(Layout::Empty) => format!("{shown}: empty; the tables will be created"),
-        Ok(Layout::Ours { version }) if version == LATEST => {
-            format!("{shown}: up to date (schema version {LATEST})")
-        }
-        Ok(Layout::Ours { version }) => {
-            format!("{shown}: schema version {version}; it will be upgraded in place to {LATEST}")
-        }
-        Ok(Layout::Seed { checks, services }) => {
-            let old = conn
-                .as_ref()
-                .ok()
-                .and_then(|c| seed_rows_older_than(c, retention).ok())
-                .unwrap_or(0);
-            let pruned = if old > 0 {
-                format!(
-                    "; {old} of its checks are older than history_retention_days ({} days) and will be pruned at the first start, as any row that old",
-                    retention.as_secs() / 86_400
-                )
-            } else {
-                String::new()
-            };
-            format!(
-                "{shown}: the Python watchdog's database ({services} services, {checks} checks); it will be migrated in place to schema version {LATEST}, keeping its rows and columns{pruned}"
-            )
-        }
-        Ok(Layout::Newer { version }) => {
-            return Err(LayoutError::Newer {
-                path: shown,
-                version,
-            });
-        }
-        Ok(Layout::Foreign { tables }) => {
-            return Err(LayoutError::Foreign {
-                path: shown,
-                tables: if tables.is_empty() {
-                    "none".into()
-                } else {
-                    tables.join(", ")
-                },
-            });
-        }
-    };
-    Ok(match writable(path) {
-        Ok(()) => plan,
-        Err(why) => format!(
-            "{plan}. But {why}: watchdogd would start and keep supervising, and lose every audit row and intent change (`status` counts them as dropped); fix its permissions or point db_path elsewhere"
-        ),
-    })
-}
-
-/// Opens `path` to look only. A WAL database needs its `-shm` file writable even to be read;
-/// a user who may not write there (`--check-config` run as another user) reads it as
-/// immutable instead.
-fn open_to_look(path: &Path) -> rusqlite::Result<Connection> {
-    let plain = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| layout(&c).map(|_| c));
-    if plain.is_ok() {
-        return plain;
-    }
-    let mut uri = String::from("file:");
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
-            c => uri.push(c),
-        }
-    }
-    uri.push_str("?immutable=1");
-    Connection::open_with_flags(
-        &uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
-    )
-    .and_then(|c| layout(&c).map(|_| c))
-    .or(plain)
-}
-
-/// Whether this user may write the file and its folder (SQLite's journal lives beside it).
-fn writable(path: &Path) -> Result<(), String> {
-    use nix::unistd::{AccessFlags, access};
-    let me = nix::unistd::Uid::effective();
-    access(path, AccessFlags::W_OK).map_err(|e| format!("uid {me} cannot write it ({e})"))?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    access(dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
-        format!(
-            "uid {me} cannot create files in its folder {} ({e}), as SQLite must",
-            dir.display()
-        )
-    })
-}
-
-/// The seed's check rows older than `retention`, by their own times.
-fn seed_rows_older_than(
-    conn: &Connection,
-    retention: std::time::Duration,
-) -> rusqlite::Result<i64> {
-    let cutoff =
-        protocol::time::now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-    conn.query_row(
-        &format!(
-            "SELECT count(*) FROM check_history WHERE {} < ?1",
-            seed_ms("checked_at")
-        ),
-        [cutoff],
-        |r| r.get(0),
-    )
-}
-
-/// SQL for the milliseconds of a seed time column: ISO 8601 text, with an offset, or naive
-/// (Python's `isoformat()` of local time, as the seed wrote it: read as the daemon's local time).
-fn seed_ms(col: &str) -> String {
-    format!(
-        "CAST(round((CASE WHEN {col} LIKE '%Z' OR substr({col}, -6, 1) IN ('+', '-') \
-           THEN julianday({col}) ELSE julianday({col}, 'utc') END - 2440587.5) * 86400000) AS INTEGER)"
-    )
-}
-
 /// Brings the database behind `conn` to the current layout, in one transaction.
 pub fn upgrade(conn: &mut Connection, path: &Path) -> Result<(), UpgradeError> {
     let found = layout(conn)?;
@@ -394,41 +255,6 @@ pub fn upgrade(conn: &mut Connection, path: &Path) -> Result<(), UpgradeError> {
     tx.pragma_update(None, "user_version", LATEST)?;
     tx.commit()?;
     Ok(())
-}
-
-/// Fills our columns from the seed's: its ISO 8601 times parsed to milliseconds, its health
-/// names in our spelling, what it did as the check's details; and installs the trigger that
-/// does the same for rows the seed still writes.
-fn fill_from_seed(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    let ms = seed_ms;
-    tx.execute_batch(&format!(
-        "CREATE TRIGGER IF NOT EXISTS check_history_from_seed AFTER INSERT ON check_history
-         WHEN NEW.checked_at_ms = 0 AND NEW.checked_at != ''
-         BEGIN
-            UPDATE check_history SET
-                health = lower(health),
-                checked_at_ms = coalesce({}, 0),
-                details = coalesce(details, 'checked by the Python watchdog')
-            WHERE id = NEW.id;
-         END;",
-        ms("NEW.checked_at")
-    ))?;
-    tx.execute_batch(&format!(
-        "UPDATE check_history SET
-            health = lower(health),
-            checked_at_ms = coalesce({}, 0),
-            details = coalesce(details, CASE WHEN action_taken IS NOT NULL AND action_taken != ''
-                THEN 'checked by the Python watchdog; action taken: ' || action_taken
-                ELSE 'checked by the Python watchdog' END)
-         WHERE checked_at_ms = 0;
-         UPDATE process_state SET
-            last_health = lower(last_health),
-            last_check = coalesce(last_check, last_check_at),
-            last_check_ms = coalesce(last_check_ms, {}),
-            updated_at = CASE WHEN updated_at = '' THEN coalesce(last_check_at, '') ELSE updated_at END;",
-        ms("checked_at"),
-        ms("last_check_at")
-    ))
 }
 
 /// Why the store could not be brought to the current layout.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode};
 
 use super::layout::{self, LayoutError, UpgradeError};
-use super::{Ack, Msg, PRUNE_EVERY, REOPEN_EVERY, Record, rows, schema};
+use super::{Ack, Msg, PRUNE_EVERY, REOPEN_EVERY, Record, WriteError, rows, schema};
 
 /// Why the database could not be opened for writing.
 #[derive(Debug, thiserror::Error)]
@@ -140,11 +140,13 @@ impl Writer {
 
     /// Writes one batch in one transaction; `durable` syncs it to disk before returning
     /// (`synchronous=FULL` for this commit; others stay `NORMAL`).
-    fn write(&mut self, batch: &[Record], durable: bool) -> Result<(), String> {
+    fn write(&mut self, batch: &[Record], durable: bool) -> Result<(), WriteError> {
         self.check_file();
         let result = match self.conn.as_mut() {
-            Some(conn) => rows::write_batch(conn, batch, durable).map_err(|e| e.to_string()),
-            None => Err("the database is not open".into()),
+            Some(conn) => {
+                rows::write_batch(conn, batch, durable).map_err(|e| WriteError::Sqlite(e.into()))
+            }
+            None => Err(WriteError::NotOpen),
         };
         let outcome = result.clone();
         match result {

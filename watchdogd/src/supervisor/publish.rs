@@ -62,11 +62,11 @@ impl Supervisor {
             tokio::spawn(async move {
                 let saved = committed
                     .await
-                    .unwrap_or_else(|_| Err("the store thread stopped".into()));
+                    .unwrap_or_else(|_| Err(crate::store::WriteError::Stopped));
                 for (reply, response) in durable {
                     let _ = reply.send(match &saved {
                         Ok(()) => response,
-                        Err(why) => unsaved(&response, why),
+                        Err(why) => unsaved(&response, &why.to_string()),
                     });
                 }
             });

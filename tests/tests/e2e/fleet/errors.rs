@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use protocol::PROTOCOL_VERSION;
+use watchdog_tests::expect_exit;
 
-use super::{OtherVersion, code, host_with_placeholder, sshd_or_skip, stderr, stdout};
+use super::{OtherVersion, host_with_placeholder, sshd_or_skip, stderr, stdout};
 
 #[test]
 fn no_ssh_connection_and_no_remote_daemon_are_unreachable() {
@@ -15,7 +16,7 @@ fn no_ssh_connection_and_no_remote_daemon_are_unreachable() {
     // Nothing listens on port 1.
     let down = format!("ssh://{}@127.0.0.1:1", sshd.user());
     let out = sshd.ctl(&["-H", &down, "status"]);
-    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    expect_exit(&out, 3, "watchdogctl");
     assert_eq!(stdout(&out), "");
     assert_eq!(
         stderr(&out),
@@ -26,7 +27,7 @@ fn no_ssh_connection_and_no_remote_daemon_are_unreachable() {
     // ssh connects, but no daemon listens at that socket: the remote client says so.
     let none = sshd.url(&sb.path().join("none.sock"));
     let out = sshd.ctl(&["-H", &none, "status"]);
-    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    expect_exit(&out, 3, "watchdogctl");
     assert!(
         stderr(&out).starts_with(&format!(
             "watchdogctl: {none}: cannot reach watchdogd at {} (given with --socket): ",
@@ -37,7 +38,7 @@ fn no_ssh_connection_and_no_remote_daemon_are_unreachable() {
     );
     // And the same host with the right socket answers.
     let out = sshd.ctl(&["-H", &sshd.url(&sb.socket()), "status"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    expect_exit(&out, 0, "watchdogctl");
 }
 
 #[test]
@@ -56,7 +57,7 @@ fn a_remote_without_watchdogctl_on_its_path_says_to_install_it() {
     cmd.env_remove("WATCHDOG_REMOTE_CTL")
         .args(["-H", &url, "status"]);
     let out = watchdog_tests::run_ctl(cmd);
-    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    expect_exit(&out, 3, "watchdogctl");
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!(
@@ -84,7 +85,7 @@ fn a_daemon_of_another_protocol_version_exits_2_naming_both_versions() {
         format!("daemon speaks {}", PROTOCOL_VERSION + 1),
     ];
     let out = sshd.ctl(&["-H", &url, "status"]);
-    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    expect_exit(&out, 2, "watchdogctl");
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
@@ -95,7 +96,7 @@ fn a_daemon_of_another_protocol_version_exits_2_naming_both_versions() {
         assert!(err.contains(number.as_str()), "{number:?} missing in {err}");
     }
     let out = sshd.ctl(&["-H", &url, "version"]);
-    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    expect_exit(&out, 2, "watchdogctl");
     assert!(
         stdout(&out).contains("\nwatchdogd: incompatible: protocol version mismatch: "),
         "{}",

@@ -2,11 +2,9 @@
 //! footer for hosts that gave no answer, the worst exit).
 
 use serde_json::Value;
-use watchdog_tests::Sandbox;
+use watchdog_tests::{Sandbox, expect_exit};
 
-use super::{
-    code, host_with_placeholder, host_with_service, json_of, sshd_or_skip, stderr, stdout,
-};
+use super::{code, host_with_placeholder, host_with_service, json_of, sshd_or_skip, stdout};
 
 /// `(host, key)` of every element of a merged JSON array.
 fn hosts_and_keys(v: &Value) -> Vec<(String, String)> {
@@ -33,7 +31,7 @@ fn status_and_history_of_several_hosts_merge_into_one_table_and_json() {
     let both = format!("{ua},{ub}");
 
     let out = sshd.ctl(&["status", "--hosts", &both]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    expect_exit(&out, 0, "watchdogctl");
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("HOST  "), "{text}");
@@ -51,7 +49,7 @@ fn status_and_history_of_several_hosts_merge_into_one_table_and_json() {
     // An unreachable host among them: listed in the footer with ssh's reason; exit 3.
     let three = format!("{ua},{down},{ub}");
     let out = sshd.ctl(&["status", "--hosts", &three]);
-    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    expect_exit(&out, 3, "watchdogctl");
     let text = stdout(&out);
     assert!(text.contains(&format!("\n{ua}  alpha  ")), "{text}");
     assert!(text.contains(&format!("\n{ub}  beta  ")), "{text}");
@@ -123,7 +121,7 @@ fn status_and_history_of_several_hosts_merge_into_one_table_and_json() {
 
     // One key on every host: beta is unknown on a (2), alpha has no heartbeat (1): worst is 2.
     let out = sshd.ctl(&["status", "beta", "--hosts", &both]);
-    assert_eq!(code(&out), Some(2), "{}", stdout(&out));
+    expect_exit(&out, 2, "watchdogctl");
     let text = stdout(&out);
     assert!(text.contains(&format!("\n{ub}  beta  ")), "{text}");
     assert!(text.contains(&format!("  {ua}: ")), "{text}");
@@ -155,7 +153,7 @@ fn check_over_several_hosts_exits_with_the_worst_host() {
     assert_eq!(v[0]["health"], "healthy", "{v}");
     assert_ne!(v[1]["health"], "healthy", "{v}");
     let out = sshd.ctl(&["check", "--hosts", &format!("{ub},{down},{ug}")]);
-    assert_eq!(code(&out), Some(3), "{}", stdout(&out));
+    expect_exit(&out, 3, "watchdogctl");
     assert!(
         stdout(&out).contains(&format!("\nno answer from 1 of 3 hosts:\n  {down}: ")),
         "{}",

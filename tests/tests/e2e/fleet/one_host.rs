@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use protocol::codec::{decode_response, encode_request, write_frame};
 use protocol::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, PROTOCOL_VERSION, Request, Response};
 use serde_json::Value;
-use watchdog_tests::{ctl_command, run_ctl};
+use watchdog_tests::{ctl_command, expect_exit, run_ctl};
 
 use super::{
-    T, code, host_with_placeholder, host_with_service, json_of, protocol_frames, run_with_stdin,
+    T, host_with_placeholder, host_with_service, json_of, protocol_frames, run_with_stdin,
     sshd_or_skip, stderr, stdout,
 };
 
@@ -32,17 +32,17 @@ fn status_restart_and_history_over_ssh_match_the_local_socket() {
         );
     }
     let out = sshd.ctl(&["-H", &url, "status"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    expect_exit(&out, 0, "watchdogctl");
     assert!(stdout(&out).starts_with("KEY  NAME"), "{}", stdout(&out));
     assert!(stdout(&out).contains(&format!("api  Service api  running  healthy  {pid}")));
     // The detail view, exit 0 because the service is healthy.
     let out = sshd.ctl(&["-H", &url, "status", "api"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    expect_exit(&out, 0, "watchdogctl");
     assert!(stdout(&out).contains("\ndetail: "), "{}", stdout(&out));
     // A refusal comes through word for word, with the same exit.
     let remote = sshd.ctl(&["-H", &url, "status", "nope"]);
     let local = sb.ctl(&["status", "nope"]);
-    assert_eq!(code(&remote), Some(2));
+    expect_exit(&remote, 2, "watchdogctl");
     assert_eq!(stderr(&remote), stderr(&local));
     assert_eq!(stdout(&remote), "");
 
@@ -110,7 +110,7 @@ fn events_follow_over_ssh_streams_until_stdout_closes() {
     let mut lines = Vec::new();
     'restarts: loop {
         assert!(Instant::now() < deadline, "no events over ssh: {lines:?}");
-        assert_eq!(code(&sb.ctl(&["restart", "api"])), Some(0));
+        sb.ctl_ok(&["restart", "api"]);
         loop {
             match rx.recv_timeout(Duration::from_secs(2)) {
                 Ok(line) => lines.push(line),
@@ -135,7 +135,7 @@ fn events_follow_over_ssh_streams_until_stdout_closes() {
             break status;
         }
         assert!(Instant::now() < deadline, "the follower did not end");
-        assert_eq!(code(&sb.ctl(&["restart", "api"])), Some(0));
+        sb.ctl_ok(&["restart", "api"]);
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(status.code(), Some(0), "{status}");
@@ -155,7 +155,7 @@ fn dial_stdio_bridges_frames_to_the_socket_and_refuses_oversized_ones() {
         write_frame(&mut input, &encode_request(&request).expect("encode")).expect("frame");
     }
     let out = run_with_stdin(dial(), input);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    expect_exit(&out, 0, "watchdogctl");
     let replies: Vec<Response> = protocol_frames(&out.stdout, MAX_RESPONSE_FRAME)
         .iter()
         .map(|f| decode_response(f).expect("a reply"))
@@ -174,7 +174,7 @@ fn dial_stdio_bridges_frames_to_the_socket_and_refuses_oversized_ones() {
     let mut input = (MAX_REQUEST_FRAME as u32 + 1).to_be_bytes().to_vec();
     input.extend_from_slice(&[0; 64]);
     let out = run_with_stdin(dial(), input);
-    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    expect_exit(&out, 2, "watchdogctl");
     assert!(
         stderr(&out).contains("bad request frame"),
         "{}",
@@ -188,7 +188,7 @@ fn dial_stdio_bridges_frames_to_the_socket_and_refuses_oversized_ones() {
         .arg("--socket")
         .arg(sb.path().join("none.sock"));
     let out = run_with_stdin(cmd, Vec::new());
-    assert_eq!(code(&out), Some(3));
+    expect_exit(&out, 3, "watchdogctl");
     assert!(
         stderr(&out).starts_with("watchdogctl: cannot reach watchdogd at "),
         "{}",
@@ -205,9 +205,9 @@ fn metrics_and_on_off_over_ssh_act_as_locally() {
     // metrics: the same exposition as the local socket gives, line for line except the
     // values that move between two reads (ages, uptime, tick timings).
     let remote = sshd.ctl(&["-H", &url, "metrics"]);
-    assert_eq!(code(&remote), Some(0), "{}", stderr(&remote));
+    expect_exit(&remote, 0, "watchdogctl");
     let local = sb.ctl(&["metrics"]);
-    assert_eq!(code(&local), Some(0), "{}", stderr(&local));
+    expect_exit(&local, 0, "watchdogctl");
     let names = |out: &std::process::Output| -> Vec<String> {
         stdout(out)
             .lines()
@@ -224,7 +224,7 @@ fn metrics_and_on_off_over_ssh_act_as_locally() {
 
     // off over ssh: the process goes, the service stays off.
     let out = sshd.ctl(&["-H", &url, "off", "api"]);
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    expect_exit(&out, 0, "watchdogctl");
     assert!(stdout(&out).starts_with("api: "), "{}", stdout(&out));
     watchdog_tests::wait_until("the service process to be gone", T, || {
         !watchdog_tests::alive(pid as i32)

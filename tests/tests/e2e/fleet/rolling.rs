@@ -3,9 +3,9 @@
 //! health wait, ends the roll with exit 1 and a report of the done, failed and untouched hosts.
 
 use serde_json::{Value, json};
-use watchdog_tests::Sandbox;
+use watchdog_tests::{Sandbox, expect_exit};
 
-use super::{T, code, host_with_service, json_of, sshd_or_skip, stderr, stdout};
+use super::{T, host_with_service, json_of, sshd_or_skip, stderr, stdout};
 use crate::sandbox;
 
 /// When host `sb`'s one restart of `key` ran, from its own audit log: (start, end) in µs.
@@ -62,7 +62,7 @@ fn a_rolling_restart_stops_at_the_first_failing_host_and_leaves_the_rest_alone()
         "--timeout",
         "20",
     ]);
-    assert_eq!(code(&out), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    expect_exit(&out, 1, "watchdogctl");
     let text = stdout(&out);
     for line in [
         format!("{}: api: healthy (pid ", urls[0]),
@@ -194,7 +194,7 @@ fn a_rolling_restart_stops_at_a_host_that_never_gets_healthy() {
         "--timeout",
         "3",
     ]);
-    assert_eq!(code(&out), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    expect_exit(&out, 1, "watchdogctl");
     let text = stdout(&out);
     for line in [
         format!("{}: api: healthy (pid ", urls[0]),

@@ -8,7 +8,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use super::{Silent, code, host_with_service, sshd_or_skip, stderr, stdout};
+use watchdog_tests::expect_exit;
+
+use super::{Silent, host_with_service, sshd_or_skip, stderr, stdout};
 
 /// ssh's default `ConnectTimeout` as watchdogctl passes it (docs/fleet.md).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,7 +37,7 @@ fn a_silent_host_in_a_check_fan_out_is_unreachable_and_the_others_answer() {
         "check took {took:?} with one silent host"
     );
     // The silent host is unreachable (3), the worst of all; the others answered in full.
-    assert_eq!(code(&out), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    expect_exit(&out, 3, "watchdogctl");
     let text = stdout(&out);
     assert!(
         text.contains(&format!(
@@ -86,7 +88,7 @@ fn a_rolling_restart_stops_at_a_silent_host_within_its_timeout() {
         took < timeout + SLACK,
         "the roll took {took:?} with a silent host"
     );
-    assert_eq!(code(&out), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    expect_exit(&out, 1, "watchdogctl");
     let text = stdout(&out);
     for line in [
         format!("{}: api: healthy (pid ", urls[0]),
@@ -134,7 +136,7 @@ fn one_silent_host_with_an_action_ends_within_its_timeout() {
     let took = clock.elapsed();
     assert!(took <= timeout + SLACK, "took {took:?}");
     // ssh's connect timeout was fitted inside the 5 s: ssh reports the host it could not reach.
-    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    expect_exit(&out, 3, "watchdogctl");
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert!(
@@ -172,7 +174,7 @@ fn a_remote_side_that_connects_and_never_replies_ends_at_the_timeout() {
     let took = clock.elapsed();
     assert!(took <= timeout + SLACK, "took {took:?}");
     // Not back in time: exit 1, as a wait that times out; ssh did connect, the far end is mute.
-    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    expect_exit(&out, 1, "watchdogctl");
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!(

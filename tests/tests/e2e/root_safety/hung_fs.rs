@@ -8,7 +8,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
 use watchdog_tests::fuse::HungMount;
-use watchdog_tests::{run_ctl, wait_until};
+use watchdog_tests::{expect_exit, run_ctl, wait_until};
 
 use super::T;
 
@@ -59,7 +59,7 @@ fn a_hung_mount_makes_one_service_unreadable_and_the_others_carry_on() {
     let _d = sb.start_daemon();
     // Asked before the daemon has judged the hung service: answered all the same.
     let out = answers_within(&sb, &["status", "stuck"], Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(1), "not healthy, but answered");
+    expect_exit(&out, 1, "not healthy, but answered");
     sb.ctl_ok(&["on", "ok"]);
     let pid = sb.wait_settled("ok", None, T);
     wait_until("the hung service to be unreadable", T, || {
@@ -121,21 +121,16 @@ fn a_hung_mount_makes_one_service_unreadable_and_the_others_carry_on() {
     sb.wait_healthy("ok", Some(pid), Duration::from_secs(10));
     // Reads of the daemon's own go on: the detail view, history, reload.
     let out = answers_within(&sb, &["status", "stuck"], Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(1), "unhealthy, but answered");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("not read"));
+    let detail = expect_exit(&out, 1, "unhealthy, but answered").stdout;
+    assert!(detail.contains("not read"), "{detail}");
     let out = answers_within(
         &sb,
         &["history", "stuck", "--limit", "5"],
         Duration::from_secs(5),
     );
-    assert_eq!(out.status.code(), Some(0));
+    expect_exit(&out, 0, "history of the hung service");
     let out = answers_within(&sb, &["reload"], Duration::from_secs(5));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_exit(&out, 0, "reload");
     drop(mount);
 }
 

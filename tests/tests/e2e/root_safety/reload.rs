@@ -5,7 +5,7 @@
 use std::process::Stdio;
 
 use serde_json::json;
-use watchdog_tests::{alive, wait_until};
+use watchdog_tests::{alive, expect_exit, wait_until};
 
 use super::T;
 
@@ -34,9 +34,12 @@ fn a_key_removed_while_its_pipeline_runs_gets_a_true_answer_and_no_twin() {
     });
     sb.write_config(&without);
     sb.ctl_ok(&["reload"]);
-    let out = restart.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}\n{}", d.log());
+    let err = expect_exit(
+        &restart.wait_with_output().unwrap(),
+        1,
+        format_args!("the restart of a removed service\n{}", d.log()),
+    )
+    .stderr;
     assert!(err.contains("removed from the config by a reload"), "{err}");
     assert!(!err.contains("shutting down"), "{err}");
     let conn = rusqlite::Connection::open(sb.path().join("wd.db")).unwrap();

@@ -182,9 +182,7 @@ fn a_reply_over_the_frame_limit_is_an_error_reply() {
         .unwrap();
     }
     conn.execute_batch("COMMIT").unwrap();
-    let out = sb.ctl(&["history", "--limit", "10000"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = sb.ctl_err(&["history", "--limit", "10000"], 1);
     assert!(err.contains("frame limit"), "{err}");
     // The connection was not dropped: the daemon goes on answering.
     sb.ctl_ok(&["history", "--limit", "10"]);

@@ -3,6 +3,7 @@
 //! codes a script can trust.
 
 use serde_json::json;
+use watchdog_tests::Printed;
 
 use super::T;
 
@@ -85,10 +86,8 @@ fn restart_all_restarts_what_is_wanted_and_exits_1_when_one_fails() {
     let a = sb.wait_settled("a", None, T);
     let b = sb.wait_settled("b", None, T);
     sb.ctl_ok(&["off", "resting"]);
-    let out = sb.ctl(&["restart-all", "--wait", "--timeout", "60"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let Printed { stdout, stderr } =
+        sb.ctl_printed(&["restart-all", "--wait", "--timeout", "60"], 1);
     assert!(
         stderr.contains("restart-all: 1 of 4 services failed (broken)"),
         "{stderr}"

@@ -2,6 +2,7 @@
 //! `history`), and `off` survives a restart on it; a database of something else is refused.
 
 use serde_json::json;
+use watchdog_tests::expect_exit;
 
 use super::T;
 
@@ -39,9 +40,12 @@ fn the_seeds_database_is_migrated_and_off_survives_a_restart_on_it() {
     let sb = crate::sandbox();
     let last = seed_database(&sb.path().join("wd.db"));
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
-    let check = sb.run_watchdogd(["--check-config", "--config", "config.json"]);
-    let said = String::from_utf8_lossy(&check.stderr);
-    assert_eq!(check.status.code(), Some(0), "{said}");
+    let said = expect_exit(
+        &sb.run_watchdogd(["--check-config", "--config", "config.json"]),
+        0,
+        "watchdogd --check-config",
+    )
+    .stderr;
     assert!(said.contains("the Python watchdog's database"), "{said}");
     assert!(said.contains("keeping its rows and columns"), "{said}");
     assert!(
@@ -111,9 +115,12 @@ fn a_database_of_something_else_or_of_a_newer_watchdogd_is_refused_with_exit_2()
             vec!["--check-config", "--config", "config.json"],
             vec!["--config", "config.json"],
         ] {
-            let out = sb.run_watchdogd(&args);
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "v{version} {args:?}: {err}");
+            let err = expect_exit(
+                &sb.run_watchdogd(&args),
+                2,
+                format_args!("v{version} {args:?}"),
+            )
+            .stderr;
             assert!(err.contains("wd.db"), "names the file: {err}");
             assert!(err.contains(why), "v{version}: {err}");
             assert!(err.contains("db_path"), "says what to do: {err}");

@@ -85,10 +85,9 @@ fn check_exits_0_when_all_is_healthy_or_recovered_and_1_when_a_recovery_failed()
     sb.write_config(&cfg);
     let _d = sb.start_daemon();
     // Nothing runs yet: the check recovers both; `api` comes up, `broken` cannot.
-    let out = sb.ctl(&["check", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let out = sb.ctl_printed(&["check", "--json"], 1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let err = out.stderr;
     assert!(err.contains("recovery failed: broken"), "{err}");
     let results: Vec<(&str, &str)> = report["recoveries"]
         .as_array()

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::super::fields::{edit_distance, suggestion};
+use super::super::suggestion::{edit_distance, suggestion};
 use super::super::{GLOBAL_FIELDS, PROCESS_FIELDS};
 use super::*;
 

@@ -1,8 +1,11 @@
-//! Heartbeats noticed as they change: a watched folder's heartbeat is read when it changes and
-//! when it would time out, never polled while all is well; a folder deleted and made again, a
-//! heartbeat that is a symlink, and an overflowed event queue each still end in the right
-//! verdict, and `status KEY` says which way a service is watched.
+//! How soon a failure is noticed, and that the cheap ways of noticing still get every fact right:
+//! a watched folder's heartbeat is read when it changes and when it would time out, never
+//! polled while all is well; a folder deleted and made again, a heartbeat that is a symlink,
+//! and an overflowed event queue each still end in the right verdict, and `status KEY` says
+//! which way a service is watched; a process's exit is seen at once even when watchdogd did not
+//! start it (pidfd); an iteration that stops growing is a stall.
 
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -187,4 +190,69 @@ fn an_overflowed_event_queue_reads_every_watched_heartbeat() {
     wait_until("the overflow to be logged", T, || {
         d.log().contains("overflowed")
     });
+}
+
+#[test]
+fn the_exit_of_an_adopted_process_is_seen_without_waiting_for_the_next_check() {
+    let sb = sandbox();
+    let mut cfg = sb.config(json!({ "api": sb.service("api", "") }));
+    // Checks every 30 s: only the exit watch can notice the death within the few seconds below.
+    cfg["check_interval_seconds"] = json!(30);
+    cfg["consecutive_failures_threshold"] = json!(1);
+    sb.write_config(&cfg);
+    // Started by the test, not by watchdogd: watchdogd adopts it from its heartbeat.
+    let mut adopted = Command::new(env!("CARGO_BIN_EXE_wd-test-service"))
+        .args([
+            "--heartbeat",
+            "hb/api.json",
+            "--key",
+            "api",
+            "--starts-file",
+            "api.starts",
+        ])
+        .current_dir(sb.path())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = adopted.id();
+    wait_until(
+        "the adopted service's first heartbeat",
+        Duration::from_secs(10),
+        || sb.heartbeat("api").exists(),
+    );
+    let _d = sb.start_daemon();
+    sb.wait_healthy("api", None, Duration::from_secs(10));
+    // The first check (at start) saw it healthy and began watching its pid.
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    adopted.wait().unwrap();
+    let killed = Instant::now();
+    let replacement = sb.wait_healthy("api", Some(u64::from(pid)), Duration::from_secs(15));
+    assert_ne!(replacement, u64::from(pid));
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "recovered long before the 30 s check"
+    );
+}
+
+#[test]
+fn a_stalled_iteration_is_detected() {
+    let sb = sandbox();
+    let beat =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/heartbeat/heartbeat.sh");
+    let mut svc = sb.service("stuck", "");
+    // Beats forever but never makes progress: the iteration is reset before each beat.
+    svc["commands"]["start"] = json!(format!(
+        ". {}; echo $$ >> stuck.starts; while :; do WATCHDOG_ITERATION=0; watchdog_beat hb/stuck.json stuck; sleep 0.1; done",
+        beat.display()
+    ));
+    svc["stall_seconds"] = json!(1);
+    svc["consecutive_failures_threshold"] = json!(1000);
+    sb.write_config(&sb.config(json!({ "stuck": svc })));
+    let _d = sb.start_daemon();
+    sb.ctl_ok(&["on", "stuck"]);
+    wait_until("stalled", T, || {
+        sb.status_of("stuck")["health"] == "stalled"
+    });
+    let detail = sb.status_of("stuck")["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("iteration 1 has not grown"), "{detail}");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nix::unistd::User;
 use serde_json::{Value, json};
-use watchdog_tests::{Sandbox, bins, run_ctl, wait_until};
+use watchdog_tests::{Sandbox, bins, expect_exit, run_ctl, wait_until};
 
 use crate::{audit_events, sandbox};
 
@@ -161,15 +161,17 @@ fn a_read_user_may_read_but_not_control_and_the_refusal_is_audited() {
         std::fs::set_permissions(&socket, PermissionsExt::from_mode(0o666)).unwrap();
     }
 
-    let out = other.ctl(&socket, &["status"]);
-    assert_eq!(out.status.code(), Some(0), "read refused: {}", stderr(&out));
+    expect_exit(&other.ctl(&socket, &["status"]), 0, "a read as a read user");
 
-    let out = other.ctl(&socket, &["restart", "api"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let refused = expect_exit(
+        &other.ctl(&socket, &["restart", "api"]),
+        2,
+        "a restart as a read user",
+    );
     assert!(
-        stderr(&out).contains("permission denied"),
+        refused.stderr.contains("permission denied"),
         "{}",
-        stderr(&out)
+        refused.stderr
     );
 
     let uid = other.user.uid.to_string();
@@ -202,7 +204,7 @@ fn a_user_on_no_list_may_not_even_read() {
         std::fs::set_permissions(&socket, PermissionsExt::from_mode(0o666)).unwrap();
     }
     let out = other.ctl(&socket, &["status"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    expect_exit(&out, 2, "a read as a user on no list");
     assert!(
         stderr(&out).contains("permission denied"),
         "{}",

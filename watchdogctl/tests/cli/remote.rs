@@ -1,7 +1,7 @@
-//! The real `watchdogctl` with `-H`/`--hosts`, without an SSH server: usage errors that must
-//! be caught before anything is contacted, and the transport itself through a stand-in for ssh
-//! that runs the remote command in a local POSIX shell, as sshd would hand it to the login
-//! shell. The end-to-end tests in the workspace's `tests/` crate use a real sshd.
+//! `-H`/`--hosts` (`src/remote/`, and `src/commands/`'s fleet, rolling and dial), without an SSH
+//! server: usage errors that must be caught before anything is contacted, and the transport
+//! itself through a stand-in for ssh that runs the remote command in a local POSIX shell, as
+//! sshd would hand it to the login shell. The end-to-end tests in the workspace's `tests/` crate use a real sshd.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -12,27 +12,11 @@ use std::sync::{Arc, Mutex};
 use protocol::codec::{decode_request, encode_response, read_frame, write_frame};
 use protocol::{MAX_REQUEST_FRAME, Request, Response, StatusReply};
 
-fn ctl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchdogctl"));
-    for var in [
-        "WATCHDOG_SOCKET",
-        "WATCHDOG_CONFIG",
-        "WATCHDOG_HOST",
-        "WATCHDOG_SSH",
-        "WATCHDOG_REMOTE_CTL",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
+use crate::{ctl, expect_exit};
 
-fn run(cmd: &mut Command) -> Output {
+/// Runs a prepared watchdogctl command to its end.
+fn output(cmd: &mut Command) -> Output {
     cmd.output().expect("run watchdogctl")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// An ssh stand-in: runs its last argument (the remote command) with `sh -c`, and records its
@@ -109,23 +93,26 @@ fn remote_usage_errors_exit_2_before_contacting_anything() {
         ),
     ];
     for (args, message) in cases {
-        let o = run(ctl().env("WATCHDOG_SSH", &never).args(args));
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
-        assert!(!stderr(&o).contains("ran"), "{args:?}: ssh was run");
+        let o = output(ctl().env("WATCHDOG_SSH", &never).args(args));
+        let o = expect_exit(&o, 2, format_args!("{args:?}"));
+        assert!(o.stderr.contains(message), "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("ran"), "{args:?}: ssh was run");
         assert!(o.stdout.is_empty());
     }
     let file = dir.path().join("hosts.txt");
     std::fs::write(&file, "web1\nweb 2\n").unwrap();
-    let o = run(ctl()
-        .env("WATCHDOG_SSH", &never)
-        .args(["status", "--hosts"])
-        .arg(format!("@{}", file.display())));
-    assert_eq!(o.status.code(), Some(2));
+    let o = output(
+        ctl()
+            .env("WATCHDOG_SSH", &never)
+            .args(["status", "--hosts"])
+            .arg(format!("@{}", file.display())),
+    );
+    let o = expect_exit(&o, 2, "a hosts file with a bad line");
     assert!(
-        stderr(&o).contains("hosts.txt line 2: invalid host \"web 2\""),
+        o.stderr
+            .contains("hosts.txt line 2: invalid host \"web 2\""),
         "{}",
-        stderr(&o)
+        o.stderr
     );
 }
 
@@ -142,15 +129,17 @@ fn the_remote_command_is_quoted_for_the_remote_shell() {
         "ssh://deploy@web1:2222?socket={}",
         socket.display().to_string().replace(' ', "%20")
     );
-    let o = run(ctl()
-        .env(
-            "WATCHDOG_SSH",
-            format!("'{}' -o BatchMode=yes", ssh.display()),
-        )
-        .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
-        .args(["-H", &url, "status", "--json"]));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
+    let o = output(
+        ctl()
+            .env(
+                "WATCHDOG_SSH",
+                format!("'{}' -o BatchMode=yes", ssh.display()),
+            )
+            .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
+            .args(["-H", &url, "status", "--json"]),
+    );
+    let o = expect_exit(&o, 0, "status over -H");
+    assert_eq!(o.stdout, "[]\n");
     assert_eq!(*seen.lock().unwrap(), [Request::Status { key: None }]);
     let argv = std::fs::read_to_string(dir.path().join("argv.txt")).unwrap();
     let words: Vec<&str> = argv.lines().collect();
@@ -185,12 +174,14 @@ fn the_remote_command_is_quoted_for_the_remote_shell() {
     );
 
     // The same host through --hosts: one merged table with a HOST column.
-    let o = run(ctl()
-        .env("WATCHDOG_SSH", &ssh)
-        .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
-        .args(["status", "--hosts", &url]));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with("HOST  KEY  NAME"));
+    let o = output(
+        ctl()
+            .env("WATCHDOG_SSH", &ssh)
+            .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
+            .args(["status", "--hosts", &url]),
+    );
+    let o = expect_exit(&o, 0, "status over --hosts");
+    assert!(o.stdout.starts_with("HOST  KEY  NAME"));
 }
 
 #[test]
@@ -199,13 +190,15 @@ fn a_socket_path_that_starts_with_a_dash_stays_a_socket_path() {
     let dir = tempfile::tempdir().unwrap();
     let seen = fake_daemon(&dir.path().join("-w.sock"), 1);
     let ssh = fake_ssh(dir.path());
-    let o = run(ctl()
-        .current_dir(dir.path())
-        .env("WATCHDOG_SSH", &ssh)
-        .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
-        .args(["-H", "web1?socket=-w.sock", "status", "--json"]));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
+    let o = output(
+        ctl()
+            .current_dir(dir.path())
+            .env("WATCHDOG_SSH", &ssh)
+            .env("WATCHDOG_REMOTE_CTL", env!("CARGO_BIN_EXE_watchdogctl"))
+            .args(["-H", "web1?socket=-w.sock", "status", "--json"]),
+    );
+    let o = expect_exit(&o, 0, "a socket path starting with -");
+    assert_eq!(o.stdout, "[]\n");
     assert_eq!(*seen.lock().unwrap(), [Request::Status { key: None }]);
     let argv = std::fs::read_to_string(dir.path().join("argv.txt")).unwrap();
     assert!(
@@ -232,12 +225,12 @@ fn a_remote_ctl_with_a_control_character_is_a_usage_error() {
         if let Some(env) = env {
             cmd.env("WATCHDOG_REMOTE_CTL", env);
         }
-        let o = run(cmd.args(["-H", "web1", "status"]));
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let o = output(cmd.args(["-H", "web1", "status"]));
+        let o = expect_exit(&o, 2, "a control character in an ssh setting");
         assert!(
-            stderr(&o).contains("contains control characters"),
+            o.stderr.contains("contains control characters"),
             "{}",
-            stderr(&o)
+            o.stderr
         );
         assert!(o.stdout.is_empty());
     }
@@ -260,7 +253,7 @@ fn a_remote_side_that_never_answers_ends_at_the_restart_timeout_and_ssh_is_ended
     .unwrap();
     std::fs::set_permissions(&mute, std::fs::Permissions::from_mode(0o755)).unwrap();
     let started = std::time::Instant::now();
-    let o = run(ctl().env("WATCHDOG_SSH", &mute).args([
+    let o = output(ctl().env("WATCHDOG_SSH", &mute).args([
         "-H",
         "web1",
         "restart",
@@ -271,9 +264,9 @@ fn a_remote_side_that_never_answers_ends_at_the_restart_timeout_and_ssh_is_ended
     ]));
     // A hang bound with a wide margin, not a performance figure.
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = expect_exit(&o, 1, "a restart that outlives --timeout");
     assert_eq!(
-        stderr(&o),
+        o.stderr,
         "watchdogctl: restart api did not finish within --timeout 1s: no reply from web1 within \
          1s: ssh reported no connection failure, but neither the remote watchdogctl nor \
          watchdogd answered; it may still complete (see status)\n"
