@@ -13,12 +13,14 @@ pub mod sshd;
 pub mod tmux;
 pub mod users;
 
+mod alarm;
 mod bins;
 mod cleanup;
 mod ctl;
 mod daemon;
 mod deadline;
 mod exit;
+mod follower;
 mod sandbox;
 
 use nix::sys::signal::kill;
@@ -29,6 +31,7 @@ pub use ctl::{ctl_at, ctl_command, run_ctl};
 pub use daemon::Daemon;
 pub use deadline::wait_until;
 pub use exit::{Printed, expect_exit};
+pub use follower::Follower;
 pub use sandbox::Sandbox;
 
 /// Whether a process exists and is not a zombie.

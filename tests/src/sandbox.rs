@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::alarm::Alarm;
 use crate::cleanup::{kill_services, read_pids};
 use crate::deadline::output_within;
 use crate::exit::{Printed, expect_exit};
@@ -18,6 +19,8 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
     /// The test service binary (`CARGO_BIN_EXE_wd-test-service` of the caller).
     service_bin: PathBuf,
+    /// Ends the test's processes if it runs far too long (see `alarm.rs`).
+    alarm: Alarm,
 }
 
 impl Sandbox {
@@ -29,6 +32,7 @@ impl Sandbox {
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("hb")).expect("hb dir");
         Sandbox {
+            alarm: Alarm::arm(dir.path().to_path_buf()),
             dir,
             service_bin: service_bin.into(),
         }
@@ -136,6 +140,7 @@ impl Sandbox {
             .stderr(log);
         setup(&mut cmd);
         let child = cmd.spawn().expect("spawn watchdogd");
+        self.alarm.daemon(child.id() as i32);
         let mut daemon = Daemon {
             child: Some(child),
             log: log_path,

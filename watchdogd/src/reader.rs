@@ -21,7 +21,8 @@
 //!   mount goes by the path as written, and a symlink can lead anywhere, but the grouping by
 //!   user keeps the work of root's services and of other users in buckets of their own;
 //! - the pool grows past threads that look busy ([`LOOKS_BUSY`]), up to [`MAX_THREADS`], and
-//!   shrinks back to [`BASE_THREADS`] when idle.
+//!   shrinks back to [`BASE_THREADS`] when idle; waiting work may call for [`SPARE`] threads
+//!   at once.
 //!
 //! The owner decides what a check that does not come back means (its service is `unreadable`);
 //! this room only runs work and hands back results: check results through a shared list and a
@@ -41,6 +42,9 @@ use crate::probe::{self, Job, Probe};
 
 /// Threads kept even when idle.
 const BASE_THREADS: usize = 1;
+/// Threads free or soon free that waiting work may call for at once: one idle thread is
+/// enough while all is quiet, but a burst behind a thread that hangs needs a second at once.
+const SPARE: usize = 2;
 /// Most threads, stuck ones included.
 const MAX_THREADS: usize = 64;
 /// Most items of one bucket running at once: what a hung mount can hold, per user.
@@ -423,7 +427,7 @@ impl Readers {
                     .count()
         };
         while st.threads < MAX_THREADS
-            && (st.threads < BASE_THREADS || soon_free(st) < st.queued.min(BASE_THREADS))
+            && (st.threads < BASE_THREADS || soon_free(st) < st.queued.min(SPARE))
         {
             let id = st.next_id;
             st.next_id += 1;

@@ -2,14 +2,12 @@
 //! checks sampled, state changes never), `history` lists them with each recovery's steps, and
 //! `events --follow` streams them live to several followers at once.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use watchdog_tests::{bins, wait_until};
+use watchdog_tests::{Follower, wait_until};
 
 use crate::sandbox;
 
@@ -71,60 +69,31 @@ fn several_followers_see_the_same_live_events() {
     let sb = sandbox();
     sb.write_config(&sb.config(json!({ "api": sb.service("api", "") })));
     let _d = sb.start_daemon();
-    let follow = || {
-        Command::new(&bins().watchdogctl)
-            .arg("--socket")
-            .arg(sb.socket())
-            .args(["events", "--follow", "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
     sb.ctl_ok(&["on", "api"]);
     sb.wait_settled("api", None, T);
-    let mut followers = [follow(), follow()];
-    let mut streams: Vec<_> = followers
-        .iter_mut()
-        .map(|f| BufReader::new(f.stdout.take().unwrap()).lines())
-        .collect();
+    let mut followers = [Follower::start(&sb.socket()), Follower::start(&sb.socket())];
     // A follower only sees what happens after it connects: a reload (an audit event) shows
     // when both are listening.
-    let kinds_until = |lines: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
-                       done: &dyn Fn(&[String]) -> bool| {
-        let mut kinds = Vec::new();
-        let deadline = Instant::now() + T;
-        while Instant::now() < deadline && !done(&kinds) {
-            let Some(Ok(line)) = lines.next() else { break };
-            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            kinds.push(v["kind"].as_str().unwrap().to_owned());
-        }
-        kinds
-    };
-    for lines in &mut streams {
+    let reloaded = |e: &Value| e["kind"] == "reloaded";
+    let deadline = Instant::now() + T;
+    for f in &mut followers {
         loop {
+            assert!(Instant::now() < deadline, "a follower never saw a reload");
             sb.ctl_ok(&["reload"]);
-            let seen = kinds_until(lines, &|k: &[String]| k.iter().any(|k| k == "reloaded"));
-            if seen.iter().any(|k| k == "reloaded") {
+            if f.until(Instant::now() + Duration::from_secs(2), reloaded).is_some() {
                 break;
             }
         }
     }
     sb.ctl_ok(&["restart", "api"]);
-    for (f, lines) in followers.iter_mut().zip(&mut streams) {
-        let kinds = kinds_until(lines, &|k: &[String]| {
-            k.iter()
-                .skip_while(|k| *k != "pipeline_started")
-                .any(|k| k == "pipeline_finished")
-        });
+    for f in &mut followers {
+        let events = f
+            .until(Instant::now() + T, |e| e["kind"] == "pipeline_finished")
+            .expect("the restart's pipeline_finished");
+        let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
         for want in ["pipeline_started", "step_finished", "pipeline_finished"] {
-            assert!(
-                kinds.iter().any(|k| k == want),
-                "missing {want} in {kinds:?}"
-            );
+            assert!(kinds.contains(&want), "missing {want} in {kinds:?}");
         }
-        let _ = f.kill();
-        let _ = f.wait();
     }
 }
 

@@ -4,13 +4,10 @@
 //! once), and no field is printed that the page does not document.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use watchdog_tests::{bins, wait_until};
+use watchdog_tests::{Follower, wait_until};
 
 use super::repo;
 use crate::sandbox;
@@ -157,66 +154,6 @@ fn each(value: &Value) -> Vec<Value> {
         .clone()
 }
 
-/// A live `events --follow --json`, its lines delivered through a channel; killed (by PID)
-/// when dropped.
-struct Follower {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Follower {
-    fn start(socket: &std::path::Path) -> Follower {
-        let mut child = Command::new(&bins().watchdogctl)
-            .arg("--socket")
-            .arg(socket)
-            .args(["events", "--follow", "--json"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a follower");
-        let out = child.stdout.take().expect("the follower's stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Follower { child, lines }
-    }
-
-    /// The lines that arrived so far.
-    fn drain(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
-    }
-
-    /// Lines until one satisfies `last` (included), or the deadline.
-    fn until(&self, deadline: Instant, last: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let mut out = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                break;
-            };
-            let v = json_of(&line);
-            let done = last(&v);
-            out.push(v);
-            if done {
-                return out;
-            }
-        }
-        panic!("the follower never printed the line waited for; it printed {out:?}");
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn every_documented_json_field_is_printed_and_nothing_else() {
     let shapes = documented();
@@ -239,7 +176,7 @@ fn every_documented_json_field_is_printed_and_nothing_else() {
 
     // A live follower, and the events of one restart while it listens (it only sees what
     // happens after it has subscribed: poke the daemon until it has).
-    let follower = Follower::start(&sb.socket());
+    let mut follower = Follower::start(&sb.socket());
     let mut early = Vec::new();
     wait_until("the follower to see an event", T, || {
         sb.ctl_ok(&["run", "api", "clear"]);
@@ -254,7 +191,7 @@ fn every_documented_json_field_is_printed_and_nothing_else() {
                 .as_str()
                 .is_some_and(|m| m.starts_with("restart"))
     });
-    add("event", events);
+    add("event", events.expect("the restart's pipeline_finished"));
     add("action", vec![restart]);
     drop(follower);
     let second = sb.wait_settled("api", Some(first), T);

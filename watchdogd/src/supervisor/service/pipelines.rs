@@ -255,8 +255,14 @@ impl Service {
                 alive: true,
             });
             self.grace_until = Some(now.mono + self.cfg.start_grace);
-            self.verdict = None;
-            self.writer = None;
+            // A check while the start was being verified may already have judged the process it
+            // started (same pid, same kernel start): that verdict is about what runs now, and
+            // forgetting it would take back a `healthy` a client has already been shown.
+            let started_id = s.ticks.map(|t| (s.pid as u32, t));
+            if started_id.is_none() || self.writer != started_id {
+                self.verdict = None;
+                self.writer = None;
+            }
         } else if killed {
             self.verdict = Some(crate::health::Verdict::without_heartbeat(
                 protocol::Health::StalePid,
