@@ -20,7 +20,7 @@ fn slot() -> Arc<Slot> {
     ));
     // The session this process is in plays the one watchdogd started.
     let sid = nix::unistd::getsid(None).unwrap().as_raw();
-    slot.adopt_session(Some(watchdogd::pipeline::Session {
+    slot.adopt_session(Some(watchdogd::session::Session {
         pid: sid,
         // Started when this process did: the process counts as one of the session's.
         at_us: watchdogd::proc_facts::start_time_us(std::process::id() as i32).unwrap(),

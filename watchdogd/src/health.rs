@@ -11,7 +11,7 @@ use protocol::Health;
 
 use crate::clock::Now;
 use crate::heartbeat::{Beat, Reading};
-use crate::process::{Identity, Liveness};
+use crate::proc_facts::{Identity, Liveness};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub struct Rules {
 /// heartbeat (which the `kill` step confirms again through a pidfd).
 ///
 /// `identify(pid, written_us, known_ticks)` says whether the process holding `pid` is still
-/// the one that wrote a heartbeat at `written_us` ([`crate::process::identify`]).
+/// the one that wrote a heartbeat at `written_us` ([`crate::proc_facts::identify`]).
 ///
 /// Times: a heartbeat read under an earlier wall-clock step is moved into the clock as it runs
 /// now; and the boot clock bounds the wall clock's word: the content was written before the

@@ -13,9 +13,11 @@
 //!   [`answers`] (history, detail, metrics and version, answered without the owner), [`watch`]
 //!   (the stream behind `watchdogctl top`: a status, then what changes).
 //! - The owner: [`supervisor`] (the one owner of service state: its loop and wiring in
-//!   `actions`, `checks`, `changes`, `command`, `effects`, `handle`, `notify`, `publish`,
-//!   `reload`, `schedule`; its rules pure code with table tests in `service/`: `admit`, `flap`,
-//!   `overrides`, `pipelines`, `status`, `verdict`), [`clock`] (monotonic time for decisions,
+//!   `dispatch` (commands), `actions` (pipelines), `checks`, `changes`, `command`, `effects`,
+//!   `give_up`, `handle`, `notify`, `publish`, `reload`, `turns`; its rules pure code with
+//!   table tests: `bulk`, `slots`, `schedule`, and in `service/`: `admit`, `counters`, `flap`,
+//!   `overrides`, `pipelines`, `recovery`, `status`, `verdict`, `window`), [`clock`] (monotonic
+//!   time for decisions,
 //!   wall time for people), [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and
 //!   the node_exporter file).
 //! - Checks: [`reader`] (the threads every heartbeat read runs on), [`mounts`] (which file

@@ -13,7 +13,7 @@ use crate::config::ProcessConfig;
 use crate::guard::file::Folders;
 use crate::health::{self, Verdict};
 use crate::heartbeat::{self, Beat, Reading};
-use crate::process::{Identity, Liveness};
+use crate::proc_facts::{Identity, Liveness};
 
 /// What is known of a service besides its heartbeat file, for judging it. The periodic check
 /// and a pipeline's fresh look judge with the same knowledge, through [`judge`].
@@ -55,7 +55,7 @@ pub fn judge_within(
                 start_ticks: known_ticks,
             }
         } else {
-            crate::process::identify(pid, written_us, known_ticks)
+            crate::proc_facts::identify(pid, written_us, known_ticks)
         }
     })
 }

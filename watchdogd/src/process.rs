@@ -16,8 +16,6 @@ use nix::sys::signal::Signal;
 use tokio::time::Instant;
 
 use crate::guard::pidfd::{Confirmed, Group};
-// Read by the judge (`health.rs`, `probe.rs`) under their old names.
-pub use crate::proc_facts::{Identity, Liveness, identify};
 
 /// Environment variables the daemon's supervisor may have set for itself; children must not
 /// inherit them or they would speak to systemd in the daemon's name.

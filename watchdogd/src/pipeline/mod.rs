@@ -12,7 +12,7 @@ mod output;
 mod script;
 mod start;
 
-pub use crate::session::Session;
+use crate::session::Session;
 pub use script::{ScriptError, run_hook};
 
 use std::sync::Arc;

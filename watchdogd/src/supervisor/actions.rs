@@ -1,241 +1,25 @@
-//! The action side of the owner: commands, pipelines and their outcomes, as wiring.
+//! Pipelines, as wiring: what a request admits, spawned, and its outcome handed back.
 //!
 //! What a request does is decided by the service's rules ([`super::service`]); this file
-//! spawns what they admit, bounded by `max_parallel_recoveries` ([`Slots`]: the rest wait in
-//! order, operators' requests ahead of automatic recoveries), and hands outcomes back to the
+//! spawns what they admit, bounded by `max_parallel_recoveries` ([`super::slots`]: the rest wait
+//! in order, operators' requests ahead of automatic recoveries), and hands outcomes back to the
 //! rules. Replies to requests that change intent wait for their rows to be durable.
-
-use std::collections::VecDeque;
 
 use protocol::{ActionReport, ErrorKind, Response, Trigger};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{Act, Command};
 use super::effects::Reply;
 use super::handle::unknown_key;
 use super::service::flap::Decision;
 use super::service::{Admission, Started, Task};
+use super::slots::{Offered, Waiting};
 use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::pipeline::{self, Plan};
 use crate::store::Record;
 
-/// A pipeline admitted but waiting for a slot.
-struct Waiting {
-    key: String,
-    task: Task,
-    replies: Vec<Reply>,
-}
-
-/// The bound on pipelines running at once, and who waits for a slot.
-pub(super) struct Slots {
-    limit: usize,
-    running: usize,
-    /// Operators' requests, served first.
-    manual: VecDeque<Waiting>,
-    automatic: VecDeque<Waiting>,
-}
-
-impl Slots {
-    pub(super) fn new(limit: usize) -> Slots {
-        Slots {
-            limit: limit.max(1),
-            running: 0,
-            manual: VecDeque::new(),
-            automatic: VecDeque::new(),
-        }
-    }
-
-    pub(super) fn running(&self) -> usize {
-        self.running
-    }
-
-    pub(super) fn waiting(&self) -> usize {
-        self.manual.len() + self.automatic.len()
-    }
-
-    pub(super) fn set_limit(&mut self, limit: usize) {
-        self.limit = limit.max(1);
-    }
-
-    fn entry(&mut self, key: &str) -> Option<&mut Waiting> {
-        self.manual
-            .iter_mut()
-            .chain(self.automatic.iter_mut())
-            .find(|w| w.key == key)
-    }
-
-    fn next(&mut self) -> Option<Waiting> {
-        if self.running >= self.limit {
-            return None;
-        }
-        self.manual
-            .pop_front()
-            .or_else(|| self.automatic.pop_front())
-    }
-
-    /// Everyone still waiting, for shutdown.
-    pub(super) fn drain(&mut self) -> impl Iterator<Item = (Reply, String)> + '_ {
-        self.manual
-            .drain(..)
-            .chain(self.automatic.drain(..))
-            .flat_map(|w| w.replies.into_iter().map(move |r| (r, w.key.clone())))
-    }
-}
-
 impl Supervisor {
-    pub(super) fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Act { key, act, reply } => match self.index.get(&key) {
-                Some(&idx) => self.act(idx, act, reply),
-                None => {
-                    let _ = reply.send(unknown_key(&key));
-                }
-            },
-            Command::Bulk { act, reply } => self.bulk(act, reply),
-            Command::Wait {
-                key,
-                timeout,
-                not_pid,
-                reply,
-            } => match self.index.get(&key) {
-                Some(&idx) => {
-                    let now = tokio::time::Instant::now();
-                    self.services[idx].add_waiter(not_pid, now + timeout, reply);
-                    self.check_now(idx);
-                }
-                None => {
-                    let _ = reply.send(unknown_key(&key));
-                }
-            },
-            Command::Check { reply } => self.start_round(reply),
-            Command::Reload { reply } => self.start_reload(reply),
-            Command::Monitor {
-                key,
-                enabled,
-                reply,
-            } => self.set_monitoring(&key, enabled, reply),
-            Command::ToggleAction {
-                key,
-                action,
-                enabled,
-                reply,
-            } => self.toggle_action(&key, &action, enabled, reply),
-        }
-    }
-
-    /// One act on service `idx`.
-    fn act(&mut self, idx: usize, act: Act, reply: Reply) {
-        if let Act::Run(action) = &act
-            && let Err(why) = self.check_action(idx, action)
-        {
-            let _ = reply.send(Response::Error {
-                kind: ErrorKind::BadRequest,
-                message: why,
-            });
-            return;
-        }
-        self.request_task(idx, act.task(), Some(reply));
-        if let Act::OffFor(length) = act {
-            let fx = self.services[idx].open_window(length, &Now::read());
-            self.apply(idx, fx);
-            self.schedule.wake_at = self
-                .schedule
-                .wake_at
-                .min(tokio::time::Instant::now() + length);
-        }
-    }
-
-    /// Whether `action` can be run by hand on service `idx`.
-    fn check_action(&self, idx: usize, action: &str) -> Result<(), String> {
-        let cfg = self.services[idx].cfg();
-        if action == "kill" || cfg.commands.contains_key(action) {
-            return Ok(());
-        }
-        let mut known: Vec<&str> = vec!["kill"];
-        known.extend(cfg.commands.keys().map(String::as_str));
-        Err(format!(
-            "{} has no action {action:?}; its actions are: {}",
-            cfg.key,
-            known.join(", ")
-        ))
-    }
-
-    /// The same act on every monitored service, answered together. `restart-all` leaves out
-    /// (and says so) services that are off by intent: turning one back on is `on`'s to do, or
-    /// `start-all`'s. A `run --all` of an action no service has is refused, naming those there are.
-    fn bulk(&mut self, act: Act, reply: Reply) {
-        if let Act::Run(action) = &act {
-            let has = |idx: usize| self.check_action(idx, action).is_ok();
-            if !(0..self.services.len()).any(|i| self.services[i].is_monitored() && has(i)) {
-                let _ = reply.send(Response::Error {
-                    kind: ErrorKind::BadRequest,
-                    message: format!(
-                        "no monitored service has an action {action:?}; the actions there are: {}",
-                        self.all_actions().join(", ")
-                    ),
-                });
-                return;
-            }
-        }
-        let mut answers = Vec::new();
-        let mut skipped = Vec::new();
-        for idx in 0..self.services.len() {
-            if !self.services[idx].is_monitored() {
-                continue;
-            }
-            let key = self.services[idx].key().to_owned();
-            match &act {
-                Act::Run(action) if self.check_action(idx, action).is_err() => {
-                    // Services without that action are left out of a `run --all`.
-                    continue;
-                }
-                Act::Restart if self.services[idx].is_off_by_intent() => {
-                    let mut report = failed_report(
-                        &key,
-                        format!(
-                            "off by intent: not restarted (`watchdogctl on {key}` turns it on)"
-                        ),
-                    );
-                    report.result = protocol::PipelineResult::Skipped;
-                    skipped.push(report);
-                    continue;
-                }
-                _ => {}
-            }
-            let (tx, rx) = oneshot::channel();
-            self.act(idx, act.clone(), tx);
-            answers.push((key, rx));
-        }
-        tokio::spawn(async move {
-            let mut reports = Vec::with_capacity(answers.len() + skipped.len());
-            for (key, rx) in answers {
-                reports.push(match rx.await {
-                    Ok(Response::Action(report)) => report,
-                    Ok(Response::Error { message, .. }) => failed_report(&key, message),
-                    _ => failed_report(&key, "no answer (daemon shutting down)".into()),
-                });
-            }
-            reports.extend(skipped);
-            let _ = reply.send(Response::Bulk(reports));
-        });
-    }
-
-    /// Every action any monitored service can run by hand, sorted, once each.
-    fn all_actions(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .services
-            .iter()
-            .filter(|s| s.is_monitored())
-            .flat_map(|s| s.cfg().commands.keys().cloned())
-            .chain(["kill".to_owned()])
-            .collect();
-        all.sort();
-        all.dedup();
-        all
-    }
-
     /// Sets what `task` implies and starts, joins, queues or skips it, as admitted.
     pub(super) fn request_task(&mut self, idx: usize, task: Task, reply: Option<Reply>) {
         let now = Now::read();
@@ -251,24 +35,21 @@ impl Supervisor {
         };
         let key = self.services[idx].key().to_owned();
         // A pipeline waiting for a slot counts as the one that runs (nothing to cancel yet).
-        if let Some(waiting) = self.slots.entry(&key) {
-            match super::service::admit::admit(Some(&waiting.task), false, &task) {
-                Admission::Join => waiting.replies.push(reply),
-                Admission::Supersede => {
-                    let old = std::mem::replace(&mut waiting.task, task.clone());
-                    let superseded = std::mem::replace(&mut waiting.replies, vec![reply]);
-                    for r in superseded {
-                        let message = format!("{} superseded by {}", old.name(), task.name());
-                        let _ = r.send(Response::Action(failed_report(&key, message)));
-                    }
+        let (task, reply) = match self.slots.offer(&key, task, reply) {
+            Offered::Joined => return,
+            Offered::Replaced(told, message) => {
+                for r in told {
+                    let _ = r.send(Response::Action(failed_report(&key, message.clone())));
                 }
-                _ => {
-                    let fx = self.services[idx].enqueue(task, reply, false);
-                    self.apply(idx, fx);
-                }
+                return;
             }
-            return;
-        }
+            Offered::Behind(task, reply) => {
+                let fx = self.services[idx].enqueue(task, reply, false);
+                self.apply(idx, fx);
+                return;
+            }
+            Offered::NotWaiting(task, reply) => (task, reply),
+        };
         match self.services[idx].admission(&task, &now) {
             Admission::Start => self.start_pipeline(idx, task, vec![reply]),
             Admission::Join => self.services[idx].join(reply),
@@ -305,16 +86,10 @@ impl Supervisor {
             }
             return;
         }
-        let key = self.services[idx].key().to_owned();
-        if self.slots.running >= self.slots.limit {
+        if !self.slots.free() {
             self.services[idx].set_waiting_slot(true);
-            let manual = task.trigger != Trigger::Automatic;
-            let queue = if manual {
-                &mut self.slots.manual
-            } else {
-                &mut self.slots.automatic
-            };
-            queue.push_back(Waiting { key, task, replies });
+            let key = self.services[idx].key().to_owned();
+            self.slots.wait(Waiting { key, task, replies });
             self.dirty = true;
             return;
         }
@@ -324,7 +99,7 @@ impl Supervisor {
     fn launch(&mut self, idx: usize, task: Task, replies: Vec<Reply>) {
         let id = self.next_pipeline_id;
         self.next_pipeline_id += 1;
-        self.slots.running += 1;
+        self.slots.take();
         let cancel = CancellationToken::new();
         let now = Now::read();
         let key_of = self.services[idx].key().to_owned();
@@ -373,7 +148,7 @@ impl Supervisor {
     /// Records a finished pipeline, answers its callers once that is durable, runs what was
     /// queued behind it and what waited for its slot.
     pub(super) fn on_pipeline_done(&mut self, key: &str, id: u64, mut outcome: pipeline::Outcome) {
-        self.slots.running = self.slots.running.saturating_sub(1);
+        self.slots.release();
         let now = Now::read();
         let run_id = format!("{}-{id}", self.run_prefix);
         let child = outcome.started.as_mut().and_then(|s| s.child.take());
@@ -489,86 +264,6 @@ impl Supervisor {
                 }
                 Decision::GiveUp => self.run_give_up_hook(idx),
                 Decision::Wait => {}
-            }
-        }
-    }
-
-    /// Runs the `on_give_up` hook of service `idx`, once, outside any pipeline.
-    fn run_give_up_hook(&self, idx: usize) {
-        let svc = &self.services[idx];
-        let Some(hook) = svc.cfg().on_give_up.clone() else {
-            return;
-        };
-        let process = svc.cfg().clone();
-        let reason = svc.reason();
-        let timeout = self.config.cleanup_timeout;
-        let store = self.store.clone();
-        let live = self.live.clone();
-        let readers = self.readers.clone();
-        tokio::spawn(async move {
-            let result = pipeline::run_hook(&readers, &process, &hook, &reason, timeout).await;
-            let (kind, message) = match result {
-                Ok(m) => (
-                    protocol::EventKind::GiveUpHook,
-                    format!("on_give_up ran: {m}"),
-                ),
-                Err(m) => (
-                    protocol::EventKind::GiveUpHookFailed,
-                    format!("on_give_up failed: {m}"),
-                ),
-            };
-            if kind == protocol::EventKind::GiveUpHook {
-                tracing::info!(target: "supervisor", "{}: {message}", process.key);
-            } else {
-                tracing::warn!(target: "supervisor", "{}: {message}", process.key);
-            }
-            let at_ms = protocol::time::now_millis();
-            if live.receiver_count() > 0 {
-                let _ = live.send(protocol::EventRecord {
-                    at_ms,
-                    key: process.key.clone(),
-                    kind,
-                    health: None,
-                    state: None,
-                    message: message.clone(),
-                });
-            }
-            store.write(vec![Record::event(&process.key, kind, message, at_ms)]);
-        });
-    }
-
-    fn set_monitoring(&mut self, key: &str, enabled: bool, reply: Reply) {
-        let Some(&idx) = self.index.get(key) else {
-            let _ = reply.send(unknown_key(key));
-            return;
-        };
-        let now = Now::read();
-        let fx = self.services[idx].set_monitoring(enabled, &now);
-        self.apply(idx, fx);
-        let status = self.services[idx].status(&now);
-        let answer = self.snapshot.borrow().status_reply(vec![status]);
-        self.durable.push((reply, Response::Status(answer)));
-        self.check_now(idx);
-    }
-
-    fn toggle_action(&mut self, key: &str, action: &str, enabled: bool, reply: Reply) {
-        let Some(&idx) = self.index.get(key) else {
-            let _ = reply.send(unknown_key(key));
-            return;
-        };
-        let now = Now::read();
-        match self.services[idx].set_action(action, enabled, &now) {
-            Ok(fx) => {
-                self.apply(idx, fx);
-                let status = self.services[idx].status(&now);
-                let answer = self.snapshot.borrow().status_reply(vec![status]);
-                self.durable.push((reply, Response::Status(answer)));
-            }
-            Err(why) => {
-                let _ = reply.send(Response::Error {
-                    kind: ErrorKind::BadRequest,
-                    message: why,
-                });
             }
         }
     }

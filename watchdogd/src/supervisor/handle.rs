@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::command::Command;
 use super::effects::Reply;
+use super::service::ServiceCounters;
 use crate::reader::Readers;
 
 /// What the owner publishes after each change.
@@ -57,16 +58,6 @@ impl Snapshot {
             daemon_started_ms: self.daemon.started_ms,
         }
     }
-}
-
-/// Counters of one service since the daemon started (for metrics).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ServiceCounters {
-    /// Pipelines by result: succeeded, warned, failed, skipped.
-    pub recoveries: [u64; 4],
-    pub last_recovery_duration_ms: Option<i64>,
-    /// Notify datagrams by outcome, for a service that speaks notify.
-    pub notify: Option<crate::notify_socket::Counts>,
 }
 
 /// Facts about the daemon itself (for metrics and `--version`).

@@ -18,20 +18,24 @@
 //! and returns. Services it started keep running: they live in their own sessions.
 
 mod actions;
+mod bulk;
 mod changes;
 mod checks;
 pub mod command;
+mod dispatch;
 mod effects;
+mod give_up;
 mod handle;
 mod notify;
 mod publish;
 mod reload;
 mod schedule;
 mod service;
+mod slots;
+mod turns;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use protocol::{EventKind, EventRecord, Response};
@@ -41,8 +45,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use command::{Act, Command};
 pub use effects::Reply;
-pub use handle::{DaemonFacts, ServiceCounters, Snapshot, SupervisorHandle, unknown_key};
+pub use handle::{DaemonFacts, Snapshot, SupervisorHandle, unknown_key};
+pub use service::ServiceCounters;
 pub use service::lifecycle;
+pub use turns::Turns;
 
 use crate::clock::Now;
 use crate::config::Config;
@@ -86,37 +92,9 @@ pub(crate) enum Event {
     Notified(Arc<crate::notify_socket::Slot>),
     /// The config file was re-read for a reload.
     ConfigLoaded {
-        result: Box<Result<crate::config::Loaded, String>>,
+        result: Box<Result<crate::config::Loaded, reload::LoadFailed>>,
         reply: Option<Reply>,
     },
-}
-
-/// The monotonic time of the owner's last turn, for the systemd watchdog: it pings only while
-/// the owner turns.
-#[derive(Debug)]
-pub struct Turns {
-    base: std::time::Instant,
-    last_ms: AtomicU64,
-}
-
-impl Turns {
-    fn new() -> Turns {
-        Turns {
-            base: std::time::Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn mark(&self) {
-        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// How long ago the owner last turned.
-    pub fn idle(&self) -> Duration {
-        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
-    }
 }
 
 pub struct Supervisor {
@@ -140,7 +118,7 @@ pub struct Supervisor {
     durable: Vec<(Reply, Response)>,
     schedule: schedule::Schedule,
     checks: checks::Checks,
-    slots: actions::Slots,
+    slots: slots::Slots,
     next_pipeline_id: u64,
     /// Something visible changed: publish a new snapshot.
     dirty: bool,
@@ -205,7 +183,7 @@ impl Supervisor {
         let (live, _) = broadcast::channel(LIVE_EVENTS);
         let notify = notify::registry(&config, &events_tx);
         let mut sup = Supervisor {
-            slots: actions::Slots::new(config.max_parallel_recoveries),
+            slots: slots::Slots::new(config.max_parallel_recoveries),
             config,
             services,
             index,

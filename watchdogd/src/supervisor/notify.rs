@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::handle::ServiceCounters;
-use super::service::Service;
+use super::service::{Service, ServiceCounters};
 use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::config::{Config, HeartbeatSource};

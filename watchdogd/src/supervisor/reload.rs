@@ -24,6 +24,15 @@ use crate::clock::Now;
 use crate::config::{self, Config};
 use crate::store::Record;
 
+/// Why a reload's config could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFailed {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("the config reader failed: {0}")]
+    Reader(tokio::task::JoinError),
+}
+
 impl Supervisor {
     /// Reads the config file off the runtime; the result arrives as [`Event::ConfigLoaded`].
     pub(super) fn start_reload(&mut self, reply: Option<Reply>) {
@@ -31,10 +40,10 @@ impl Supervisor {
         let events = self.events_tx.clone();
         tracing::info!(target: "supervisor", "reloading {}", path.display());
         tokio::spawn(async move {
-            let result =
-                tokio::task::spawn_blocking(move || config::load(&path).map_err(|e| e.to_string()))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("config reader failed: {e}")));
+            let result = match tokio::task::spawn_blocking(move || config::load(&path)).await {
+                Ok(loaded) => loaded.map_err(LoadFailed::from),
+                Err(e) => Err(LoadFailed::Reader(e)),
+            };
             let result = Box::new(result);
             let _ = events.send(Event::ConfigLoaded { result, reply }).await;
         });
@@ -42,15 +51,15 @@ impl Supervisor {
 
     pub(super) fn on_config_loaded(
         &mut self,
-        result: Result<config::Loaded, String>,
+        result: Result<config::Loaded, LoadFailed>,
         reply: Option<Reply>,
     ) {
         let response = match result {
-            Err(message) => {
-                tracing::error!(target: "supervisor", "reload refused, the running config stays: {message}");
+            Err(why) => {
+                tracing::error!(target: "supervisor", "reload refused, the running config stays: {why}");
                 Response::Error {
                     kind: ErrorKind::InvalidConfig,
-                    message,
+                    message: why.to_string(),
                 }
             }
             Ok(loaded) => {

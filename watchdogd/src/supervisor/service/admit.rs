@@ -86,56 +86,52 @@ mod tests {
     use super::*;
     use Trigger::*;
 
-    /// The whole matrix: every running pipeline (or none) against every request.
+    /// The whole matrix: every running pipeline (or none), in and out of a start's grace,
+    /// against every request.
     #[test]
     fn admission_matrix() {
-        let (a, r, on, off) = (
+        use Admission::*;
+        const SKIP: Admission = Skip("already starting (inside its start grace)");
+        let tasks = [
             Task::new(Automatic),
             Task::new(Restart),
             Task::new(On),
             Task::new(Off),
-        );
-        let (run_db, run_mail) = (Task::run("clear_db"), Task::run("clear_mail"));
-        use Admission::*;
-        let cases: Vec<(Option<&Task>, bool, &Task, Admission)> = vec![
-            (None, false, &a, Start),
-            (None, false, &r, Start),
-            (None, false, &on, Start),
-            (
-                None,
-                true,
-                &on,
-                Skip("already starting (inside its start grace)"),
-            ),
-            (None, true, &r, Start),
-            (None, true, &off, Start),
-            (None, false, &run_db, Start),
-            (Some(&a), false, &r, Join),
-            (Some(&a), false, &on, Join),
-            (Some(&a), false, &a, Join),
-            (Some(&a), false, &off, Supersede),
-            (Some(&a), false, &run_db, Queue),
-            (Some(&r), false, &on, Join),
-            (Some(&r), false, &off, Supersede),
-            (Some(&on), false, &r, Join),
-            (Some(&on), true, &on, Join),
-            (Some(&on), false, &off, Supersede),
-            (Some(&off), false, &off, Join),
-            (Some(&off), false, &on, Queue),
-            (Some(&off), false, &r, Queue),
-            (Some(&off), false, &run_db, Queue),
-            (Some(&run_db), false, &run_db, Join),
-            (Some(&run_db), false, &run_mail, Queue),
-            (Some(&run_db), false, &r, Queue),
-            (Some(&run_db), false, &off, Supersede),
-            (Some(&run_db), false, &a, Queue),
+            Task::run("clear_db"),
+            Task::run("clear_mail"),
         ];
-        for (running, starting, new, want) in cases {
-            assert_eq!(
-                admit(running, starting, new),
-                want,
-                "running {running:?}, starting {starting}, new {new:?}"
-            );
+        let [a, r, on, off, run_db, _] = &tasks;
+        // Columns: the new request, in the order of `tasks`.
+        let rows: [(Option<&Task>, bool, [Admission; 6]); 12] = [
+            (None, false, [Start, Start, Start, Start, Start, Start]),
+            (None, true, [Start, Start, SKIP, Start, Start, Start]),
+            (Some(a), false, [Join, Join, Join, Supersede, Queue, Queue]),
+            (Some(a), true, [Join, Join, Join, Supersede, Queue, Queue]),
+            (Some(r), false, [Join, Join, Join, Supersede, Queue, Queue]),
+            (Some(r), true, [Join, Join, Join, Supersede, Queue, Queue]),
+            (Some(on), false, [Join, Join, Join, Supersede, Queue, Queue]),
+            (Some(on), true, [Join, Join, Join, Supersede, Queue, Queue]),
+            (Some(off), false, [Queue, Queue, Queue, Join, Queue, Queue]),
+            (Some(off), true, [Queue, Queue, Queue, Join, Queue, Queue]),
+            (
+                Some(run_db),
+                false,
+                [Queue, Queue, Queue, Supersede, Join, Queue],
+            ),
+            (
+                Some(run_db),
+                true,
+                [Queue, Queue, Queue, Supersede, Join, Queue],
+            ),
+        ];
+        for (running, starting, wants) in rows {
+            for (new, want) in tasks.iter().zip(wants) {
+                assert_eq!(
+                    admit(running, starting, new),
+                    want,
+                    "running {running:?}, starting {starting}, new {new:?}"
+                );
+            }
         }
     }
 

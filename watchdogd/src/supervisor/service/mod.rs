@@ -14,11 +14,16 @@
 //! - [`flap`]: the restart budget and backoff.
 
 pub mod admit;
+mod counters;
+#[cfg(test)]
+mod fixtures;
 pub mod flap;
 mod overrides;
 mod pipelines;
+mod recovery;
 mod status;
 mod verdict;
+mod window;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -28,11 +33,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use admit::{Admission, Task};
+pub use counters::ServiceCounters;
 pub use pipelines::{Started, failed_report};
 pub use status::lifecycle;
 
 use super::effects::{Effects, Reply};
-use super::handle::ServiceCounters;
 use crate::clock::Now;
 use crate::config::ProcessConfig;
 use crate::health::Verdict;
@@ -62,7 +67,7 @@ struct Queued {
 struct StartRecord {
     /// The start shell (its PID is also its session and process group ID), and when it was
     /// started: a heartbeat older than this is the old process's.
-    session: crate::pipeline::Session,
+    session: crate::session::Session,
     /// The start shell has not been seen to exit with a failure since.
     alive: bool,
 }
@@ -191,7 +196,7 @@ impl Service {
                 .and_then(|s| s.started)
                 .map(|(pid, at_us)| StartRecord {
                     // Saved under the clock of an earlier run: taken as this run's.
-                    session: crate::pipeline::Session {
+                    session: crate::session::Session {
                         pid: pid as i32,
                         at_us,
                         at_step_us: now.step_us,
@@ -263,7 +268,7 @@ impl Service {
     }
 
     /// The session watchdogd last started for it.
-    pub fn started_session(&self) -> Option<crate::pipeline::Session> {
+    pub fn started_session(&self) -> Option<crate::session::Session> {
         self.started.map(|s| s.session)
     }
 
@@ -341,7 +346,7 @@ impl Service {
     }
 
     /// Counters for metrics.
-    pub fn counters(&self) -> super::handle::ServiceCounters {
+    pub fn counters(&self) -> ServiceCounters {
         self.counters
     }
 

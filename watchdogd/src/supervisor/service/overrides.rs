@@ -13,6 +13,15 @@ use crate::clock::Now;
 use crate::store::Record;
 use crate::supervisor::effects::Effects;
 
+/// A toggle of a recovery action the service does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} has no recovery action {action:?}; its recovery_actions are: {}", known.join(", "))]
+pub struct NoSuchRecoveryAction {
+    pub key: String,
+    pub action: String,
+    pub known: Vec<String>,
+}
+
 impl Service {
     /// Monitoring on or off (`watchdogctl enable|disable KEY`).
     pub fn set_monitoring(&mut self, enabled: bool, now: &Now) -> Effects {
@@ -46,13 +55,13 @@ impl Service {
         action: &str,
         enabled: bool,
         now: &Now,
-    ) -> Result<Effects, String> {
+    ) -> Result<Effects, NoSuchRecoveryAction> {
         if !self.cfg.recovery_actions.iter().any(|a| a == action) {
-            return Err(format!(
-                "{} has no recovery action {action:?}; its recovery_actions are: {}",
-                self.cfg.key,
-                self.cfg.recovery_actions.join(", ")
-            ));
+            return Err(NoSuchRecoveryAction {
+                key: self.cfg.key.clone(),
+                action: action.to_owned(),
+                known: self.cfg.recovery_actions.clone(),
+            });
         }
         let mut fx = Effects::default();
         let changed = if enabled {

@@ -11,8 +11,7 @@ use protocol::{ActionReport, EventKind, PipelineResult, RecoverySummary, Respons
 use tokio_util::sync::CancellationToken;
 
 use super::admit::{self, Admission, Task};
-use super::flap::Decision;
-use super::{Queued, Running, Service, StartRecord, Until};
+use super::{Queued, Running, Service, StartRecord};
 use crate::clock::Now;
 use crate::pipeline::Outcome;
 use crate::store::{Intent, Record};
@@ -22,7 +21,7 @@ use crate::supervisor::effects::{Effects, Reply};
 pub const CHECK_AFTER_PIPELINE: Duration = Duration::from_millis(200);
 
 /// What a pipeline started, as the owner tells it.
-pub type Started = crate::pipeline::Session;
+pub type Started = crate::session::Session;
 
 /// A finished pipeline's consequences.
 #[derive(Debug)]
@@ -42,7 +41,7 @@ pub struct Finished {
 #[derive(Debug)]
 pub struct Begun {
     pub actions: Vec<String>,
-    pub started_group: Option<crate::pipeline::Session>,
+    pub started_group: Option<crate::session::Session>,
     pub health: Option<protocol::Health>,
     pub failures: u32,
 }
@@ -330,103 +329,6 @@ impl Service {
         })
     }
 
-    /// A service past its failure threshold: recover it, give up on it, or wait out the backoff
-    /// (see [`super::flap`]).
-    pub fn decide_recovery(&mut self, now: &Now) -> (Decision, Effects) {
-        let mut fx = Effects::default();
-        let decision = self.flap.decide(
-            &self.cfg.flap,
-            self.cfg.check_interval,
-            now.mono,
-            now.wall_ms(),
-        );
-        match decision {
-            Decision::Recover => fx.note(
-                tracing::Level::WARN,
-                format!(
-                    "{} consecutive failures (threshold {}): recovering",
-                    self.failures, self.cfg.failure_threshold
-                ),
-            ),
-            Decision::GiveUp => {
-                let then = match self.flap.gave_up.and_then(|g| g.next_attempt) {
-                    Some(at) => format!(
-                        "next attempt in {:.1}s",
-                        at.saturating_duration_since(now.mono).as_secs_f64()
-                    ),
-                    None => "no further automatic attempts".into(),
-                };
-                let policy = self.cfg.flap;
-                let message = format!(
-                    "gave up: {} automatic recoveries within {}s (max_restarts {}); {then}; `watchdogctl restart {}` clears this",
-                    self.flap.restarts.len(),
-                    policy.window.as_secs_f64(),
-                    policy.max_restarts,
-                    self.cfg.key
-                );
-                fx.note(tracing::Level::ERROR, message.clone());
-                fx.records.push(Record::event(
-                    self.key(),
-                    EventKind::GaveUp,
-                    message,
-                    now.wall_ms(),
-                ));
-            }
-            Decision::Wait => {}
-        }
-        fx.records.push(Record::State(self.saved(now)));
-        (decision, fx)
-    }
-
-    /// The reason an `on_give_up` hook or a recovery command runs with.
-    pub fn reason(&self) -> crate::pipeline::command::Reason {
-        crate::pipeline::command::Reason {
-            health: self.verdict.as_ref().map(|v| v.health),
-            old_pid: self.verdict.as_ref().and_then(|v| v.pid),
-            failures: self.failures,
-        }
-    }
-
-    /// Opens a maintenance window of `length` (after the `off` it goes with was admitted).
-    pub fn open_window(&mut self, length: Duration, now: &Now) -> Effects {
-        let mut fx = Effects::default();
-        let at = now.mono + length;
-        let wall_ms = now.wall_ms_of(at);
-        self.off_until = Some(Until { at, wall_ms });
-        let until = protocol::time::format_millis(wall_ms);
-        fx.note(tracing::Level::INFO, format!("off until {until}"));
-        fx.records.push(Record::event(
-            self.key(),
-            EventKind::MaintenanceStarted,
-            format!("off until {until}"),
-            now.wall_ms(),
-        ));
-        fx.records.push(Record::State(self.saved(now)));
-        fx
-    }
-
-    /// Whether its maintenance window has ended.
-    pub fn window_over(&self, now: &Now) -> bool {
-        self.off_until.is_some_and(|u| u.at <= now.mono)
-    }
-
-    /// Closes an ended maintenance window; the owner then turns the service on.
-    pub fn close_window(&mut self, now: &Now) -> Effects {
-        let mut fx = Effects::default();
-        self.off_until = None;
-        fx.note(
-            tracing::Level::INFO,
-            "maintenance window over; turning it back on",
-        );
-        fx.records.push(Record::event(
-            self.key(),
-            EventKind::MaintenanceOver,
-            "maintenance window over: turned back on".into(),
-            now.wall_ms(),
-        ));
-        fx
-    }
-
     /// The start shell `pid` exited: returns whether that is the service's start (then it is
     /// checked at once, and no longer counts as starting when it failed).
     pub fn start_exited(&mut self, pid: u32, success: bool) -> bool {
@@ -439,3 +341,6 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,62 +1,14 @@
 //! Table tests of what a verdict does: every health, in and out of supervision, grace, stalls,
 //! sampling, waiters and forgiveness.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use protocol::{Health, Response, Trigger, WaitOutcome};
 use tokio::time::Instant;
 
 use crate::clock::Now;
-use crate::health::Verdict;
 use crate::store::{Intent, Record};
 use crate::supervisor::service::{Service, StartRecord, Task};
 
-const S: Duration = Duration::from_secs(1);
-const WALL0: i64 = 1_800_000_000_000_000;
-
-fn service(extra: serde_json::Value) -> Service {
-    let mut p = serde_json::json!({
-        "timeout_seconds": 10,
-        "heartbeat_path": "/hb.json",
-        "commands": {"start": "true"},
-        "consecutive_failures_threshold": 2,
-        "stall_seconds": 5,
-        "restart_window_seconds": 30,
-    });
-    p.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    let text = serde_json::json!({ "processes": { "svc": p } }).to_string();
-    let cfg = crate::config::parse(&text, std::path::Path::new("/c.json"))
-        .unwrap()
-        .config
-        .processes["svc"]
-        .clone();
-    Service::new(Arc::clone(&cfg), None, &Now::at(Instant::now(), WALL0))
-}
-
-fn verdict(health: Health, iteration: u64, now: &Now) -> Verdict {
-    Verdict {
-        health,
-        pid: Some(4242),
-        heartbeat_us: Some(now.wall_us - 1_000_000),
-        age_ms: Some(1000),
-        detail: health.as_str().into(),
-        iteration: Some(iteration),
-        clock_skew_ms: None,
-        start_ticks: None,
-    }
-}
-
-/// A clock that starts with the test and moves by whole seconds.
-struct Clock(Instant);
-
-impl Clock {
-    fn at(&self, secs: u64) -> Now {
-        Now::at(self.0 + S * secs as u32, WALL0 + secs as i64 * 1_000_000)
-    }
-}
+use crate::supervisor::service::fixtures::{Clock, S, service, verdict};
 
 fn checks(fx: &crate::supervisor::effects::Effects) -> usize {
     fx.records
@@ -173,7 +125,7 @@ fn the_start_grace_forgives_the_old_heartbeat_only() {
     let mut svc = service(serde_json::json!({ "start_grace_seconds": 5 }));
     let start = clock.at(1);
     svc.started = Some(StartRecord {
-        session: crate::pipeline::Session {
+        session: crate::session::Session {
             pid: 77,
             at_us: start.wall_us,
             at_step_us: 0,
