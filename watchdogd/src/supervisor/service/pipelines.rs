@@ -253,15 +253,17 @@ impl Service {
                 session: s,
                 alive: true,
             });
-            self.grace_until = Some(now.mono + self.cfg.start_grace);
             // A check while the start was being verified may already have judged the process it
             // started (same pid, same kernel start): that verdict is about what runs now, and
-            // forgetting it would take back a `healthy` a client has already been shown.
+            // forgetting it would take back a `healthy` a client has already been shown. Seen
+            // healthy, it needs no start grace either.
             let started_id = s.ticks.map(|t| (s.pid as u32, t));
             if started_id.is_none() || self.writer != started_id {
                 self.verdict = None;
                 self.writer = None;
             }
+            let proven = self.verdict.as_ref().is_some_and(|v| v.health.is_healthy());
+            self.grace_until = (!proven).then(|| now.mono + self.cfg.start_grace);
         } else if killed {
             self.verdict = Some(crate::health::Verdict::without_heartbeat(
                 protocol::Health::StalePid,

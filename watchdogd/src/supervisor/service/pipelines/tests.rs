@@ -207,6 +207,10 @@ fn a_verdict_already_given_on_the_started_process_is_kept() {
         Some(Health::Healthy)
     );
     assert_eq!(svc.state(&clock.at(3)), ServiceState::Running);
+    // Proven healthy, it has no start grace left: a failure right after counts.
+    svc.apply_verdict(verdict(Health::StalePid, 3, &clock.at(4)), &clock.at(4), S);
+    assert_eq!(svc.failures, 1);
+    assert_eq!(svc.state(&clock.at(4)), ServiceState::Failing);
     // The same pid with another kernel start is another process: forgotten.
     let (mut svc, _rx) = running(Trigger::Restart, &clock);
     let mut other = verdict(Health::Healthy, 2, &clock.at(3));
