@@ -6,7 +6,7 @@
 //! work: heartbeat reads run on the reader threads, pipelines in tasks of their own, store
 //! writes on the store's thread.
 //!
-//! The rules live in [`service`] as methods that return [`effects::Effects`]; the owner only
+//! The rules live in `service` as methods that return `effects::Effects`; the owner only
 //! carries effects out: spawning, channels, store batches, broadcasts, publishing. One turn of
 //! the loop takes whatever arrived, applies it, writes the turn's rows as one batch, publishes
 //! a status snapshot if anything changed, and only then sends the turn's replies, so whatever a
