@@ -15,7 +15,7 @@
 //! - The owner: [`supervisor`] (the one owner of service state: its loop and wiring in
 //!   `dispatch` (commands), `actions` (pipelines), `checks`, `changes`, `command`, `effects`,
 //!   `give_up`, `handle`, `notify`, `publish`, `reload`, `turns`; its rules pure code with
-//!   table tests: `bulk`, `slots`, `schedule`, and in `service/`: `admit`, `counters`, `flap`,
+//!   table tests: `bulk`, `slots`, `schedule`, `probing`, and in `service/`: `admit`, `counters`, `flap`,
 //!   `overrides`, `pipelines`, `recovery`, `status`, `verdict`, `window`), [`clock`] (monotonic
 //!   time for decisions,
 //!   wall time for people), [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and

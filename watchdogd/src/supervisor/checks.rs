@@ -1,13 +1,12 @@
 //! The check side of the owner: when to check, sending reads to the reader threads, applying
 //! what comes back, and noticing reads that do not come back.
 //!
-//! A read still in flight after [`stuck_after`] makes its service `unreadable` (shown, not
+//! A read still in flight after `probing::stuck_after` makes its service `unreadable` (shown, not
 //! counted as a failure, again every such period while it lasts). The reader threads keep a
 //! hung file system from holding more than a few threads, and answer further reads there at
 //! once as `unreadable` too (see [`crate::reader`]); everyone else is checked on time.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use protocol::{CheckReport, Response};
 use tokio::sync::oneshot;
@@ -15,20 +14,10 @@ use tokio::time::Instant;
 
 use super::Supervisor;
 use super::effects::Reply;
+use super::probing::{Look, stuck_after};
 use super::schedule::{self, IDLE, WAIT_CADENCE};
 use crate::clock::Now;
 use crate::probe::{Job, Probe};
-
-/// How long a watched healthy service waits without a change before it is looked at anyway
-/// (its deadline, from its heartbeat's age and timeout, usually comes first).
-const WATCHED_IDLE: Duration = Duration::from_secs(3600);
-/// The shortest time a read may take before it counts as stuck.
-const MIN_STUCK: Duration = Duration::from_secs(1);
-
-/// How long a read of this service may take: its check interval, at least [`MIN_STUCK`].
-fn stuck_after(interval: Duration) -> Duration {
-    interval.max(MIN_STUCK)
-}
 
 /// A `watchdogctl check` in progress: answered once every service has a fresh verdict and the
 /// recoveries those verdicts started have ended.
@@ -64,21 +53,15 @@ impl Supervisor {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (idx, svc) in self.services.iter().enumerate() {
             let interval = svc.cfg().check_interval;
-            if let Some(since) = svc.probe.in_flight {
-                let bound = stuck_after(interval);
-                let last = svc.probe.stuck_noted.unwrap_or(since);
-                let waited = real.saturating_duration_since(last);
-                if waited >= bound {
-                    stuck.push(idx);
-                } else {
-                    wake = wake.min(now.mono + (bound - waited));
-                }
-            } else if svc.is_monitored() {
-                if svc.probe.next <= now.mono + schedule::slack(interval) {
-                    due.push(idx);
-                } else {
-                    wake = wake.min(svc.probe.next);
-                }
+            let slack = schedule::slack(interval);
+            match svc
+                .probe
+                .look(svc.is_monitored(), interval, slack, now.mono, real)
+            {
+                Look::Stuck => stuck.push(idx),
+                Look::Due => due.push(idx),
+                Look::Until(at) => wake = wake.min(at),
+                Look::Idle => {}
             }
             if let Some(deadline) = svc.next_deadline() {
                 if deadline <= now.mono {
@@ -139,24 +122,14 @@ impl Supervisor {
         let n = self.services.len().max(1) as u32;
         let origin = self.schedule.origin;
         let epoch = self.epoch;
+        let real = std::time::Instant::now();
         let mut batch = Vec::with_capacity(due.len());
         for &idx in due {
             let svc = &mut self.services[idx];
-            let interval = svc.cfg().check_interval;
-            svc.probe.in_flight = Some(std::time::Instant::now());
-            svc.probe.last_sent = Some(now.mono);
-            // A watched, healthy service waits for a change or its deadline (set when its
-            // result comes back); everyone else is checked again in its slot.
-            svc.probe.next = if svc.probe.mode == crate::changes::Mode::Watched && svc.is_healthy()
-            {
-                now.mono + WATCHED_IDLE
-            } else {
-                schedule::slot_after(origin, now.mono, interval, idx, n)
-            };
-            if svc.has_waiters() {
-                svc.probe.next = svc.probe.next.min(now.mono + WAIT_CADENCE);
-            }
-            self.schedule.wake_at = self.schedule.wake_at.min(svc.probe.next);
+            let slot = schedule::slot_after(origin, now.mono, svc.cfg().check_interval, idx, n);
+            let (healthy, waiters) = (svc.is_healthy(), svc.has_waiters().then_some(WAIT_CADENCE));
+            let next = svc.probe.sent(now.mono, real, healthy, slot, waiters);
+            self.schedule.wake_at = self.schedule.wake_at.min(next);
             if let Some(probe) = self.notify_probe(idx, now) {
                 // Judged already: applied with the readers' results, next turn (now).
                 self.checks.results.push(probe);
@@ -202,11 +175,8 @@ impl Supervisor {
                 continue;
             };
             let svc = &mut self.services[idx];
-            svc.probe.in_flight = None;
-            svc.probe.stuck_noted = None;
-            if std::mem::take(&mut svc.probe.superseded) {
+            if !svc.probe.returned(now.mono) {
                 // Read before a pipeline stopped or replaced the process: what it saw is gone.
-                svc.probe.next = now.mono;
                 self.schedule.wake_at = now.mono;
                 continue;
             }

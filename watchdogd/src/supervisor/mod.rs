@@ -27,6 +27,7 @@ mod effects;
 mod give_up;
 mod handle;
 mod notify;
+mod probing;
 mod publish;
 mod reload;
 mod schedule;

@@ -38,10 +38,10 @@ pub use pipelines::{Started, failed_report};
 pub use status::lifecycle;
 
 use super::effects::{Effects, Reply};
+use super::probing::ProbeState;
 use crate::clock::Now;
 use crate::config::ProcessConfig;
 use crate::health::Verdict;
-use crate::heartbeat::Beat;
 use crate::store::{Intent, SavedState};
 use flap::{Flap, GiveUp};
 
@@ -93,29 +93,6 @@ struct Until {
 struct Overrides {
     monitoring: Option<bool>,
     actions_off: BTreeSet<String>,
-}
-
-/// The owner's bookkeeping of checks for this service (scheduling is the owner's I/O side).
-#[derive(Debug)]
-pub struct ProbeState {
-    /// When the next regular check is due.
-    pub next: Instant,
-    /// A read is in flight, since then. Real time, not the runtime's: whether a file system
-    /// answers is a fact of the machine, even under a paused test clock.
-    pub in_flight: Option<std::time::Instant>,
-    /// When a stuck read was last reported as `unreadable` (real time too).
-    pub stuck_noted: Option<std::time::Instant>,
-    /// The read in flight began before a pipeline changed the service: its verdict describes
-    /// what was, and is dropped (the service is read again at once).
-    pub superseded: bool,
-    /// The heartbeat parsed at the last check (lent to each check).
-    pub cache: Option<Beat>,
-    /// How its heartbeat is noticed: watched for changes, or polled.
-    pub mode: crate::changes::Mode,
-    /// Its heartbeat changed since the last read was sent (a change event).
-    pub changed: bool,
-    /// When its last read was sent.
-    pub last_sent: Option<Instant>,
 }
 
 /// One supervised service.
@@ -223,16 +200,7 @@ impl Service {
             last_sampled: None,
             persisted: 0,
             status_text: None,
-            probe: ProbeState {
-                next: now.mono,
-                in_flight: None,
-                stuck_noted: None,
-                superseded: false,
-                cache: None,
-                mode: crate::changes::Mode::Polled("not watched yet"),
-                changed: false,
-                last_sent: None,
-            },
+            probe: ProbeState::new(now.mono),
             exit_watch: None,
             cfg,
         }
