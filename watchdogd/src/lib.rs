@@ -15,11 +15,10 @@
 //! - The owner: [`supervisor`] (the one owner of service state: its loop and wiring in
 //!   `dispatch` (commands), `actions` (pipelines), `checks`, `changes`, `command`, `effects`,
 //!   `give_up`, `handle`, `notify`, `publish`, `reload`, `turns`; its rules pure code with
-//!   table tests: `bulk`, `slots`, `schedule`, `probing`, and in `service/`: `admit`, `counters`, `flap`,
-//!   `overrides`, `pipelines`, `recovery`, `status`, `verdict`, `window`), [`clock`] (monotonic
-//!   time for decisions,
-//!   wall time for people), [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and
-//!   the node_exporter file).
+//!   table tests: `bulk`, `slots`, `schedule`, `probing`, and in `service/`: `admit`,
+//!   `counters`, `flap`, `overrides`, `pipelines`, `recovery`, `status`, `verdict`, `window`),
+//!   [`clock`] (monotonic time for decisions, wall time for people), [`exitwatch`] (pidfd exit
+//!   watches), [`metrics`] (OpenMetrics and the node_exporter file).
 //! - Checks: [`reader`] (the threads every heartbeat read runs on), [`mounts`] (which file
 //!   system a path is on, so a hung one is kept to itself), [`changes`] (inotify: a heartbeat
 //!   read when it changes, a silent one at its deadline), [`probe`] (one check), [`heartbeat`]
