@@ -18,7 +18,8 @@
 //!   `overrides`, `pipelines`, `status`, `verdict`), [`clock`] (monotonic time for decisions,
 //!   wall time for people), [`exitwatch`] (pidfd exit watches), [`metrics`] (OpenMetrics and
 //!   the node_exporter file).
-//! - Checks: [`reader`] (the threads every heartbeat read runs on), [`mounts`] (which file
+//! - Checks: [`reader`] (the threads every heartbeat read runs on: the work, `task`; its
+//!   buckets with their bound and stuck rules, `queue`; the threads, `pool`), [`mounts`] (which file
 //!   system a path is on, so a hung one is kept to itself), [`changes`] (inotify: a heartbeat
 //!   read when it changes, a silent one at its deadline), [`probe`] (one check), [`heartbeat`]
 //!   (reading a hostile file safely), [`health`] (the one judge: health, and which process is
