@@ -8,10 +8,11 @@
 //!   daily files), [`signals`] (SIGTERM/SIGINT stop, SIGHUP reloads), [`notify`] (systemd's
 //!   READY, STATUS, WATCHDOG pings to the daemon's own supervisor).
 //! - The control socket: [`server`] (claiming the socket and the lock, the accept loop),
-//!   [`connection`] (one client: frames, requests, replies), [`access`] (who may read or
-//!   control), [`refusals`] (refused clients reported once a minute, not once a request),
-//!   [`answers`] (history, detail, metrics and version, answered without the owner), [`watch`]
-//!   (the stream behind `watchdogctl top`: a status, then what changes).
+//!   [`connection`] (one client: frames, requests, replies), [`frames`] (a reply frame sent
+//!   within a deadline, shared with the streams), [`access`] (who may read or control),
+//!   [`refusals`] (refused clients reported once a minute, not once a request), [`answers`]
+//!   (history, detail, metrics and version, answered without the owner), [`watch`] (the stream
+//!   behind `watchdogctl top`: a status, then what changes).
 //! - The owner: [`supervisor`] (the one owner of service state: its loop and wiring in
 //!   `actions`, `checks`, `changes`, `command`, `effects`, `handle`, `notify`, `publish`,
 //!   `reload`, `schedule`; its rules pure code with table tests in `service/`: `admit`, `flap`,
@@ -52,6 +53,7 @@ pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod exitwatch;
+pub mod frames;
 pub mod guard;
 pub mod health;
 pub mod heartbeat;
