@@ -47,12 +47,8 @@ use crate::probe::{Job, Probe};
 
 use pool::{Inner, grow, lock};
 pub use queue::{PER_MOUNT, STUCK};
+pub use task::Blocked;
 use task::Task;
-
-/// Work that was not started because the file system it needs does not answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Blocked(pub String);
 
 /// A handle on the reader threads; cheap to clone.
 #[derive(Clone)]

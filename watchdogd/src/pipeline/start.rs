@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::command::{Output, Run};
-use super::{Ctx, Session, Started, Step};
+use super::plan::{Ctx, Started, Step};
 use crate::guard::pidfd::{Confirmed, Found, Group, Refusal};
 use crate::notify_socket::Slot;
 use crate::process::{self, StopError, Target};
+use crate::session::Session;
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Step {
     let Some(command) = ctx.process.commands.get("start") else {

@@ -12,9 +12,8 @@ use tokio::sync::Notify;
 use crate::heartbeat::{self, Reading};
 use crate::probe::{self, Probe};
 
-use super::Blocked;
 use super::queue::{Bucket, Busy, State, path_id};
-use super::task::Task;
+use super::task::{Blocked, Task};
 
 /// Threads kept even when idle.
 pub(super) const BASE_THREADS: usize = 1;

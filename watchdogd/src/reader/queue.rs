@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::mounts::Mounts;
 
-use super::Blocked;
-use super::task::Task;
+use super::task::{Blocked, Task};
 
 /// Most items of one bucket running at once: what a hung mount can hold, per user.
 pub const PER_MOUNT: usize = 3;

@@ -1,6 +1,6 @@
 //! What the reader threads are asked to do: a check, one heartbeat read, or any other look at
 //! the file system. Each names the path it touches and the user it is done for, which decide
-//! the bucket it waits in (see `queue`).
+//! the bucket it waits in (see `queue`); work not started is answered with why ([`Blocked`]).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,10 @@ use tokio::sync::oneshot;
 use crate::heartbeat::{Beat, Reading};
 use crate::probe::Job;
 
-use super::Blocked;
+/// Work that was not started because the file system it needs does not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Blocked(pub String);
 
 /// Work to run on a reader thread: called with `Ok(())` to do it, or with why it was not
 /// started.
