@@ -31,14 +31,14 @@
 //!   owner; read-only), [`process`] (stopping: TERM, grace, KILL; the shell commands run in),
 //!   [`session`] (the session a start made, which `kill` stops and whose members may speak on
 //!   the notify socket).
-//! - Recovery: [`pipeline`] (the actions `kill`, `start` and cleanups (`script`, also the
-//!   `on_give_up` hook), the commands and their environment (`command`), bounded output
-//!   capture (`output`)).
+//! - Recovery: [`pipeline`] (the run, what it is given and what each action sees (`plan`), the
+//!   actions `kill`, `start` and cleanups (`script`, also the `on_give_up` hook), the commands
+//!   and their environment (`command`), bounded output capture (`output`)).
 //! - Root-safe edges: [`guard`] (paths walked without planted links (`path`), files opened by
 //!   type (`file`), pidfd signalling and the signalling rules (`pidfd`), what a child inherits
 //!   and who it runs as (`spawn`)).
-//! - State: [`store`] (SQLite on a thread of its own: the `writer`, `rows` written, `schema`
-//!   read back, the versioned `layout` with the seed's database migrated in place, `history`
+//! - State: [`store`] (SQLite on a thread of its own: the rows and saved state kept (`model`),
+//!   the `writer`, `rows` written, `schema` read back, the versioned `layout` with the seed's database migrated in place, `history`
 //!   read for people, `orphans` (overrides of keys that left the config while the daemon was
 //!   down)), [`config`] (the config file, every problem at once: `fields` read one by one into
 //!   `findings`, the top level in `validation`, each process in `process`, its commands and
