@@ -36,10 +36,7 @@ impl Alarm {
             state: Mutex::new((false, Vec::new())),
             done: Condvar::new(),
         });
-        let test = std::thread::current()
-            .name()
-            .unwrap_or("a test")
-            .to_owned();
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
         let watch = shared.clone();
         std::thread::Builder::new()
             .name(format!("alarm {test}"))

@@ -61,7 +61,11 @@ impl Follower {
 
     /// Events until one satisfies `last` (included). `None` at the deadline; panics, with what
     /// it printed on stderr, if the follower went away.
-    pub fn until(&mut self, deadline: Instant, last: impl Fn(&Value) -> bool) -> Option<Vec<Value>> {
+    pub fn until(
+        &mut self,
+        deadline: Instant,
+        last: impl Fn(&Value) -> bool,
+    ) -> Option<Vec<Value>> {
         let mut out = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {

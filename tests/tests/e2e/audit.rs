@@ -80,7 +80,9 @@ fn several_followers_see_the_same_live_events() {
         loop {
             assert!(Instant::now() < deadline, "a follower never saw a reload");
             sb.ctl_ok(&["reload"]);
-            if f.until(Instant::now() + Duration::from_secs(2), reloaded).is_some() {
+            if f.until(Instant::now() + Duration::from_secs(2), reloaded)
+                .is_some()
+            {
                 break;
             }
         }
