@@ -44,8 +44,10 @@ pub struct Cli {
     pub version: bool,
 
     // Read by `remote::destination`, with WATCHDOG_HOST, for the same reason as --socket.
+    // The doc comment is the --help text, where the brackets mean "optional", not links.
     /// Talk to watchdogd on another host over SSH [env: WATCHDOG_HOST]:
     /// [ssh://][user@]host[:port][?socket=PATH&ctl=PATH].
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(short = 'H', long = "host", global = true, value_name = "URL")]
     pub host: Option<String>,
 

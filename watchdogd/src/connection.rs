@@ -6,14 +6,13 @@
 //! affected. Reading and writing use separate codecs because requests are capped far lower
 //! than responses.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
-use protocol::codec::{self, CodecError};
+use protocol::codec;
 use protocol::{ErrorKind, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, Request, Response, RunRequest};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
@@ -21,14 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, AccessPolicy, Peer, Right};
 use crate::answers;
+use crate::frames::{self, error, send, send_encoded};
 use crate::refusals::{RefusalKind, Refusals, Report};
 use crate::supervisor::{Act, Command, SupervisorHandle};
 
 /// A client that sends nothing for this long is disconnected.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A reply that the client does not take within this long ends the connection.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What every connection shares: the supervisor, the access rules, the refusal limiter.
 pub struct Shared {
@@ -264,14 +261,7 @@ async fn follow<R, W>(
         };
         let event = match event {
             Ok(e) => e,
-            Err(RecvError::Lagged(n)) => protocol::EventRecord {
-                at_ms: protocol::time::now_millis(),
-                key: String::new(),
-                kind: protocol::EventKind::Lagged,
-                health: None,
-                state: None,
-                message: format!("this follower fell behind and missed {n} events"),
-            },
+            Err(RecvError::Lagged(n)) => frames::lagged(n),
             Err(RecvError::Closed) => return,
         };
         if send(out, &Response::Event(event)).await.is_err() {
@@ -346,56 +336,6 @@ async fn answer(handle: &SupervisorHandle, request: Request) -> Response {
                 })
                 .await
         }
-    }
-}
-
-fn error(kind: ErrorKind, message: &str) -> Response {
-    Response::Error {
-        kind,
-        message: message.to_owned(),
-    }
-}
-
-/// Sends one response, within [`SEND_TIMEOUT`]. A reply over the frame limit is replaced by an
-/// error saying so (the connection stays usable), never dropped silently.
-pub(crate) async fn send<W>(
-    out: &mut FramedWrite<W, LengthDelimitedCodec>,
-    response: &Response,
-) -> Result<(), CodecError>
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    send_encoded(out, codec::encode_response(response)).await
-}
-
-/// [`send`] for a reply already encoded (or that could not be).
-pub(crate) async fn send_encoded<W>(
-    out: &mut FramedWrite<W, LengthDelimitedCodec>,
-    encoded: Result<Vec<u8>, CodecError>,
-) -> Result<(), CodecError>
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let bytes = match encoded {
-        Err(CodecError::FrameTooLarge { len, max }) => codec::encode_response(&error(
-            ErrorKind::Internal,
-            &format!(
-                "the reply is {len} bytes, over the {max}-byte frame limit: ask for less (history --limit N, status KEY)"
-            ),
-        ))?,
-        other => other?,
-    };
-    match tokio::time::timeout(
-        SEND_TIMEOUT,
-        out.send(tokio_util::bytes::Bytes::from(bytes)),
-    )
-    .await
-    {
-        Ok(sent) => Ok(sent?),
-        Err(_) => Err(CodecError::Io(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "the client did not take its reply",
-        ))),
     }
 }
 

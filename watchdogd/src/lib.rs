@@ -8,10 +8,11 @@
 //!   daily files), [`signals`] (SIGTERM/SIGINT stop, SIGHUP reloads), [`notify`] (systemd's
 //!   READY, STATUS, WATCHDOG pings to the daemon's own supervisor).
 //! - The control socket: [`server`] (claiming the socket and the lock, the accept loop),
-//!   [`connection`] (one client: frames, requests, replies), [`access`] (who may read or
-//!   control), [`refusals`] (refused clients reported once a minute, not once a request),
-//!   [`answers`] (history, detail, metrics and version, answered without the owner), [`watch`]
-//!   (the stream behind `watchdogctl top`: a status, then what changes).
+//!   [`connection`] (one client: frames, requests, replies), [`frames`] (a reply frame sent
+//!   within a deadline, shared with the streams), [`access`] (who may read or control),
+//!   [`refusals`] (refused clients reported once a minute, not once a request), [`answers`]
+//!   (history, detail, metrics and version, answered without the owner), [`watch`] (the stream
+//!   behind `watchdogctl top`: a status, then what changes).
 //! - The owner: [`supervisor`] (the one owner of service state: its loop and wiring in
 //!   `dispatch` (commands), `actions` (pipelines), `checks`, `changes`, `command`, `effects`,
 //!   `give_up`, `handle`, `notify`, `publish`, `reload`, `turns`; its rules pure code with
@@ -19,7 +20,8 @@
 //!   `counters`, `flap`, `overrides`, `pipelines`, `recovery`, `status`, `verdict`, `window`),
 //!   [`clock`] (monotonic time for decisions, wall time for people), [`exitwatch`] (pidfd exit
 //!   watches), [`metrics`] (OpenMetrics and the node_exporter file).
-//! - Checks: [`reader`] (the threads every heartbeat read runs on), [`mounts`] (which file
+//! - Checks: [`reader`] (the threads every heartbeat read runs on: the work, `task`; its
+//!   buckets with their bound and stuck rules, `queue`; the threads, `pool`), [`mounts`] (which file
 //!   system a path is on, so a hung one is kept to itself), [`changes`] (inotify: a heartbeat
 //!   read when it changes, a silent one at its deadline), [`probe`] (one check), [`heartbeat`]
 //!   (reading a hostile file safely), [`health`] (the one judge: health, and which process is
@@ -30,14 +32,14 @@
 //!   owner; read-only), [`process`] (stopping: TERM, grace, KILL; the shell commands run in),
 //!   [`session`] (the session a start made, which `kill` stops and whose members may speak on
 //!   the notify socket).
-//! - Recovery: [`pipeline`] (the actions `kill`, `start` and cleanups (`script`, also the
-//!   `on_give_up` hook), the commands and their environment (`command`), bounded output
-//!   capture (`output`)).
+//! - Recovery: [`pipeline`] (the run, what it is given and what each action sees (`plan`), the
+//!   actions `kill`, `start` and cleanups (`script`, also the `on_give_up` hook), the commands
+//!   and their environment (`command`), bounded output capture (`output`)).
 //! - Root-safe edges: [`guard`] (paths walked without planted links (`path`), files opened by
 //!   type (`file`), pidfd signalling and the signalling rules (`pidfd`), what a child inherits
 //!   and who it runs as (`spawn`)).
-//! - State: [`store`] (SQLite on a thread of its own: the `writer`, `rows` written, `schema`
-//!   read back, the versioned `layout` with the seed's database migrated in place, `history`
+//! - State: [`store`] (SQLite on a thread of its own: the rows and saved state kept (`model`),
+//!   the `writer`, `rows` written, `schema` read back, the versioned `layout` with the seed's database migrated in place, `history`
 //!   read for people, `orphans` (overrides of keys that left the config while the daemon was
 //!   down)), [`config`] (the config file, every problem at once: `fields` read one by one into
 //!   `findings`, the top level in `validation`, each process in `process`, its commands and
@@ -52,6 +54,7 @@ pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod exitwatch;
+pub mod frames;
 pub mod guard;
 pub mod health;
 pub mod heartbeat;

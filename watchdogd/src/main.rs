@@ -47,7 +47,10 @@ fn main() -> ExitCode {
         let text = serde_json::to_string_pretty(&config.to_json()).unwrap_or_default();
         println!("{text}");
         // What starting would do to an existing database, before it does it.
-        let database = watchdogd::store::layout::inspect(&config.db_path, config.history_retention);
+        let database = watchdogd::store::layout::inspection::inspect(
+            &config.db_path,
+            config.history_retention,
+        );
         match &database {
             Ok(plan) => eprintln!("watchdogd: database {plan}"),
             Err(e) => eprintln!("watchdogd: database {e}"),
@@ -69,7 +72,9 @@ fn main() -> ExitCode {
         };
     }
     // A database this daemon must not write to is a configuration error: refuse to start.
-    if let Err(e) = watchdogd::store::layout::inspect(&config.db_path, config.history_retention) {
+    if let Err(e) =
+        watchdogd::store::layout::inspection::inspect(&config.db_path, config.history_retention)
+    {
         eprintln!("watchdogd: cannot use the database {e}");
         return ExitCode::from(2);
     }

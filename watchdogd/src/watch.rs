@@ -18,7 +18,7 @@ use protocol::{ServiceStatus, StatusChanges};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::send;
+use crate::frames::{self, send};
 use crate::supervisor::{Snapshot, SupervisorHandle};
 
 /// Streams [`protocol::Response::Status`], then changes and events, until the client goes away
@@ -67,14 +67,7 @@ pub async fn stream<R, W>(
             }
             event = live.recv() => match event {
                 Ok(e) => Response::Event(e),
-                Err(RecvError::Lagged(n)) => Response::Event(protocol::EventRecord {
-                    at_ms: protocol::time::now_millis(),
-                    key: String::new(),
-                    kind: protocol::EventKind::Lagged,
-                    health: None,
-                    state: None,
-                    message: format!("this follower fell behind and missed {n} events"),
-                }),
+                Err(RecvError::Lagged(n)) => Response::Event(frames::lagged(n)),
                 Err(RecvError::Closed) => return,
             },
         };

@@ -32,7 +32,6 @@ use std::time::Duration;
 use super::sender::Credentials;
 use crate::clock::Point;
 use crate::session::Session;
-use senders::KnownSender;
 
 /// Datagrams kept while a start is under way, for the new session to claim.
 const MAX_PARKED: usize = 8;
@@ -87,6 +86,15 @@ impl Limiter {
         self.last = Some(std::time::Instant::now());
         Some(std::mem::take(&mut self.held))
     }
+}
+
+/// A sender recognised once, held by a pidfd: while it has not exited, its PID is still it
+/// (see `senders`).
+#[derive(Debug)]
+struct KnownSender {
+    pid: i32,
+    fd: std::os::fd::OwnedFd,
+    speaks_for: i32,
 }
 
 #[derive(Debug, Default)]

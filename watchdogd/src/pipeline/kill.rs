@@ -9,7 +9,7 @@
 //! (with `user` configured) a process owned by another user. Each refusal is logged and
 //! audited; the step goes on without that target.
 
-use super::{Ctx, Step};
+use super::plan::{Ctx, Step};
 use crate::guard::pidfd::{Confirmed, Found, Group};
 use crate::proc_facts;
 use crate::process::{self, Target};

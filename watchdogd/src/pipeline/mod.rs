@@ -9,61 +9,19 @@
 pub mod command;
 mod kill;
 mod output;
+mod plan;
 mod script;
 mod start;
 
-use crate::session::Session;
+pub use plan::{Plan, Started};
 pub use script::{ScriptError, run_hook};
 
-use std::sync::Arc;
+use plan::Ctx;
+
 use std::time::Instant;
 
-use protocol::{PipelineResult, StepOutcome, StepReport, Trigger};
+use protocol::{PipelineResult, StepOutcome, StepReport};
 use tokio_util::sync::CancellationToken;
-
-use crate::config::{Config, ProcessConfig};
-
-/// Everything a pipeline run needs, owned, so the task shares nothing with the supervisor.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub config: Arc<Config>,
-    pub key: String,
-    pub trigger: Trigger,
-    pub actions: Vec<String>,
-    /// The last session watchdogd started for this service: its process group is stopped by
-    /// `kill`, unless its leader PID was reused since (a reboot, a long outage).
-    pub started_group: Option<Session>,
-    /// Do nothing when a fresh read finds the service healthy (`on`).
-    pub skip_if_healthy: bool,
-    /// What the owner knows of the service, for the judge (as the periodic check has it).
-    pub known: crate::probe::Known,
-    /// The heartbeat the last check read, if the owner holds it now.
-    pub previous: Option<crate::heartbeat::Beat>,
-    /// The health that triggered it (`None` for a manual action).
-    pub health: Option<protocol::Health>,
-    /// Consecutive failures when it was triggered.
-    pub failures: u32,
-    /// Where to announce each finished action (live `events` followers), if anyone listens.
-    pub progress: Option<tokio::sync::broadcast::Sender<protocol::EventRecord>>,
-    /// The reader threads, for the fresh read of the heartbeat.
-    pub readers: crate::reader::Readers,
-    /// The service's notify socket, when it speaks notify (the fresh look, READY for `start`).
-    pub notify: Option<Arc<crate::notify_socket::Slot>>,
-}
-
-impl Plan {
-    fn process(&self) -> Option<&ProcessConfig> {
-        self.config.processes.get(&self.key).map(|p| &**p)
-    }
-}
-
-/// A service process watchdogd started and whose shell is still running.
-#[derive(Debug)]
-pub struct Started {
-    pub session: Session,
-    /// The start shell, still to be reaped; `None` when it already exited 0 (it detached).
-    pub child: Option<tokio::process::Child>,
-}
 
 /// What a pipeline did.
 #[derive(Debug)]
@@ -79,63 +37,6 @@ pub struct Outcome {
     pub refusals: Vec<String>,
     pub started_ms: i64,
     pub finished_ms: i64,
-}
-
-/// What every action of one run sees.
-pub(crate) struct Ctx<'a> {
-    plan: &'a Plan,
-    process: &'a ProcessConfig,
-    /// The judge's verdict on the heartbeat as it was when the pipeline began.
-    verdict: crate::health::Verdict,
-    reason: command::Reason,
-    cancel: &'a CancellationToken,
-}
-
-impl Ctx<'_> {
-    /// A command of this service, with the watchdog environment and credentials.
-    async fn command(
-        &self,
-        cmd: &str,
-        args: &[String],
-        output: command::Output,
-        run: command::Run,
-    ) -> Result<command::Prepared, command::CommandError> {
-        command::build(
-            &self.plan.readers,
-            self.process,
-            cmd,
-            args,
-            &self.reason,
-            output,
-            run,
-        )
-        .await
-    }
-}
-
-/// The result of one action. Its outcome is the step's message either way (it goes to the
-/// audit row and the reply as words), so it is text, not an error to handle.
-pub(crate) struct Step {
-    outcome: Result<String, String>,
-    started: Option<Started>,
-    refusals: Vec<String>,
-}
-
-impl Step {
-    fn ok(msg: impl Into<String>) -> Self {
-        Step {
-            outcome: Ok(msg.into()),
-            started: None,
-            refusals: Vec::new(),
-        }
-    }
-    fn failed(msg: impl std::fmt::Display) -> Self {
-        Step {
-            outcome: Err(msg.to_string()),
-            started: None,
-            refusals: Vec::new(),
-        }
-    }
 }
 
 /// How long a pipeline waits for its fresh read of the heartbeat: a hung file system then

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::{self, CommandError, Output, Reason, Run};
 use super::output::Capture;
-use super::{Ctx, Step};
+use super::plan::{Ctx, Step};
 use crate::config::ProcessConfig;
 use crate::guard::pidfd::{Confirmed, Found, Group};
 use crate::process::{self, Target};

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::command::{Output, Run};
-use super::{Ctx, Started, Step};
+use super::plan::{Ctx, Started, Step};
 use crate::guard::pidfd::{Confirmed, Found, Group, Refusal};
 use crate::notify_socket::Slot;
 use crate::process::{self, StopError, Target};

@@ -1,3 +1,6 @@
+use std::time::Instant;
+
+use super::pool::{BASE_THREADS, LOOKS_BUSY};
 use super::*;
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 //!
 //! A `db_path` may point at a file of this daemon (any version), at the Python seed's database
 //! (tables `process_state` and `check_history` with the seed's columns), or at something else
-//! entirely. What happens is decided once, from the file itself ([`inspect`]), and shown by
-//! `watchdogd --check-config` before anything is changed:
+//! entirely. What happens is decided once, from the file itself ([`inspection::inspect`]), and
+//! shown by `watchdogd --check-config` before anything is changed:
 //!
 //! - no file, or an empty one: the tables are created;
 //! - ours, older: the missing columns are added in place, the version raised;
@@ -17,14 +17,13 @@
 //!   file is ours only if it has our tables): refused, with the file named and what to do;
 //!   nothing is written to it, no row is ever dropped.
 
-mod inspection;
+pub mod inspection;
 mod seed;
 
 use std::path::Path;
 
 use rusqlite::Connection;
 
-pub use inspection::inspect;
 use seed::fill_from_seed;
 
 /// The layout this build writes.

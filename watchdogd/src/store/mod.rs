@@ -18,12 +18,15 @@
 
 pub mod history;
 pub mod layout;
+mod model;
 pub mod orphans;
 mod rows;
 mod schema;
 mod writer;
 
-use writer::{Writer, open_rw};
+pub use model::{GaveUp, Intent, Interrupted, Record, SavedState};
+pub use writer::WriteError;
+use writer::{Ack, Msg, Writer, open_rw};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,114 +35,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
-use protocol::{EventKind, Health, PipelineResult, RecoverySummary, StepReport, Trigger};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 /// Batches that may wait for the disk before new ones are dropped.
 const QUEUE: usize = 1024;
-
-/// Whether the operator wants a service running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Intent {
-    On,
-    Off,
-}
-
-impl Intent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Intent::On => "on",
-            Intent::Off => "off",
-        }
-    }
-}
-
-/// One row to write.
-#[derive(Debug, Clone)]
-pub enum Record {
-    Check {
-        key: String,
-        health: Health,
-        pid: Option<u32>,
-        age_ms: Option<i64>,
-        failures: u32,
-        detail: String,
-        at_ms: i64,
-    },
-    State(SavedState),
-    /// A pipeline began: written at once, so one cut off by a crash is found at the next start.
-    PipelineStarted {
-        run_id: String,
-        key: String,
-        trigger: Trigger,
-        started_ms: i64,
-    },
-    /// A pipeline ended: completes its `PipelineStarted` row.
-    Pipeline {
-        run_id: String,
-        key: String,
-        trigger: Trigger,
-        result: PipelineResult,
-        message: String,
-        steps: Vec<StepReport>,
-        old_pid: Option<u32>,
-        new_pid: Option<u32>,
-        started_ms: i64,
-        finished_ms: i64,
-    },
-    /// Anything else worth an audit row; also sent to live followers.
-    Event {
-        key: String,
-        kind: EventKind,
-        message: String,
-        at_ms: i64,
-    },
-}
-
-impl Record {
-    /// An audit event about `key` (empty: the daemon itself).
-    pub fn event(key: &str, kind: EventKind, message: String, at_ms: i64) -> Record {
-        Record::Event {
-            key: key.to_owned(),
-            kind,
-            message,
-            at_ms,
-        }
-    }
-}
-
-/// A service past its restart budget (flap protection).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GaveUp {
-    pub since_ms: i64,
-    /// Backoff attempts made since giving up.
-    pub attempts: u32,
-    /// The earliest next automatic attempt; `None` when no further attempts are configured.
-    pub next_attempt_ms: Option<i64>,
-}
-
-/// What the store remembers of a service across restarts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SavedState {
-    pub key: String,
-    pub failures: u32,
-    pub intent: Intent,
-    pub last_health: Option<Health>,
-    pub last_check_ms: Option<i64>,
-    pub last_recovery: Option<RecoverySummary>,
-    /// Start times (ms) of automatic recoveries within the restart window.
-    pub restarts: Vec<i64>,
-    pub gave_up: Option<GaveUp>,
-    /// The session watchdogd last started for it: (pid = process group, start time in µs).
-    pub started: Option<(u32, i64)>,
-    /// The end of a maintenance window (`off --for`), in ms.
-    pub off_until_ms: Option<i64>,
-    /// A runtime override of `enabled` (`watchdogctl enable|disable`).
-    pub monitoring_override: Option<bool>,
-    /// Recovery actions turned off at runtime (`watchdogctl actions`).
-    pub actions_off: Vec<String>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -148,41 +48,6 @@ pub enum StoreError {
     /// The database is not one this daemon may write to (see [`layout`]).
     #[error(transparent)]
     Refused(#[from] layout::LayoutError),
-}
-
-/// Why a batch someone waits for was not written (its rows are counted as dropped too).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum WriteError {
-    #[error("the audit queue is full (database slow or locked)")]
-    QueueFull,
-    #[error("the store is closed")]
-    Closed,
-    /// It could not be opened, and has not been reopened since.
-    #[error("the database is not open")]
-    NotOpen,
-    #[error("{0}")]
-    Sqlite(Arc<rusqlite::Error>),
-    /// The store thread ended before it answered.
-    #[error("the store thread stopped")]
-    Stopped,
-}
-
-/// Someone waiting for a batch's commit; `durable`: committed with `synchronous=FULL`.
-struct Ack {
-    tx: oneshot::Sender<Result<(), WriteError>>,
-    durable: bool,
-}
-
-enum Msg {
-    Batch(Vec<Record>, Option<Ack>),
-}
-
-/// A pipeline that was running when the previous daemon died.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interrupted {
-    pub key: String,
-    pub trigger: String,
-    pub started_ms: i64,
 }
 
 /// A freshly opened store: the handle, its writer thread, and what was saved per service.
@@ -202,11 +67,6 @@ pub struct Store {
     tx: SyncSender<Msg>,
     dropped: Arc<AtomicU64>,
 }
-
-/// How often a failing database is reopened.
-const REOPEN_EVERY: Duration = Duration::from_secs(5);
-/// How often old rows are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Store {
     /// Opens (creating if needed) the database and starts the writer thread. Blocking: call

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use protocol::EventKind;
 
-use super::{Record, SavedState};
+use super::model::{Record, SavedState};
 
 /// What to log and write for the saved states of keys `configured` does not know: one log
 /// line and the rows (an `override_dropped` event, the cleared state) per key with overrides.

@@ -4,7 +4,7 @@ use protocol::Health;
 use protocol::time::format_millis;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::Record;
+use super::model::Record;
 
 pub(super) fn write_batch(
     conn: &mut Connection,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use protocol::{Health, PipelineResult, RecoverySummary, Trigger};
 use rusqlite::Connection;
 
-use super::{GaveUp, Intent, SavedState};
+use super::model::{GaveUp, Intent, Interrupted, SavedState};
 
 /// Readies a connection: busy timeout, WAL, `synchronous=NORMAL` (acknowledged batches ask for
 /// `FULL` themselves).
@@ -95,13 +95,13 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<HashMap<String, SavedS
 }
 
 /// Marks the runs a dead daemon left `running` as `interrupted` and returns them.
-pub(super) fn mark_interrupted(conn: &Connection) -> rusqlite::Result<Vec<super::Interrupted>> {
+pub(super) fn mark_interrupted(conn: &Connection) -> rusqlite::Result<Vec<Interrupted>> {
     let mut st = conn.prepare(
         "SELECT process_key, trigger, started_at_ms FROM recovery_runs WHERE result = 'running'",
     )?;
     let runs = st
         .query_map([], |r| {
-            Ok(super::Interrupted {
+            Ok(Interrupted {
                 key: r.get(0)?,
                 trigger: r.get(1)?,
                 started_ms: r.get(2)?,

@@ -1,3 +1,5 @@
+use protocol::{EventKind, Health, PipelineResult, RecoverySummary, Trigger};
+
 use super::*;
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //!
 //! A failed write is counted and logged once per failing spell; a database that is not open
 //! (it could not be opened, or its file was deleted or replaced under us) is reopened every few
-//! seconds; old rows are pruned hourly.
+//! seconds; old rows are pruned hourly. What it is sent ([`Msg`], with an [`Ack`] for a
+//! batch someone waits for) and why a write failed ([`WriteError`]) are defined here too.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -12,9 +13,44 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode};
+use tokio::sync::oneshot;
 
 use super::layout::{self, LayoutError, UpgradeError};
-use super::{Ack, Msg, PRUNE_EVERY, REOPEN_EVERY, Record, WriteError, rows, schema};
+use super::model::Record;
+use super::{rows, schema};
+
+/// Why a batch someone waits for was not written (its rows are counted as dropped too).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the audit queue is full (database slow or locked)")]
+    QueueFull,
+    #[error("the store is closed")]
+    Closed,
+    /// It could not be opened, and has not been reopened since.
+    #[error("the database is not open")]
+    NotOpen,
+    #[error("{0}")]
+    Sqlite(Arc<rusqlite::Error>),
+    /// The store thread ended before it answered.
+    #[error("the store thread stopped")]
+    Stopped,
+}
+
+/// Someone waiting for a batch's commit; `durable`: committed with `synchronous=FULL`.
+pub(super) struct Ack {
+    pub(super) tx: oneshot::Sender<Result<(), WriteError>>,
+    pub(super) durable: bool,
+}
+
+/// What the store thread is sent.
+pub(super) enum Msg {
+    Batch(Vec<Record>, Option<Ack>),
+}
+
+/// How often a failing database is reopened.
+const REOPEN_EVERY: Duration = Duration::from_secs(5);
+/// How often old rows are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Why the database could not be opened for writing.
 #[derive(Debug, thiserror::Error)]

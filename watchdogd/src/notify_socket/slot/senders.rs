@@ -4,18 +4,10 @@
 
 use std::os::fd::OwnedFd;
 
-use super::Inner;
+use super::{Inner, KnownSender};
 use crate::clock::Now;
 use crate::notify_socket::sender::{self, Accepted, Credentials, Leader, Members, SessionFacts};
 use crate::proc_facts::{self, Liveness};
-
-/// A sender recognised once, held by a pidfd: while it has not exited, its PID is still it.
-#[derive(Debug)]
-pub(super) struct KnownSender {
-    pid: i32,
-    fd: OwnedFd,
-    speaks_for: i32,
-}
 
 impl Inner {
     /// Who the service is now: its user, its session (with its leader looked at), MAINPID.

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use super::inspection::inspect;
 use super::*;
 
 const WEEK: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
