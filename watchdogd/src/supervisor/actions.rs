@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 use super::effects::Reply;
 use super::handle::unknown_key;
 use super::service::flap::Decision;
-use super::service::{Admission, Started, Task};
+use super::service::{Admission, Task};
 use super::slots::{Offered, Waiting};
 use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::pipeline::{self, Plan};
+use crate::session::Session;
 use crate::store::Record;
 
 impl Supervisor {
@@ -152,7 +153,7 @@ impl Supervisor {
         let now = Now::read();
         let run_id = format!("{}-{id}", self.run_prefix);
         let child = outcome.started.as_mut().and_then(|s| s.child.take());
-        let started: Option<Started> = outcome.started.as_ref().map(|s| s.session);
+        let started: Option<Session> = outcome.started.as_ref().map(|s| s.session);
         match self.index.get(key).copied() {
             Some(idx) if self.services[idx].pipeline_id() == Some(id) => {
                 let Some(done) = self.services[idx].finish(id, outcome, started, run_id, &now)
@@ -204,7 +205,7 @@ impl Supervisor {
         key: &str,
         id: u64,
         outcome: pipeline::Outcome,
-        started: Option<Started>,
+        started: Option<Session>,
         run_id: String,
         now: &Now,
     ) {

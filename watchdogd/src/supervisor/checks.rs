@@ -15,25 +15,10 @@ use tokio::time::Instant;
 use super::Supervisor;
 use super::effects::Reply;
 use super::probing::{Look, stuck_after};
+use super::rounds::Round;
 use super::schedule::{self, IDLE, WAIT_CADENCE};
 use crate::clock::Now;
-use crate::probe::{Job, Probe};
-
-/// A `watchdogctl check` in progress: answered once every service has a fresh verdict and the
-/// recoveries those verdicts started have ended.
-pub(super) struct Round {
-    waiting: HashSet<String>,
-    joined: Vec<oneshot::Receiver<Response>>,
-    reply: Reply,
-}
-
-/// The owner's check bookkeeping beyond each service's own.
-#[derive(Default)]
-pub(super) struct Checks {
-    rounds: Vec<Round>,
-    /// Results taken from the readers, reused between turns.
-    results: Vec<Probe>,
-}
+use crate::probe::Job;
 
 impl Supervisor {
     /// One pass over the services after every turn that is due: dispatches due checks, reports

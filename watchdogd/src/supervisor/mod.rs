@@ -24,12 +24,14 @@ mod checks;
 pub mod command;
 mod dispatch;
 mod effects;
+mod event;
 mod give_up;
 mod handle;
 mod notify;
 mod probing;
 mod publish;
 mod reload;
+mod rounds;
 mod schedule;
 mod service;
 mod slots;
@@ -53,10 +55,10 @@ pub use turns::Turns;
 
 use crate::clock::Now;
 use crate::config::Config;
-use crate::pipeline::Outcome;
 use crate::reader::Readers;
 use crate::store::{Record, SavedState, Store};
 use effects::Effects;
+pub(crate) use event::Event;
 use service::Service;
 
 /// Room in the command and event channels.
@@ -69,34 +71,6 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 const LIVE_EVENTS: usize = 4096;
 /// How long shutdown lets running pipelines finish before cancelling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
-
-/// Work the owner spawned, reporting back.
-pub(crate) enum Event {
-    PipelineDone {
-        key: String,
-        id: u64,
-        outcome: Box<Outcome>,
-    },
-    /// A start shell watchdogd spawned has exited (and was reaped).
-    ChildExited {
-        key: String,
-        pid: u32,
-        success: bool,
-        status: String,
-    },
-    /// A watch on a heartbeat folder was added (or could not be).
-    Watched {
-        dir: std::path::PathBuf,
-        result: Result<i32, &'static str>,
-    },
-    /// A service's notify socket has news (see [`crate::notify_socket::slot`]).
-    Notified(Arc<crate::notify_socket::Slot>),
-    /// The config file was re-read for a reload.
-    ConfigLoaded {
-        result: Box<Result<crate::config::Loaded, reload::LoadFailed>>,
-        reply: Option<Reply>,
-    },
-}
 
 pub struct Supervisor {
     config: Arc<Config>,
@@ -118,7 +92,7 @@ pub struct Supervisor {
     /// Replies to send once this turn's batch is durable.
     durable: Vec<(Reply, Response)>,
     schedule: schedule::Schedule,
-    checks: checks::Checks,
+    checks: rounds::Checks,
     slots: slots::Slots,
     next_pipeline_id: u64,
     /// Something visible changed: publish a new snapshot.
@@ -182,7 +156,7 @@ impl Supervisor {
             daemon: facts,
         }));
         let (live, _) = broadcast::channel(LIVE_EVENTS);
-        let notify = notify::registry(&config, &events_tx);
+        let notify = event::notify_registry(&config, &events_tx);
         let mut sup = Supervisor {
             slots: slots::Slots::new(config.max_parallel_recoveries),
             config,
@@ -199,7 +173,7 @@ impl Supervisor {
             replies: Vec::new(),
             durable: Vec::new(),
             schedule: schedule::Schedule::new(now.mono),
-            checks: checks::Checks::default(),
+            checks: rounds::Checks::default(),
             next_pipeline_id: 1,
             dirty: true,
             publish_now: false,

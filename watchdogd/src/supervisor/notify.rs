@@ -6,26 +6,13 @@
 //! through the same path as a file check's result. A `"both"` service's file is read as
 //! usual, and its verdict combined with the socket's when the read comes back.
 
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
-
+use super::Supervisor;
 use super::service::{Service, ServiceCounters};
-use super::{Event, Supervisor};
 use crate::clock::Now;
-use crate::config::{Config, HeartbeatSource};
+use crate::config::HeartbeatSource;
 use crate::health::Verdict;
 use crate::notify_socket::{Registry, Slot};
 use crate::probe::Probe;
-
-/// The registry of `config`'s notify sockets, waking the owner through `events`.
-pub(super) fn registry(config: &Config, events: &mpsc::Sender<Event>) -> Registry {
-    let events = events.clone();
-    Registry::new(
-        config.notify_dir(),
-        Arc::new(move |slot: Arc<Slot>| events.try_send(Event::Notified(slot)).is_ok()),
-    )
-}
 
 /// A `"both"` service's file verdict, combined with its socket's; any other's as it is.
 pub(super) fn combine(notify: &Registry, svc: &Service, file: Verdict, now: &Now) -> Verdict {

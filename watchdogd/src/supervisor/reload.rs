@@ -18,20 +18,12 @@ use std::sync::Arc;
 use protocol::{ErrorKind, EventKind, ReloadReport, Response};
 
 use super::effects::{Effects, Reply};
+use super::event::LoadFailed;
 use super::service::Service;
 use super::{Event, Supervisor};
 use crate::clock::Now;
 use crate::config::{self, Config};
 use crate::store::Record;
-
-/// Why a reload's config could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadFailed {
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    #[error("the config reader failed: {0}")]
-    Reader(tokio::task::JoinError),
-}
 
 impl Supervisor {
     /// Reads the config file off the runtime; the result arrives as [`Event::ConfigLoaded`].

@@ -6,7 +6,7 @@
 //! its next safe point and runs next, so intent always wins. One follow-up waits at most; a
 //! different one replaces it, and its callers are told so.
 
-use protocol::Trigger;
+use protocol::{ActionReport, PipelineResult, Trigger};
 
 /// What one pipeline does: its trigger, and for `run` the action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,17 @@ pub fn admit(running: Option<&Task>, starting: bool, new: &Task) -> Admission {
         Some(r) if r.answers(new) => Admission::Join,
         Some(r) if new.trigger == Trigger::Off && r.trigger != Trigger::Off => Admission::Supersede,
         Some(_) => Admission::Queue,
+    }
+}
+
+/// A failed report for callers that get no pipeline of their own.
+pub fn failed_report(key: &str, message: String) -> ActionReport {
+    ActionReport {
+        key: key.to_owned(),
+        result: PipelineResult::Failed,
+        message,
+        steps: Vec::new(),
+        old_pid: None,
     }
 }
 

@@ -18,6 +18,7 @@ mod counters;
 #[cfg(test)]
 mod fixtures;
 pub mod flap;
+mod lifecycle;
 mod overrides;
 mod pipelines;
 mod recovery;
@@ -32,10 +33,9 @@ use protocol::{RecoverySummary, ServiceStatus};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use admit::{Admission, Task};
+pub use admit::{Admission, Task, failed_report};
 pub use counters::ServiceCounters;
-pub use pipelines::{Started, failed_report};
-pub use status::lifecycle;
+pub use lifecycle::lifecycle;
 
 use super::effects::{Effects, Reply};
 use super::probing::ProbeState;
@@ -127,7 +127,7 @@ pub struct Service {
     overrides: Overrides,
     counters: ServiceCounters,
     /// The last published status and what it was built from: rebuilt only when that changes.
-    status_cache: Option<(status::StatusKey, Arc<ServiceStatus>)>,
+    status_cache: Option<(lifecycle::StatusKey, Arc<ServiceStatus>)>,
     /// When a check row was last written (healthy checks are sampled).
     last_sampled: Option<Instant>,
     /// Fingerprint of the state last written to the store: unchanged state is not rewritten.

@@ -10,18 +10,16 @@ use std::time::Duration;
 use protocol::{ActionReport, EventKind, PipelineResult, RecoverySummary, Response, Trigger};
 use tokio_util::sync::CancellationToken;
 
-use super::admit::{self, Admission, Task};
+use super::admit::{self, Admission, Task, failed_report};
 use super::{Queued, Running, Service, StartRecord};
 use crate::clock::Now;
 use crate::pipeline::Outcome;
+use crate::session::Session;
 use crate::store::{Intent, Record};
 use crate::supervisor::effects::{Effects, Reply};
 
 /// How soon a service is checked after one of its pipelines ended.
 pub const CHECK_AFTER_PIPELINE: Duration = Duration::from_millis(200);
-
-/// What a pipeline started, as the owner tells it.
-pub type Started = crate::session::Session;
 
 /// A finished pipeline's consequences.
 #[derive(Debug)]
@@ -44,17 +42,6 @@ pub struct Begun {
     pub started_group: Option<crate::session::Session>,
     pub health: Option<protocol::Health>,
     pub failures: u32,
-}
-
-/// A failed report for callers that get no pipeline of their own.
-pub fn failed_report(key: &str, message: String) -> ActionReport {
-    ActionReport {
-        key: key.to_owned(),
-        result: PipelineResult::Failed,
-        message,
-        steps: Vec::new(),
-        old_pid: None,
-    }
 }
 
 impl Service {
@@ -206,7 +193,7 @@ impl Service {
         &mut self,
         id: u64,
         outcome: Outcome,
-        started: Option<Started>,
+        started: Option<Session>,
         run_id: String,
         now: &Now,
     ) -> Option<Finished> {
