@@ -4,40 +4,30 @@
 //! here goes through a config with `with_limit` equal to the frame limit. Frames are a 4-byte
 //! big-endian length plus payload, the same bytes tokio-util's `LengthDelimitedCodec` reads.
 //!
-//! Here: the versions and limits, the request header, the errors, and messages to and from
-//! bytes. Framing for blocking readers and writers is in `frame`; the daemon's copy-free
+//! Here: the versions, the request header, and messages to and from bytes; the frame limits
+//! and the decode configs bound by them in `limits`, the errors in `error`. Framing for blocking readers and writers is in `frame`; the daemon's copy-free
 //! encoding of a whole status table, byte for byte the owned reply's, in `status_view`; the
 //! golden-byte and random-input tests in `tests`.
 
+mod error;
 mod frame;
+mod limits;
 mod status_view;
-
-use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::{ErrorKind, Request, Response};
+use crate::message::{Request, Response};
 
+pub use error::CodecError;
 pub use frame::{read_frame, write_frame};
+pub use limits::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
+use limits::{request_config, response_config};
 pub use status_view::{StatusView, encode_status};
 
 /// Bumped on any change reachable from [`Request`] or [`Response`].
 pub const PROTOCOL_VERSION: u32 = 6;
 /// First field of every request: "WDOG".
 pub const MAGIC: u32 = u32::from_be_bytes(*b"WDOG");
-/// Largest request payload the daemon reads.
-pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
-/// Largest response payload a client reads (a status of tens of thousands of services fits).
-pub const MAX_RESPONSE_FRAME: usize = 32 * 1024 * 1024;
-
-fn request_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_REQUEST_FRAME>()
-}
-
-fn response_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_RESPONSE_FRAME>()
-}
-
 /// The frozen start of every request payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestHeader {
@@ -53,41 +43,6 @@ impl RequestHeader {
             magic: MAGIC,
             protocol: PROTOCOL_VERSION,
             client_version: crate::VERSION.to_owned(),
-        }
-    }
-}
-
-/// What can go wrong between bytes and messages.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    #[error("not a watchdog request (bad magic {0:#010x})")]
-    BadMagic(u32),
-    #[error(
-        "protocol version mismatch: client speaks {client} (watchdogctl {client_version}), daemon speaks {daemon}"
-    )]
-    VersionMismatch {
-        client: u32,
-        client_version: String,
-        daemon: u32,
-    },
-    #[error("undecodable message: {0}")]
-    Decode(String),
-    #[error("{0} trailing bytes after the message")]
-    TrailingBytes(usize),
-    #[error("frame of {len} bytes exceeds the limit of {max}")]
-    FrameTooLarge { len: usize, max: usize },
-    #[error("cannot encode message: {0}")]
-    Encode(String),
-    #[error("i/o error: {0}")]
-    Io(#[from] io::Error),
-}
-
-impl CodecError {
-    /// The reply kind a daemon sends for this decode failure.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            CodecError::BadMagic(_) | CodecError::VersionMismatch { .. } => ErrorKind::Protocol,
-            _ => ErrorKind::BadRequest,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use super::CodecError;
+use super::error::CodecError;
 
 /// Writes one frame (length prefix + payload) to a blocking writer.
 pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> Result<(), CodecError> {

@@ -2,7 +2,8 @@
 //! copy of thousands of statuses is made to answer `status`, and the bytes are exactly those of
 //! the owned [`Response::Status`](crate::Response::Status) (a test checks them byte for byte).
 
-use super::{CodecError, MAX_RESPONSE_FRAME, response_config};
+use super::error::CodecError;
+use super::limits::{MAX_RESPONSE_FRAME, response_config};
 
 /// A `Response::Status` to encode, borrowing the services from where the daemon keeps them:
 /// no copy of thousands of statuses is made to answer `status`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use protocol::time::now_millis;
 use protocol::{HistoryEntry, HistoryRequest, Request, Response};
 
-use super::{Context, READ_REPLY_TIMEOUT};
+use super::context::{Context, READ_REPLY_TIMEOUT};
 use crate::exit::{Exit, Failure};
 use crate::{audit, json};
 

@@ -2,7 +2,7 @@
 
 use protocol::{Request, Response};
 
-use super::{Context, READ_REPLY_TIMEOUT, note, write_stdout};
+use super::context::{Context, READ_REPLY_TIMEOUT, note, write_stdout};
 use std::path::PathBuf;
 
 use crate::cli::Cli;
@@ -35,7 +35,7 @@ impl Context {
 /// exits 0, because it is about the client.
 pub(super) fn version(cli: &Cli, strict: bool) -> Result<Exit, Failure> {
     let verbose = cli.verbose > 0;
-    let client = match super::destination(cli) {
+    let client = match super::context::destination(cli) {
         Ok(Destination::Local) => resolve_socket(SocketInputs::from_env(
             cli.socket.clone(),
             cli.config.clone(),

@@ -21,7 +21,7 @@ use interprocess::local_socket::Stream;
 use protocol::codec::{CodecError, write_frame};
 use protocol::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 
-use super::note;
+use super::context::note;
 use crate::cli::Cli;
 use crate::client::connect_socket;
 use crate::exit::{Exit, Failure};

@@ -11,8 +11,9 @@ use std::time::Duration;
 use protocol::time::now_millis;
 use protocol::{Request, ServiceStatus};
 
+use super::context::{Context, usage, write_stdout};
+use super::rolling;
 use super::service::{check_verdict, health_exit};
-use super::{Context, rolling, usage, write_stdout};
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Failure};
 use crate::fleet::{self, HostReply};

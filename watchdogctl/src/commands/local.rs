@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use super::write_stdout;
+use super::context::write_stdout;
 use crate::cli::Cli;
 use crate::exit::{Exit, Failure};
 use crate::{heartbeat, json};

@@ -8,7 +8,7 @@ use protocol::{
     ToggleActionRequest, WaitOutcome, WaitRequest,
 };
 
-use super::Context;
+use super::context::Context;
 use super::service::{action_failure, secs_to_ms};
 use crate::exit::{Exit, Failure};
 use crate::{json, output};

@@ -20,8 +20,8 @@ use std::time::Instant;
 use protocol::{ActionReport, Request, WaitReply, WaitRequest};
 use serde_json::{Value, json};
 
+use super::context::{Context, note, write_stdout};
 use super::service::{action_failure, secs_to_ms, wait_result};
-use super::{Context, note, write_stdout};
 use crate::cli::Cli;
 use crate::exit::{Exit, Failure};
 use crate::json as shapes;

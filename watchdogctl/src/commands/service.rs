@@ -9,7 +9,7 @@ use protocol::{
     WaitOutcome, WaitReply, WaitRequest,
 };
 
-use super::{Context, READ_REPLY_TIMEOUT};
+use super::context::{Context, READ_REPLY_TIMEOUT};
 use crate::exit::{Exit, Failure};
 use crate::{detail, duration, json, output};
 
@@ -128,7 +128,7 @@ impl Context {
 
     fn print_services(&mut self, services: &[ServiceStatus], dropped: u64) -> Result<(), Failure> {
         if self.json {
-            return super::write_stdout(&json::services_line(services));
+            return super::context::write_stdout(&json::services_line(services));
         }
         let text = {
             let mut text = output::status_table(services, now_millis(), self.color);

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use protocol::{HistoryRequest, Request, Response};
 
-use super::Incoming;
 use super::app::Feed;
+use super::incoming::Incoming;
 use crate::client::{CallError, Client};
 use crate::exit::Exit;
 

@@ -18,6 +18,7 @@ mod app;
 mod columns;
 mod feed;
 mod help;
+mod incoming;
 mod keys;
 mod line;
 mod listing;
@@ -37,24 +38,12 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 
 use crate::client::Client;
 use crate::exit::{Exit, Failure};
-use app::{App, Feed, Task};
+use app::{App, Task};
+use incoming::Incoming;
 use keys::Key;
 
 /// The longest the loop sleeps: how soon a stop signal or a hung-up terminal is noticed.
 const WAKE: Duration = Duration::from_millis(100);
-
-/// What wakes the loop.
-pub enum Incoming {
-    Feed(Box<Feed>),
-    Key(Key),
-    Resize,
-}
-
-impl Incoming {
-    pub fn feed(feed: Feed) -> Incoming {
-        Incoming::Feed(Box::new(feed))
-    }
-}
 
 /// Runs the dashboard until `q`, Ctrl-C, a stop signal or the terminal going away.
 pub fn run(client: &Client, json: bool) -> Result<Exit, Failure> {
