@@ -47,6 +47,9 @@
         Asks the daemon for its metrics (Request::Metrics) over the control socket, for clients
         that have no `watchdogctl metrics` yet; prints the text. Without PROTOCOL_VERSION it is
         learned from the daemon's refusal of version 0 (printed on stderr as "protocol N").
+    probe.py linkage BINARY
+        Prints "static" when the ELF file BINARY has no program interpreter (PT_INTERP), else
+        "dynamic (PATH)" with the interpreter's path: which build a results file measured.
 """
 
 import datetime
@@ -471,6 +474,27 @@ def metrics_via_socket(sock_path, protocol_version=None):
     return 1
 
 
+def linkage(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        print(f"{path}: not a 64-bit little-endian ELF file", file=sys.stderr)
+        return 1
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        p_type, = struct.unpack_from("<I", data, off)
+        if p_type == 3:  # PT_INTERP
+            p_offset, = struct.unpack_from("<Q", data, off + 8)
+            p_filesz, = struct.unpack_from("<Q", data, off + 32)
+            interp = data[p_offset:p_offset + p_filesz].rstrip(b"\0").decode()
+            print(f"dynamic ({interp})")
+            return 0
+    print("static")
+    return 0
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -493,6 +517,8 @@ def main(argv):
         return metric(rest)
     if cmd == "metrics-via-socket":
         return metrics_via_socket(rest[0], int(rest[1]) if len(rest) > 1 else None)
+    if cmd == "linkage":
+        return linkage(rest[0])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -18,6 +18,8 @@
 #   WATCHDOG_BIN_DIR=DIR      use the watchdogd/watchdogctl/wd-test-service/wd-noop binaries in DIR
 #                             instead of building this checkout (cargo build --release)
 #   BENCH_REV=TEXT            what those binaries were built from (goes into the results file)
+#   BENCH_STATIC=1            build and measure a statically linked build (glibc crt-static) in
+#                             target/static instead of the default (dynamic) release build
 #   BENCH_QUICK=1             windows 5 s, 2 kills, 1 hang, 2 adoptions, 20 timed runs
 #   BENCH_WINDOW_S=30         length of the CPU window and of the tick-sampling window
 #   BENCH_KILLS=5 BENCH_HANGS=3 BENCH_ADOPTS=5   trials (only for N <= 500)
@@ -110,14 +112,32 @@ REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$ROOT" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
     REV="$REV with uncommitted changes"
 fi
+STATIC=${BENCH_STATIC:-0}
+case $STATIC in 0 | 1) ;; *) echo "run.sh: BENCH_STATIC is 0 or 1" >&2; exit 2 ;; esac
+if [ -n "${WATCHDOG_BIN_DIR:-}" ] && [ "$STATIC" = 1 ]; then
+    echo "run.sh: BENCH_STATIC=1 builds this checkout; it does not go with WATCHDOG_BIN_DIR" >&2
+    exit 2
+fi
 if [ -n "${WATCHDOG_BIN_DIR:-}" ]; then
     BIN=$(cd "$WATCHDOG_BIN_DIR" && pwd)
     BUILT_FROM="prebuilt binaries in $BIN, built from ${BENCH_REV:-an unrecorded revision (set BENCH_REV)}"
+elif [ "$STATIC" = 1 ]; then
+    # RUSTFLAGS with an explicit --target apply to the binaries only, not to build scripts and
+    # proc macros (which must stay dynamic). wd-noop and wd-test-service are built the same way,
+    # so `status / wd-noop` compares two static executables.
+    TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+    STATIC_DIR=${BENCH_STATIC_TARGET_DIR:-$ROOT/target/static}
+    echo "run.sh: static build (crt-static, $TRIPLE) into $STATIC_DIR ..." >&2
+    (cd "$ROOT" && RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
+        CARGO_TARGET_DIR=$STATIC_DIR cargo build --release --target "$TRIPLE" \
+        -p watchdogd -p watchdogctl -p watchdog-tests --bins) >&2
+    BIN=$STATIC_DIR/$TRIPLE/release
+    BUILT_FROM="this checkout ($ROOT), static build: RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target $TRIPLE"
 else
     echo "run.sh: cargo build --release ..." >&2
     (cd "$ROOT" && cargo build --release -p watchdogd -p watchdogctl -p watchdog-tests --bins) >&2
     BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
-    BUILT_FROM="this checkout ($ROOT)"
+    BUILT_FROM="this checkout ($ROOT), default (dynamic) build: cargo build --release"
 fi
 WD=$BIN/watchdogd
 CTL=$BIN/watchdogctl
@@ -126,6 +146,10 @@ NOOP=$BIN/wd-noop
 for b in "$WD" "$CTL" "$SVC"; do
     [ -x "$b" ] || { echo "run.sh: $b is missing" >&2; exit 1; }
 done
+# What was measured, read from the binaries themselves (also for WATCHDOG_BIN_DIR).
+LINK_WD=$(python3 "$PROBE" linkage "$WD" 2>/dev/null || echo unknown)
+LINK_CTL=$(python3 "$PROBE" linkage "$CTL" 2>/dev/null || echo unknown)
+SIZE_WD=$(stat -c %s "$WD") SIZE_CTL=$(stat -c %s "$CTL")
 NOOP_DIR=""
 NOOP_FROM="tests/src/bin/wd-noop.rs, release profile of the workspace"
 if [ ! -x "$NOOP" ]; then
@@ -712,6 +736,7 @@ echo "$TABLE2"
 mkdir -p "$RESULTS_DIR"
 HOST=$(uname -n)
 OUT=$RESULTS_DIR/$(date +%Y-%m-%d-%H%M)-$HOST.md
+[ "$STATIC" = 1 ] && OUT=${OUT%.md}-static.md
 [ "$QUICK" = 1 ] && OUT=${OUT%.md}-quick.md
 MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -724,7 +749,9 @@ fi
 {
     echo "# Benchmark: $(date -u +%Y-%m-%dT%H:%MZ) on $HOST"
     echo
-    echo "\`$( [ "$QUICK" = 1 ] && echo 'BENCH_QUICK=1 ')bench/run.sh ${SIZES[*]}\`, $(secs_between "$T_END" "$T_START" %.0f) s in all."
+    echo "\`$( [ "$STATIC" = 1 ] && echo 'BENCH_STATIC=1 ')$( [ "$QUICK" = 1 ] && echo 'BENCH_QUICK=1 ')bench/run.sh ${SIZES[*]}\`, $(secs_between "$T_END" "$T_START" %.0f) s in all."
+    echo
+    echo "Build measured: watchdogd $LINK_WD, $SIZE_WD bytes; watchdogctl $LINK_CTL, $SIZE_CTL bytes."
     [ "$QUICK" = 1 ] && { echo; echo "**Quick mode**: short windows and few trials; a check of the script, not figures to compare."; }
     echo
     echo "Cost while all is well:"
