@@ -21,7 +21,7 @@ use crate::message::{Request, Response};
 pub use error::CodecError;
 pub use frame::{read_frame, write_frame};
 pub use limits::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
-use limits::{request_config, response_config};
+use limits::{request_config, response_config, within_response_frame};
 pub use status_view::{StatusView, encode_status};
 
 /// Bumped on any change reachable from [`Request`] or [`Response`].
@@ -92,13 +92,7 @@ pub fn decode_request(payload: &[u8]) -> Result<Request, CodecError> {
 pub fn encode_response(response: &Response) -> Result<Vec<u8>, CodecError> {
     let out = bincode::serde::encode_to_vec(response, response_config())
         .map_err(|e| CodecError::Encode(e.to_string()))?;
-    if out.len() > MAX_RESPONSE_FRAME {
-        return Err(CodecError::FrameTooLarge {
-            len: out.len(),
-            max: MAX_RESPONSE_FRAME,
-        });
-    }
-    Ok(out)
+    within_response_frame(out)
 }
 
 /// Decodes a response payload.

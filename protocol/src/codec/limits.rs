@@ -13,3 +13,14 @@ pub(crate) fn request_config() -> impl bincode::config::Config {
 pub(crate) fn response_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_RESPONSE_FRAME>()
 }
+
+/// `out` as a response payload, or the error saying it is over [`MAX_RESPONSE_FRAME`].
+pub(crate) fn within_response_frame(out: Vec<u8>) -> Result<Vec<u8>, super::error::CodecError> {
+    if out.len() > MAX_RESPONSE_FRAME {
+        return Err(super::error::CodecError::FrameTooLarge {
+            len: out.len(),
+            max: MAX_RESPONSE_FRAME,
+        });
+    }
+    Ok(out)
+}

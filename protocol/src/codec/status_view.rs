@@ -3,7 +3,7 @@
 //! the owned [`Response::Status`](crate::Response::Status) (a test checks them byte for byte).
 
 use super::error::CodecError;
-use super::limits::{MAX_RESPONSE_FRAME, response_config};
+use super::limits::{response_config, within_response_frame};
 
 /// A `Response::Status` to encode, borrowing the services from where the daemon keeps them:
 /// no copy of thousands of statuses is made to answer `status`.
@@ -53,11 +53,5 @@ pub fn encode_status(view: &StatusView<'_>) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(64 + view.services.len() * 192);
     bincode::serde::encode_into_std_write(view, &mut out, response_config())
         .map_err(|e| CodecError::Encode(e.to_string()))?;
-    if out.len() > MAX_RESPONSE_FRAME {
-        return Err(CodecError::FrameTooLarge {
-            len: out.len(),
-            max: MAX_RESPONSE_FRAME,
-        });
-    }
-    Ok(out)
+    within_response_frame(out)
 }
