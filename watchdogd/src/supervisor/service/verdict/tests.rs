@@ -262,3 +262,53 @@ fn a_healthy_service_is_rechecked_when_its_heartbeat_would_time_out() {
     let by = fx.check_by.unwrap();
     assert!(by > now.mono + 8 * S && by < now.mono + 10 * S);
 }
+
+/// Every health after every health (or none): the failure count, whether it recovers, the state
+/// shown, and whether the check is written.
+#[test]
+fn every_health_transition() {
+    use protocol::ServiceState::{Failing, Running};
+    const ALL: [Health; 7] = [
+        Health::Healthy,
+        Health::NoHeartbeat,
+        Health::StalePid,
+        Health::TimedOut,
+        Health::ErrorStatus,
+        Health::Stalled,
+        Health::Unreadable,
+    ];
+    // What one verdict does to the failure count (threshold 2).
+    let count = |h: Health, before: u32| match h {
+        Health::Healthy => 0,
+        Health::Unreadable => before,
+        _ => before + 1,
+    };
+    let previous = std::iter::once(None).chain(ALL.map(Some));
+    for prev in previous {
+        for next in ALL {
+            let clock = Clock(Instant::now());
+            let mut svc = service(serde_json::json!({ "healthy_sample_seconds": 3600 }));
+            let mut failures = 0;
+            if let Some(p) = prev {
+                // Iterations move on, so a healthy one is not stalled by these.
+                svc.apply_verdict(verdict(p, 1, &clock.at(1)), &clock.at(1), S * 3600);
+                failures = count(p, 0);
+            }
+            let fx = svc.apply_verdict(verdict(next, 2, &clock.at(2)), &clock.at(2), S * 3600);
+            let want = count(next, failures);
+            let what = format!("{prev:?} → {next:?}");
+            assert_eq!(svc.failures, want, "{what}: failures");
+            assert_eq!(fx.recover, want >= 2 && want > failures, "{what}: recover");
+            let state = if next == Health::Healthy {
+                Running
+            } else {
+                Failing
+            };
+            assert_eq!(svc.state(&clock.at(2)), state, "{what}: state");
+            // Unhealthy checks are always written, a healthy one only when it is a change (or
+            // the first: sampling is off here).
+            let written = next != Health::Healthy || prev != Some(Health::Healthy);
+            assert_eq!(checks(&fx) == 1, written, "{what}: written");
+        }
+    }
+}
