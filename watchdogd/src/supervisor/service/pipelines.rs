@@ -18,8 +18,10 @@ use crate::session::Session;
 use crate::store::{Intent, Record};
 use crate::supervisor::effects::{Effects, Reply};
 
-/// How soon a service is checked after one of its pipelines ended.
-pub const CHECK_AFTER_PIPELINE: Duration = Duration::from_millis(200);
+/// How soon a service is checked after one of its pipelines ended: at once. A start's first
+/// heartbeat is usually written by the time its `verify_delay` is over; if not, the check finds
+/// it starting, forgives what it reads and looks again soon (`STARTING_CADENCE`).
+pub const CHECK_AFTER_PIPELINE: Duration = Duration::ZERO;
 
 /// A finished pipeline's consequences.
 #[derive(Debug)]

@@ -19,6 +19,10 @@ use crate::supervisor::effects::Effects;
 
 /// How long after a heartbeat's timeout the check that catches it runs.
 const TIMEOUT_MARGIN: Duration = Duration::from_millis(20);
+/// How often a service started by watchdogd and not yet seen healthy is looked at, inside its
+/// start grace: a fresh start shows as healthy moments after its first heartbeat, not at its
+/// next regular check.
+pub const STARTING_CADENCE: Duration = Duration::from_millis(100);
 
 impl Service {
     /// Whether checks of this service count towards recovery.
@@ -54,8 +58,11 @@ impl Service {
         // An unreadable heartbeat says nothing about the service (its file system hangs):
         // shown and kept, but neither counted nor forgiven; a recovery could only make it worse.
         let unknown = verdict.health == Health::Unreadable;
-        let counted =
-            supervised && !healthy && !unknown && !self.in_grace(now, verdict.heartbeat_us);
+        let forgiven = !healthy && self.in_grace(now, verdict.heartbeat_us);
+        let counted = supervised && !healthy && !unknown && !forgiven;
+        if supervised && forgiven {
+            fx.check_by = Some(now.mono + STARTING_CADENCE);
+        }
         if supervised {
             if healthy {
                 self.failures = 0;

@@ -137,9 +137,14 @@ fn the_start_grace_forgives_the_old_heartbeat_only() {
     // The old process's last heartbeat, from before the start: forgiven, state starting.
     let mut old = verdict(Health::StalePid, 1, &clock.at(2));
     old.heartbeat_us = Some(start.wall_us - 1);
-    svc.apply_verdict(old.clone(), &clock.at(2), S);
+    let fx = svc.apply_verdict(old.clone(), &clock.at(2), S);
     assert_eq!(svc.failures, 0);
     assert_eq!(svc.state(&clock.at(2)), protocol::ServiceState::Starting);
+    // A start not yet seen healthy is looked at again soon, not at its next regular check.
+    assert_eq!(
+        fx.check_by,
+        Some(clock.at(2).mono + crate::supervisor::service::verdict::STARTING_CADENCE)
+    );
     // A heartbeat written after the start that is unhealthy counts, grace or not.
     let mut fresh = verdict(Health::ErrorStatus, 1, &clock.at(3));
     fresh.heartbeat_us = Some(start.wall_us + 1);
