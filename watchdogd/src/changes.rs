@@ -158,6 +158,17 @@ pub struct Watcher {
 /// How long the collector lets a burst of events pile up before it hands them over: thousands
 /// of writers rewriting their files cost the owner one turn per this, not one per event.
 pub const COLLECT_FOR: Duration = Duration::from_millis(50);
+/// How long the collector rests after handing a burst over, letting the next pile up in the
+/// kernel's queue: a steady stream of changes (services beating faster than they are checked)
+/// costs at most one hand-over every `COLLECT_FOR + REST`, while a change after a quiet spell
+/// is still handed over within `COLLECT_FOR`. A change is read at most once per check interval
+/// anyway; a service that is starting or waited for is looked at on a cadence of its own, and a
+/// silent one at its deadline, so none of those waits for an event. After a burst of
+/// [`BUSY`] bytes or more it does not rest: the kernel's queue (16,384 events by default) must
+/// not overflow, which would cost a read of every watched heartbeat.
+pub const REST: Duration = Duration::from_millis(200);
+/// A burst this large (about a thousand events) is handed over without resting after it.
+pub const BUSY: usize = 32 * 1024;
 
 impl Watcher {
     /// A watcher, or `None` where inotify is not available (everything is then polled).
@@ -328,8 +339,14 @@ fn collect(fd: &Inotify, tx: &tokio::sync::mpsc::Sender<Vec<u8>>) {
             }
             batch.extend_from_slice(&buf[..n]);
         }
-        if !batch.is_empty() && tx.blocking_send(batch).is_err() {
-            return;
+        if !batch.is_empty() {
+            let busy = batch.len() >= BUSY;
+            if tx.blocking_send(batch).is_err() {
+                return;
+            }
+            if !busy {
+                std::thread::sleep(REST);
+            }
         }
     }
 }

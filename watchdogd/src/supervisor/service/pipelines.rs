@@ -18,10 +18,12 @@ use crate::session::Session;
 use crate::store::{Intent, Record};
 use crate::supervisor::effects::{Effects, Reply};
 
-/// How soon a service is checked after one of its pipelines ended: at once. A start's first
-/// heartbeat is usually written by the time its `verify_delay` is over; if not, the check finds
-/// it starting, forgives what it reads and looks again soon (`STARTING_CADENCE`).
-pub const CHECK_AFTER_PIPELINE: Duration = Duration::ZERO;
+/// How soon a service is checked after one of its pipelines failed: a failed start is not
+/// tried again at full speed (flap protection would only give up sooner).
+pub const CHECK_AFTER_FAILURE: Duration = Duration::from_millis(200);
+// After one that succeeded it is checked at once: a start's first heartbeat is usually written
+// by the time its `verify_delay` is over; if not, the check finds it starting, forgives what it
+// reads and looks again soon (`STARTING_CADENCE`).
 
 /// A finished pipeline's consequences.
 #[derive(Debug)]
@@ -281,7 +283,11 @@ impl Service {
             message: finished,
         });
         self.stall_mark = None;
-        fx.check_by = Some(now.mono + CHECK_AFTER_PIPELINE);
+        fx.check_by = Some(if outcome.result == PipelineResult::Failed {
+            now.mono + CHECK_AFTER_FAILURE
+        } else {
+            now.mono
+        });
         let report = ActionReport {
             key: key.clone(),
             result: outcome.result,
