@@ -119,15 +119,7 @@ pub fn read_unless_unchanged(
         same.seen.last = now;
         return Reading::Beat(same);
     }
-    let seen = Seen::fresh(now, previous.as_ref());
-    read_at(
-        folders,
-        path,
-        buf,
-        owner,
-        seen,
-        previous.map(|p| p.heartbeat),
-    )
+    read_changed(folders, path, buf, previous, owner)
 }
 
 /// Like [`read_unless_unchanged`] for a file known to have changed (a change event): read at

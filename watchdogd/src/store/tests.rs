@@ -138,15 +138,7 @@ async fn a_corrupt_database_is_moved_aside() {
     std::fs::write(&path, vec![0x55u8; 8192]).unwrap();
     let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
     store
-        .write_acked(
-            vec![Record::Event {
-                key: "k".into(),
-                kind: EventKind::Reloaded,
-                message: "m".into(),
-                at_ms: 1,
-            }],
-            false,
-        )
+        .write_acked(vec![reloaded()], false)
         .await
         .unwrap()
         .unwrap();
@@ -166,14 +158,8 @@ async fn a_deleted_database_is_recreated_and_nothing_is_lost_after() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.db");
     let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
-    let event = || Record::Event {
-        key: "k".into(),
-        kind: EventKind::Reloaded,
-        message: "m".into(),
-        at_ms: 1,
-    };
     store
-        .write_acked(vec![event()], false)
+        .write_acked(vec![reloaded()], false)
         .await
         .unwrap()
         .unwrap();
@@ -181,7 +167,7 @@ async fn a_deleted_database_is_recreated_and_nothing_is_lost_after() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     store
-        .write_acked(vec![event()], false)
+        .write_acked(vec![reloaded()], false)
         .await
         .unwrap()
         .unwrap();
@@ -205,19 +191,21 @@ async fn an_unwritable_database_counts_dropped_rows() {
     std::fs::create_dir(&path).unwrap();
     let Opened { store, thread, .. } = Store::open(&path, day()).unwrap();
     store
-        .write_acked(
-            vec![Record::Event {
-                key: "k".into(),
-                kind: EventKind::Reloaded,
-                message: "m".into(),
-                at_ms: 1,
-            }],
-            false,
-        )
+        .write_acked(vec![reloaded()], false)
         .await
         .unwrap()
         .unwrap_err();
     assert_eq!(store.dropped(), 1);
     drop(store);
     thread.join().unwrap();
+}
+
+/// An audit event row, the smallest write there is.
+fn reloaded() -> Record {
+    Record::Event {
+        key: "k".into(),
+        kind: EventKind::Reloaded,
+        message: "m".into(),
+        at_ms: 1,
+    }
 }
